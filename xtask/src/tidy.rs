@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("modbus-core", 0),
     ("device-maps", 1),
     ("emproto", 1),
+    ("givenergy-dongle", 1),
     ("outputs", 2),
     ("modbus-client", 2),
     ("simulator", 3),

@@ -4,6 +4,8 @@
 //! It holds no protocol logic: everything it does, another program can do with the libraries.
 //! Exit status: 0 on success, 1 for a device or network failure, 2 for usage or configuration.
 
+mod em;
+
 use clap::Parser;
 
 /// Read, control and integrate EV chargers, energy meters and home batteries.

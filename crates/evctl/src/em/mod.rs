@@ -1,0 +1,1 @@
+//! `evctl em`: EVSEMaster chargers over UDP.

@@ -1,0 +1,1 @@
+//! A simulated EVSEMaster charger on UDP.

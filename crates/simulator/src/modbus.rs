@@ -1,0 +1,1 @@
+//! A Modbus TCP server that serves any device map, with fault injection.
