@@ -4,3 +4,6 @@
 //! broadcast and are controlled by datagrams with a fixed envelope. This crate parses and encodes
 //! those datagrams, models the charger, and runs the session logic without owning a socket; a
 //! small tokio driver puts it on the network.
+
+pub mod time;
+pub mod wire;
