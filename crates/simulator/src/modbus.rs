@@ -1,1 +1,303 @@
-//! A Modbus TCP server that serves any device map, with fault injection.
+//! A Modbus server that serves any device map, with fault injection.
+//!
+//! [`Simulator::builder`] takes a register bank (usually built from a device map, with the
+//! map's example values or a values file), optional [`Faults`] and a [`Framing`], and
+//! [`SimulatorBuilder::bind`] starts serving on the address given (tests bind `127.0.0.1:0`).
+//! The returned [`SimulatorHandle`] tells the bound address, exposes the [`RequestLog`] so a
+//! test can count requests, lets a test read or poke registers, and shuts the server down
+//! (dropping the handle shuts it down too).
+//!
+//! The server frames Modbus TCP (MBAP) and RTU over TCP itself rather than through
+//! tokio-modbus's server: faults such as garbage bytes, a wrong transaction id or a connection
+//! dropped mid-request have to break the protocol on purpose, which a correct server library
+//! rightly does not allow.
+
+mod bank;
+mod faults;
+mod pdu;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use modbus_core::Table;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use bank::{Access, GapPolicy, OverlapError, RegisterBank};
+pub use faults::Faults;
+
+/// A Modbus exception a simulated device answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exception {
+    /// 0x01: the function is not supported here (also: a write to a read-only register or
+    /// to a read-only device).
+    IllegalFunction,
+    /// 0x02: an address is not mapped.
+    IllegalDataAddress,
+    /// 0x03: a malformed request, a count out of range, or a write covering only part of a
+    /// multi-register value.
+    IllegalDataValue,
+    /// 0x04: the device failed.
+    ServerDeviceFailure,
+    /// 0x05: accepted, still working.
+    Acknowledge,
+    /// 0x06: the device is busy; try again.
+    ServerDeviceBusy,
+    /// 0x0A: a gateway has no path to the target.
+    GatewayPathUnavailable,
+    /// 0x0B: the unit id is not answered (no such unit behind this address).
+    GatewayTargetDevice,
+}
+
+impl Exception {
+    /// The exception code on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            Exception::IllegalFunction => 0x01,
+            Exception::IllegalDataAddress => 0x02,
+            Exception::IllegalDataValue => 0x03,
+            Exception::ServerDeviceFailure => 0x04,
+            Exception::Acknowledge => 0x05,
+            Exception::ServerDeviceBusy => 0x06,
+            Exception::GatewayPathUnavailable => 0x0A,
+            Exception::GatewayTargetDevice => 0x0B,
+        }
+    }
+}
+
+/// How requests and responses are framed on the TCP stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Framing {
+    /// Modbus TCP: a 7-byte MBAP header with transaction id, then the PDU.
+    #[default]
+    Tcp,
+    /// RTU frames (unit id, PDU, CRC-16) carried over TCP, as serial gateways speak.
+    RtuOverTcp,
+}
+
+/// One request as the simulator received it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Which accepted connection carried it (1 for the first connection, and so on).
+    pub connection: u64,
+    /// Unit id addressed.
+    pub unit: u8,
+    /// Function code (3 read holding, 4 read input, 6 write single, 16 write multiple, ...).
+    pub function: u8,
+    /// First address (0 when the request was too short to have one).
+    pub address: u16,
+    /// Registers or bits asked for or written (1 for FC5 and FC6).
+    pub count: u16,
+}
+
+/// Every request the simulator received, in order, shared with the running server.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    entries: Arc<Mutex<Vec<LogEntry>>>,
+}
+
+impl RequestLog {
+    fn push(&self, connection: u64, unit: u8, summary: pdu::Summary) {
+        let entry = LogEntry {
+            connection,
+            unit,
+            function: summary.function,
+            address: summary.address,
+            count: summary.count,
+        };
+        tracing::trace!(?entry, "simulator: request");
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(entry);
+    }
+
+    /// A copy of all entries so far.
+    pub fn entries(&self) -> Vec<LogEntry> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Number of requests so far.
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no request has arrived yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every entry (the fault counters keep counting).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Connection counters of a running simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted and served.
+    pub accepted: u64,
+    /// Connections closed at once because [`Faults::max_connections`] were open.
+    pub refused: u64,
+    /// Connections open right now.
+    pub active: usize,
+}
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Entry point: `Simulator::builder(bank)`.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Starts describing a simulator that serves `bank`.
+    pub fn builder(bank: RegisterBank) -> SimulatorBuilder {
+        SimulatorBuilder {
+            bank,
+            faults: Faults::none(),
+            framing: Framing::Tcp,
+        }
+    }
+}
+
+/// Options of a simulator before it binds.
+#[derive(Debug, Clone)]
+pub struct SimulatorBuilder {
+    bank: RegisterBank,
+    faults: Faults,
+    framing: Framing,
+}
+
+impl SimulatorBuilder {
+    /// Injects these faults.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Frames requests and responses this way (Modbus TCP by default).
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// The bank as it will be served; edit it before binding.
+    pub fn bank_mut(&mut self) -> &mut RegisterBank {
+        &mut self.bank
+    }
+
+    /// Binds `address` (for example `127.0.0.1:0`) and serves until the handle shuts it down
+    /// or is dropped. Must be called inside a tokio runtime.
+    pub async fn bind(self, address: &str) -> Result<SimulatorHandle, Error> {
+        let bind_error = |source| Error::Bind {
+            address: address.to_owned(),
+            source,
+        };
+        let listener = TcpListener::bind(address).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let shared = Arc::new(server::Shared {
+            bank: Mutex::new(self.bank),
+            faults: self.faults,
+            framing: self.framing,
+            log: RequestLog::default(),
+            requests: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared), stopped));
+        tracing::info!(%local_addr, framing = ?self.framing, "simulator: serving Modbus");
+        Ok(SimulatorHandle {
+            local_addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server and closes its connections.
+#[derive(Debug)]
+pub struct SimulatorHandle {
+    local_addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimulatorHandle {
+    /// The address the server listens on (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The request log, shared with the running server.
+    pub fn log(&self) -> RequestLog {
+        self.shared.log.clone()
+    }
+
+    /// Connection counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// The current words at `count` addresses from `address` (`None` where unmapped).
+    pub fn registers(&self, unit: u8, table: Table, address: u16, count: u16) -> Vec<Option<u16>> {
+        self.shared
+            .bank
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(unit, table, address, count)
+    }
+
+    /// Overwrites mapped words as if the device changed them itself (a car plugging in).
+    /// Returns `false`, changing nothing, when an address is unmapped.
+    pub fn set_registers(&self, unit: u8, table: Table, address: u16, words: &[u16]) -> bool {
+        self.shared
+            .bank
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set(unit, table, address, words)
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
