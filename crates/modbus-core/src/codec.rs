@@ -90,9 +90,10 @@ impl FromStr for Sentinel {
 ///
 /// Decoding computes `value = raw × scale + offset` and encoding the inverse, so a device map's
 /// scale of `0.1` turns raw `2301` into `230.1` and refuses to write `230.15` (not a whole number
-/// of steps). A scale of the form `1/n` (0.1, 0.001...) is applied as a division by `n`, which
-/// gives the correctly rounded float (`2301 / 10` is the float nearest 230.1, `2301 × 0.1` is
-/// not). Unscaled integers decode to exact integers, so a `uint64` keeps its full range.
+/// of steps). Decimal scales and offsets (0.1, 0.001, -273.15...) are computed in exact integer
+/// steps with one final division, so the result is the float nearest the true decimal value
+/// (`2301 / 10` is the float nearest 230.1, `2301 × 0.1` is not). Unscaled integers decode to
+/// exact integers, so a `uint64` keeps its full range.
 ///
 /// A codec is built checked and is then immutable, so decoding never meets an invalid setting.
 ///
@@ -129,8 +130,8 @@ pub struct Codec {
     order: Order,
     scale: f64,
     offset: f64,
-    /// `Some(n)` when `scale == 1/n` for a whole `n` with `|n| >= 2`: decode divides by `n`.
-    divisor: Option<f64>,
+    /// How scale and offset are computed (chosen once, for the best rounding).
+    arithmetic: Arithmetic,
     all_ones_missing: bool,
     /// Raw patterns meaning "missing", masked to the type's width.
     raw_missing: Vec<u64>,
@@ -160,7 +161,7 @@ impl Codec {
             order,
             scale: 1.0,
             offset: 0.0,
-            divisor: None,
+            arithmetic: Arithmetic::Identity,
             all_ones_missing: false,
             raw_missing: Vec::new(),
         })
@@ -183,11 +184,7 @@ impl Codec {
         }
         self.scale = scale;
         self.offset = offset;
-        let inverse = 1.0 / scale;
-        let whole = inverse.round();
-        self.divisor = (whole.abs() >= 2.0
-            && (inverse - whole).abs() <= WHOLE_TOLERANCE * whole.abs())
-        .then_some(whole);
+        self.arithmetic = Arithmetic::choose(scale, offset);
         Ok(self)
     }
 
@@ -339,19 +336,21 @@ impl Codec {
     /// Raw number to physical value.
     #[inline]
     fn apply(&self, raw: f64) -> f64 {
-        let scaled = match self.divisor {
-            Some(n) => raw / n,
-            None => raw * self.scale,
-        };
-        scaled + self.offset
+        match self.arithmetic {
+            Arithmetic::Identity => raw,
+            Arithmetic::Decimal { mul, shift, m } => (raw * mul + shift) / m,
+            Arithmetic::DivideAdd { n, offset } => raw / n + offset,
+            Arithmetic::MultiplyAdd { scale, offset } => raw * scale + offset,
+        }
     }
 
     /// Physical value to raw number (the inverse of [`Codec::apply`]).
     fn unapply(&self, value: f64) -> f64 {
-        let shifted = value - self.offset;
-        match self.divisor {
-            Some(n) => shifted * n,
-            None => shifted / self.scale,
+        match self.arithmetic {
+            Arithmetic::Identity => value,
+            Arithmetic::Decimal { mul, shift, m } => (value * m - shift) / mul,
+            Arithmetic::DivideAdd { n, offset } => (value - offset) * n,
+            Arithmetic::MultiplyAdd { scale, offset } => (value - offset) / scale,
         }
     }
 
@@ -593,6 +592,55 @@ impl Codec {
         }
         Ok(())
     }
+}
+
+/// The float arithmetic of `raw × scale + offset`, picked for correct rounding of the common
+/// decimal scales: `2932 × 0.1 − 273.15` is `20.05000000000001`, but `(2932 − 2731.5) / 10`,
+/// computed as `(2932 × 10 − 27315) / 100`, is the float nearest to 20.05.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Arithmetic {
+    /// Scale 1, offset 0.
+    Identity,
+    /// `scale = mul / m` and `offset = shift / m` for whole `mul`, `shift` and `m = 10^k`:
+    /// `(raw × mul + shift) / m`, exact integer arithmetic (below 2^53) and one correctly
+    /// rounded division.
+    Decimal { mul: f64, shift: f64, m: f64 },
+    /// `scale = 1/n` for a whole `n` (such as 1/3), any offset: `raw / n + offset`.
+    DivideAdd { n: f64, offset: f64 },
+    /// Any other scale: `raw × scale + offset`.
+    MultiplyAdd { scale: f64, offset: f64 },
+}
+
+/// Tolerance under which a scale or offset counts as an exact decimal.
+const DECIMAL_TOLERANCE: f64 = 1e-12;
+
+impl Arithmetic {
+    fn choose(scale: f64, offset: f64) -> Arithmetic {
+        if scale == 1.0 && offset == 0.0 {
+            return Arithmetic::Identity;
+        }
+        let mut m = 1.0;
+        for _ in 0..=9 {
+            if let (Some(mul), Some(shift)) = (
+                whole(scale * m, DECIMAL_TOLERANCE),
+                whole(offset * m, DECIMAL_TOLERANCE),
+            ) && mul != 0.0
+            {
+                return Arithmetic::Decimal { mul, shift, m };
+            }
+            m *= 10.0;
+        }
+        match whole(1.0 / scale, DECIMAL_TOLERANCE).filter(|n| n.abs() >= 2.0) {
+            Some(n) => Arithmetic::DivideAdd { n, offset },
+            None => Arithmetic::MultiplyAdd { scale, offset },
+        }
+    }
+}
+
+/// `v` rounded, when it is within `tolerance` (relative) of a whole number.
+fn whole(v: f64, tolerance: f64) -> Option<f64> {
+    let r = v.round();
+    (v.is_finite() && (v - r).abs() <= tolerance * r.abs().max(1.0)).then_some(r)
 }
 
 /// Keeps the low `bits` bits of `v`.
