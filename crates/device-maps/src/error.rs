@@ -1,0 +1,169 @@
+//! Errors of loading a map: each names the file, line and column, what is wrong and what is
+//! allowed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A map file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// The file cannot be read.
+    #[error("cannot read device map {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not YAML, or does not have the shape of a map (an unknown key, a missing
+    /// key, a number where text belongs).
+    #[error("{file}:{line}:{column}: {summary}")]
+    Syntax {
+        /// The file (or name of the text).
+        file: String,
+        /// Line, from 1.
+        line: usize,
+        /// Column, from 1.
+        column: usize,
+        /// The problem in a newcomer's words.
+        summary: String,
+        /// The YAML parser's own error.
+        #[source]
+        source: Box<serde_yaml::Error>,
+    },
+    /// The YAML has the right shape but breaks a rule of the format.
+    #[error("{file}:{line}:{column}: {}{problem}{}", Context(.register), Allowed(.allowed))]
+    Invalid {
+        /// The file (or name of the text).
+        file: String,
+        /// Line, from 1.
+        line: usize,
+        /// Column, from 1.
+        column: usize,
+        /// The register (or heartbeat or action, as `heartbeat alive`) concerned, if any.
+        register: Option<String>,
+        /// What is wrong.
+        problem: String,
+        /// What is allowed instead.
+        allowed: Option<String>,
+    },
+    /// The file name cannot be a map id.
+    #[error("{}: `{id}` is not a usable map id (use lower-case letters, digits and `-`, as in `my-meter.yaml`)", path.display())]
+    BadId {
+        /// The file.
+        path: PathBuf,
+        /// The id taken from its name.
+        id: String,
+    },
+}
+
+impl MapError {
+    /// The line and column the error points at, when it points into a file.
+    pub fn location(&self) -> Option<(usize, usize)> {
+        match self {
+            MapError::Syntax { line, column, .. } | MapError::Invalid { line, column, .. } => {
+                Some((*line, *column))
+            }
+            MapError::Read { .. } | MapError::BadId { .. } => None,
+        }
+    }
+
+    /// The register (or other item) the error is about.
+    pub fn register(&self) -> Option<&str> {
+        match self {
+            MapError::Invalid { register, .. } => register.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+struct Context<'a>(&'a Option<String>);
+
+impl fmt::Display for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(item) if item.contains(' ') => write!(f, "{item}: "),
+            Some(register) => write!(f, "register `{register}`: "),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Allowed<'a>(&'a Option<String>);
+
+impl fmt::Display for Allowed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(allowed) => write!(f, " (allowed: {allowed})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Rewrites a serde_yaml message for a newcomer: "unknown field" becomes "unknown key" with the
+/// allowed keys, the trailing location is dropped (the error carries it separately).
+pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
+    let mut message = err.to_string();
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    // serde_yaml prefixes the path of the failing value: "registers[3]: unknown field ...".
+    let (path, rest) = match message.split_once(": ") {
+        Some((path, rest)) if !path.is_empty() && !path.contains(' ') => {
+            (Some(path.to_owned()), rest.to_owned())
+        }
+        _ => (None, message.clone()),
+    };
+    let reworded = if let Some(tail) = rest.strip_prefix("unknown field `") {
+        let (key, expected) = tail.split_once('`').unwrap_or((tail, ""));
+        let allowed = expected
+            .trim_start_matches(", expected one of ")
+            .trim_start_matches(", expected ")
+            .replace('`', "");
+        let hint = crate::load::suggest(key, allowed.split(", "))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        format!("unknown key `{key}`{hint} (allowed: {allowed})")
+    } else if let Some(tail) = rest.strip_prefix("missing field `") {
+        let key = tail.trim_end_matches('`');
+        format!("the required key `{key}` is missing")
+    } else if let Some(tail) = rest.strip_prefix("invalid type: ") {
+        let (found, expected) = tail.split_once(", expected ").unwrap_or((tail, "another type"));
+        format!("expected {}, found {found}", friendly_expected(expected))
+    } else if let Some(tail) = rest.strip_prefix("invalid value: ") {
+        let (found, expected) = tail.split_once(", expected ").unwrap_or((tail, "another value"));
+        format!("expected {}, found {found}", friendly_expected(expected))
+    } else if rest.starts_with("data did not match any variant of untagged enum RawNumberOrName") {
+        "expected a number or a register name".to_owned()
+    } else if rest.starts_with("data did not match any variant of untagged enum RawUnitRef") {
+        "expected a unit role name or a unit id from 0 to 255".to_owned()
+    } else if rest.starts_with("data did not match any variant of untagged enum RawSentinel") {
+        "expected a raw number such as 0xFFFF, `all-ones` or `nan`".to_owned()
+    } else if rest.starts_with("data did not match any variant of untagged enum RawExpr") {
+        "expected a number or an expression such as `start` or `dateTime.year - 2000`".to_owned()
+    } else if rest.starts_with("data did not match any variant of untagged enum RawReadBack") {
+        "expected true, false or a register name".to_owned()
+    } else {
+        rest
+    };
+    match path {
+        Some(path) => format!("in `{path}`: {reworded}"),
+        None => reworded,
+    }
+}
+
+fn friendly_expected(expected: &str) -> String {
+    match expected {
+        "u8" => "a whole number from 0 to 255".to_owned(),
+        "u16" => "a whole number from 0 to 65535".to_owned(),
+        "u32" => "a whole number from 0 to 4294967295".to_owned(),
+        "u64" => "a whole number from 0".to_owned(),
+        "f64" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a string" => "text".to_owned(),
+        "a sequence" => "a list (`[a, b]` or `- a` lines)".to_owned(),
+        other => other.to_owned(),
+    }
+}

@@ -1,0 +1,1293 @@
+//! From YAML text to a validated [`DeviceMap`]: strict parsing, then every semantic rule of
+//! `docs/map-format.md`, each failure pointing at the file, line and column at fault.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use modbus_core::{Codec, DataType, Order, Sentinel, Table, Value};
+
+use crate::error::{MapError, summarise_yaml_error};
+use crate::expr::{Condition, Expr};
+use crate::locate::Locations;
+use crate::model::{
+    Access, Action, Bound, Connection, DeviceMap, Every, Format, Heartbeat, HeartbeatWrite, Kind,
+    Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step, Transport, UnitRef,
+    WriteRule,
+};
+use crate::raw::{
+    RawAction, RawConnection, RawExpr, RawHeartbeat, RawMap, RawNumberOrName, RawReadBack,
+    RawRegister, RawSentinel, RawUnitRef,
+};
+
+/// Parses a map from text. `id` names it (and stands for the file in error messages).
+///
+/// ```
+/// let map = device_maps::parse_map("demo", r#"
+/// manufacturer: Demo
+/// model: Meter
+/// connection: {unit_ids: {meter: 1}, address_base: 0}
+/// registers:
+///   - {name: voltage, address: 0, table: input, type: uint16, scale: 0.1, unit: V, example: 230.1}
+/// "#)?;
+/// assert_eq!(map.registers[0].name, "voltage");
+/// # Ok::<(), device_maps::MapError>(())
+/// ```
+pub fn parse_map(id: &str, text: &str) -> Result<DeviceMap, MapError> {
+    parse(id, Source::Text(id.to_owned()), id, text)
+}
+
+/// Loads the map in `path`; its id is the file name without `.yaml`/`.yml`.
+pub fn load_file(path: &Path) -> Result<DeviceMap, MapError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MapError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let id = map_id(path)?;
+    parse(
+        &id,
+        Source::File(path.to_owned()),
+        &path.display().to_string(),
+        &text,
+    )
+}
+
+/// The id of a map file: its name without the extension, checked to be usable.
+pub(crate) fn map_id(path: &Path) -> Result<String, MapError> {
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if valid_id(&id) {
+        Ok(id)
+    } else {
+        Err(MapError::BadId {
+            path: path.to_owned(),
+            id,
+        })
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parses `text` as the map `id` from `source`; `file` is how errors name it.
+pub(crate) fn parse(
+    id: &str,
+    source: Source,
+    file: &str,
+    text: &str,
+) -> Result<DeviceMap, MapError> {
+    let raw: RawMap = serde_yaml::from_str(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        MapError::Syntax {
+            file: file.to_owned(),
+            line,
+            column,
+            summary: summarise_yaml_error(&err),
+            source: Box::new(err),
+        }
+    })?;
+    let checker = Checker {
+        file,
+        locations: Locations::build(text),
+    };
+    checker.map(id, source, raw)
+}
+
+/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
+pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Parses a duration such as `250ms`, `3s`, `1.5s`, `2m`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (number, factor) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix("min") {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        return None;
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(n * factor).ok()
+}
+
+const DURATION_ALLOWED: &str = "a number with a unit: 250ms, 3s, 1.5s, 2m";
+
+/// Seconds per unit of a time unit, for heartbeat expressions.
+fn seconds_per_unit(unit: Option<&str>) -> Option<f64> {
+    match unit {
+        None | Some("s") | Some("sec") | Some("seconds") => Some(1.0),
+        Some("ms") => Some(0.001),
+        Some("min") | Some("minutes") => Some(60.0),
+        Some("h") => Some(3600.0),
+        _ => None,
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    locations: Locations,
+}
+
+type Check<T> = Result<T, MapError>;
+
+impl Checker<'_> {
+    /// An error at the value of `path`.
+    fn at(&self, path: &str, item: Option<&str>, problem: impl Into<String>, allowed: Option<&str>) -> MapError {
+        let (line, column) = self.locations.value(path);
+        self.error(line, column, item, problem, allowed)
+    }
+
+    /// An error at the key of `path`.
+    fn at_key(&self, path: &str, item: Option<&str>, problem: impl Into<String>, allowed: Option<&str>) -> MapError {
+        let (line, column) = self.locations.key(path);
+        self.error(line, column, item, problem, allowed)
+    }
+
+    fn error(&self, line: usize, column: usize, item: Option<&str>, problem: impl Into<String>, allowed: Option<&str>) -> MapError {
+        MapError::Invalid {
+            file: self.file.to_owned(),
+            line,
+            column,
+            register: item.map(str::to_owned),
+            problem: problem.into(),
+            allowed: allowed.map(str::to_owned),
+        }
+    }
+
+    fn map(&self, id: &str, source: Source, raw: RawMap) -> Check<DeviceMap> {
+        let connection = self.connection(&raw.connection)?;
+        if raw.registers.is_empty() {
+            return Err(self.at("registers", None, "a map needs at least one register", None));
+        }
+        let default_table = match raw.defaults.as_ref().and_then(|d| d.table.as_deref()) {
+            Some(t) => Some(self.table(t, "defaults.table", None)?),
+            None => None,
+        };
+        let default_unit = match raw.defaults.as_ref().and_then(|d| d.unit_id.as_ref()) {
+            Some(u) => self.unit_ref(u, &connection, "defaults.unit_id", None)?,
+            None => UnitRef::Role(connection.main_unit.clone()),
+        };
+
+        // Names first, so references can be checked in any order.
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in raw.registers.iter().enumerate() {
+            let path = format!("registers.{i}.name");
+            if !valid_name(&r.name) {
+                return Err(self.at(
+                    &path,
+                    None,
+                    format!("`{}` is not a usable register name", r.name),
+                    Some("letters, digits and `_`, starting with a letter, e.g. `voltage_l1`"),
+                ));
+            }
+            if let Some(first) = names.insert(&r.name, i) {
+                let (line, _) = self.locations.value(&format!("registers.{first}.name"));
+                return Err(self.at(
+                    &path,
+                    Some(&r.name),
+                    format!("the name is used twice (first at line {line})"),
+                    Some("a name used by no other register"),
+                ));
+            }
+        }
+
+        let mut registers = Vec::with_capacity(raw.registers.len());
+        for (i, r) in raw.registers.iter().enumerate() {
+            registers.push(self.register(i, r, &connection, default_table, &default_unit)?);
+        }
+        self.scale_references(&raw.registers, &mut registers)?;
+        self.bound_references(&raw.registers, &registers)?;
+        self.examples(&raw.registers, &mut registers)?;
+        self.overlaps(&registers)?;
+
+        let heartbeats = raw
+            .heartbeats
+            .iter()
+            .enumerate()
+            .map(|(i, h)| self.heartbeat(i, h, &registers))
+            .collect::<Check<Vec<_>>>()?;
+        let mut actions = Vec::new();
+        for (name, action) in &raw.actions.0 {
+            if actions.iter().any(|a: &Action| a.name == *name) {
+                return Err(self.at_key(&format!("actions.{name}"), None, format!("action `{name}` is declared twice"), None));
+            }
+            actions.push(self.action(name, action, &registers)?);
+        }
+
+        Ok(DeviceMap {
+            id: id.to_owned(),
+            source,
+            manufacturer: raw.manufacturer,
+            model: raw.model,
+            description: raw.description,
+            documents: raw.documents,
+            connection,
+            registers,
+            heartbeats,
+            actions,
+        })
+    }
+
+    fn connection(&self, c: &RawConnection) -> Check<Connection> {
+        let transport = match c.transport.as_deref() {
+            None => Transport::ModbusTcp,
+            Some(t) => Transport::ALL
+                .into_iter()
+                .find(|tr| tr.name() == t)
+                .ok_or_else(|| {
+                    self.at(
+                        "connection.transport",
+                        None,
+                        format!("unknown transport `{t}`"),
+                        Some("modbus-tcp, rtu-over-tcp, serial-rtu, givenergy-dongle"),
+                    )
+                })?,
+        };
+        if c.unit_ids.0.is_empty() {
+            return Err(self.at(
+                "connection.unit_ids",
+                None,
+                "at least one unit id is needed",
+                Some("a mapping of role names to unit ids, e.g. {meter: 1}"),
+            ));
+        }
+        for (role, _) in &c.unit_ids.0 {
+            if !valid_name(role) {
+                return Err(self.at_key(
+                    &format!("connection.unit_ids.{role}"),
+                    None,
+                    format!("`{role}` is not a usable unit role name"),
+                    Some("letters, digits and `_`, starting with a letter, e.g. `socket`"),
+                ));
+            }
+        }
+        let roles = || c.unit_ids.0.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>().join(", ");
+        let main_unit = match &c.main_unit {
+            Some(main) => {
+                if !c.unit_ids.0.iter().any(|(r, _)| r == main) {
+                    return Err(self.at(
+                        "connection.main_unit",
+                        None,
+                        format!("`{main}` is not one of the unit roles"),
+                        Some(&roles()),
+                    ));
+                }
+                main.clone()
+            }
+            None if c.unit_ids.0.len() == 1 => c.unit_ids.0[0].0.clone(),
+            None => {
+                return Err(self.at(
+                    "connection.unit_ids",
+                    None,
+                    "with several unit roles, `main_unit` must say which one registers use by default and `--unit N` replaces",
+                    Some(&roles()),
+                ));
+            }
+        };
+        let order = match c.order.as_deref() {
+            Some(o) => self.order(o, "connection.order", None)?,
+            None => Order::Abcd,
+        };
+        let max_registers = c.max_registers.unwrap_or(125);
+        if !(1..=125).contains(&max_registers) {
+            return Err(self.at("connection.max_registers", None, format!("{max_registers} registers per request is not possible"), Some("1 to 125 (the Modbus limit)")));
+        }
+        let max_bits = c.max_bits.unwrap_or(2000);
+        if !(1..=2000).contains(&max_bits) {
+            return Err(self.at("connection.max_bits", None, format!("{max_bits} bits per request is not possible"), Some("1 to 2000 (the Modbus limit)")));
+        }
+        let span_gaps = c.span_gaps.unwrap_or(false);
+        if c.max_gap.is_some() && !span_gaps {
+            return Err(self.at_key("connection.max_gap", None, "`max_gap` only applies with `span_gaps: true`", Some("add `span_gaps: true`, or remove `max_gap`")));
+        }
+        let max_gap = if span_gaps { c.max_gap.unwrap_or(u16::MAX) } else { 0 };
+        if c.page_size == Some(0) {
+            return Err(self.at("connection.page_size", None, "a page size of 0 is not possible", Some("a number of registers such as 60")));
+        }
+        let duration = |value: &Option<String>, key: &str, default: Option<Duration>| -> Check<Option<Duration>> {
+            match value {
+                None => Ok(default),
+                Some(text) => parse_duration(text).map(Some).ok_or_else(|| {
+                    self.at(&format!("connection.{key}"), None, format!("`{text}` is not a duration"), Some(DURATION_ALLOWED))
+                }),
+            }
+        };
+        let pacing = duration(&c.pacing, "pacing", Some(Duration::ZERO))?.unwrap_or_default();
+        let timeout = duration(&c.timeout, "timeout", Some(Duration::from_secs(3)))?.unwrap_or_default();
+        if timeout.is_zero() {
+            return Err(self.at("connection.timeout", None, "a timeout of zero would fail every request", Some("a duration such as 3s")));
+        }
+        let idle_timeout = duration(&c.idle_timeout, "idle_timeout", None)?;
+        let max_connections = c.max_connections.unwrap_or(1);
+        if max_connections == 0 {
+            return Err(self.at("connection.max_connections", None, "a device that accepts no connection cannot be used", Some("1 or more")));
+        }
+        Ok(Connection {
+            transport,
+            port: c.port.unwrap_or(transport.default_port()),
+            unit_ids: c.unit_ids.0.clone(),
+            main_unit,
+            address_base: c.address_base,
+            order,
+            max_registers,
+            max_bits,
+            span_gaps,
+            max_gap,
+            page_size: c.page_size,
+            pacing,
+            timeout,
+            max_connections,
+            idle_timeout,
+        })
+    }
+
+    fn table(&self, text: &str, path: &str, item: Option<&str>) -> Check<Table> {
+        let table: Table = text.parse().map_err(|_| {
+            self.at(path, item, format!("unknown table `{text}`"), Some("holding, input, coil, discrete"))
+        })?;
+        Ok(table)
+    }
+
+    fn order(&self, text: &str, path: &str, item: Option<&str>) -> Check<Order> {
+        text.parse().map_err(|e: modbus_core::ParseError| {
+            self.at(path, item, format!("unknown byte/word order `{text}`"), Some(e.allowed()))
+        })
+    }
+
+    fn unit_ref(&self, u: &RawUnitRef, c: &Connection, path: &str, item: Option<&str>) -> Check<UnitRef> {
+        match u {
+            RawUnitRef::Id(id) => Ok(UnitRef::Id(*id)),
+            RawUnitRef::Role(role) => {
+                if c.unit_id(role).is_some() {
+                    Ok(UnitRef::Role(role.clone()))
+                } else {
+                    let roles: Vec<&str> = c.unit_ids.iter().map(|(r, _)| r.as_str()).collect();
+                    Err(self.at(
+                        path,
+                        item,
+                        format!("`{role}` is not a unit role of `connection.unit_ids`"),
+                        Some(&format!("{}, or a unit id from 0 to 255", roles.join(", "))),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn register(
+        &self,
+        i: usize,
+        r: &RawRegister,
+        c: &Connection,
+        default_table: Option<Table>,
+        default_unit: &UnitRef,
+    ) -> Check<Register> {
+        let p = |key: &str| format!("registers.{i}.{key}");
+        let name = Some(r.name.as_str());
+        let table = match &r.table {
+            Some(t) => self.table(t, &p("table"), name)?,
+            None => default_table.unwrap_or(Table::Holding),
+        };
+        let unit_id = match &r.unit_id {
+            Some(u) => self.unit_ref(u, c, &p("unit_id"), name)?,
+            None => default_unit.clone(),
+        };
+        let register_type = match (r.data_type.as_deref(), table.is_bits()) {
+            (None | Some("bool"), true) => RegisterType::Bool,
+            (Some(t), true) => {
+                return Err(self.at(&p("type"), name, format!("a {table} holds one bit, so its type cannot be `{t}`"), Some("bool, or leave `type` out")));
+            }
+            (Some("bool"), false) => {
+                return Err(self.at(&p("type"), name, format!("`bool` is for coils and discrete inputs, not {table} registers"), Some("a register type such as uint16, or `table: coil`")));
+            }
+            (None, false) => {
+                return Err(self.at_key(&p("name"), name, "the register has no `type`", Some(TYPES_ALLOWED)));
+            }
+            (Some(t), false) => RegisterType::Data(t.parse().map_err(|_| {
+                let hint = suggest(t, DataType::ALL.iter().map(|d| d.name()))
+                    .map(|s| format!("unknown type `{t}`; did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("unknown type `{t}`"));
+                self.at(&p("type"), name, hint, Some(TYPES_ALLOWED))
+            })?),
+        };
+        let count = match register_type {
+            RegisterType::Bool => match r.count {
+                None | Some(1) => 1,
+                Some(n) => {
+                    return Err(self.at(&p("count"), name, format!("a {table} is one bit; a count of {n} does not fit"), Some("1, or leave `count` out")));
+                }
+            },
+            RegisterType::Data(t) => t.registers(r.count).map_err(|e| {
+                let allowed = match t.fixed_registers() {
+                    Some(w) => format!("{w} for {t}, or leave `count` out"),
+                    None => "a number of registers of at least 1, e.g. `count: 10`".to_owned(),
+                };
+                let path = if r.count.is_some() { p("count") } else { p("type") };
+                self.at(&path, name, e.to_string(), Some(&allowed))
+            })?,
+        };
+        let order = match &r.order {
+            Some(o) => self.order(o, &p("order"), name)?,
+            None => c.order,
+        };
+        // Address.
+        if r.address < c.address_base {
+            return Err(self.at(&p("address"), name, format!("address {} is below the map's address_base {}", r.address, c.address_base), Some(&format!("addresses from {} (the wire address is address - address_base)", c.address_base))));
+        }
+        let wire = r.address - c.address_base;
+        let last = u64::from(wire) + u64::from(count) - 1;
+        if last > 65535 {
+            return Err(self.at(&p("address"), name, format!("address {} is wire address {wire}, and with {count} register(s) it ends at {last}, beyond 65535", r.address), Some(&format!("addresses up to {} with address_base {}", 65535 + u64::from(c.address_base) + 1 - u64::from(count), c.address_base))));
+        }
+        let wire_address = wire as u16;
+        // Scale and offset.
+        let scale = match &r.scale {
+            None => Scale::Factor(1.0),
+            Some(RawNumberOrName::Number(f)) => {
+                if *f == 0.0 || !f.is_finite() {
+                    return Err(self.at(&p("scale"), name, format!("scale must not be {f}"), Some("a number such as 0.1 or 1000, or the name of a scale-factor register")));
+                }
+                Scale::Factor(*f)
+            }
+            Some(RawNumberOrName::Name(n)) => Scale::PowerOfTen(n.clone()),
+        };
+        let offset = r.offset.unwrap_or(0.0);
+        if !offset.is_finite() {
+            return Err(self.at(&p("offset"), name, "offset must be a finite number", None));
+        }
+        let data_type = register_type.data_type();
+        let scaled = !scale.is_identity() || offset != 0.0;
+        if scaled && !data_type.is_some_and(|t| t.is_numeric()) {
+            let path = if r.scale.is_some() { p("scale") } else { p("offset") };
+            return Err(self.at(&path, name, format!("scale and offset apply only to numbers, not to {register_type}"), Some("int16 ... uint64, float32, float64")));
+        }
+        // Enumeration and flags.
+        let mut enumeration = Vec::new();
+        if let Some(e) = &r.enumeration {
+            match data_type {
+                Some(t) if t.is_integer() => {}
+                _ => {
+                    return Err(self.at_key(&p("enum"), name, format!("an enumeration needs an integer type, and {register_type} is not one"), Some("enum on int16, uint16, int32, uint32, int64 or uint64")));
+                }
+            }
+            if scaled {
+                return Err(self.at_key(&p("enum"), name, "an enumeration labels raw values, so it cannot be combined with scale or offset", None));
+            }
+            for (key, label) in &e.0 {
+                let value = parse_int(key).ok_or_else(|| {
+                    self.at_key(&format!("{}.{key}", p("enum")), name, format!("enumeration key `{key}` is not a whole number"), Some("whole numbers such as 0, 1, 0x10"))
+                })?;
+                enumeration.push((value, label.clone()));
+            }
+        }
+        let mut flags = Vec::new();
+        if let Some(f) = &r.flags {
+            let width = match data_type {
+                Some(t @ (DataType::Bits16 | DataType::Bits32 | DataType::UInt16 | DataType::UInt32)) => t.bits().unwrap_or(16),
+                _ => {
+                    return Err(self.at_key(&p("flags"), name, format!("flags name the bits of a bit field, and {register_type} is not one"), Some("flags on bits16, bits32, uint16 or uint32")));
+                }
+            };
+            for (key, label) in &f.0 {
+                let bit = key.parse::<u32>().ok().filter(|b| *b < width).ok_or_else(|| {
+                    self.at_key(&format!("{}.{key}", p("flags")), name, format!("`{key}` is not a bit of a {width}-bit value"), Some(&format!("bit numbers 0 to {}", width - 1)))
+                })?;
+                flags.push((bit, label.clone()));
+            }
+        }
+        // Sentinels.
+        let mut sentinels = Vec::new();
+        for (k, s) in r.sentinels.iter().enumerate() {
+            let path = format!("{}.{k}", p("sentinels"));
+            let sentinel = match s {
+                RawSentinel::Unsigned(v) => Sentinel::Raw(*v),
+                RawSentinel::Signed(v) => Sentinel::Raw(*v as u64),
+                RawSentinel::Word(w) => w.parse().map_err(|e: modbus_core::ParseError| {
+                    self.at(&path, name, format!("`{w}` is not a sentinel"), Some(e.allowed()))
+                })?,
+            };
+            if register_type == RegisterType::Bool {
+                return Err(self.at(&path, name, "a single bit has no \"not available\" pattern", None));
+            }
+            sentinels.push(sentinel);
+        }
+        // Format.
+        let format = match r.format.as_deref() {
+            None => None,
+            Some("hhmm") => {
+                if !data_type.is_some_and(|t| t.is_integer()) || scaled {
+                    return Err(self.at(&p("format"), name, "`hhmm` needs an unscaled integer register", None));
+                }
+                Some(Format::Hhmm)
+            }
+            Some(other) => {
+                return Err(self.at(&p("format"), name, format!("unknown format `{other}`"), Some("hhmm")));
+            }
+        };
+        // Access and write rules.
+        let access = match r.access.as_deref() {
+            None | Some("r") => Access::Read,
+            Some("rw") => Access::ReadWrite,
+            Some("w") => Access::Write,
+            Some(other) => {
+                return Err(self.at(&p("access"), name, format!("unknown access `{other}`"), Some("r (read only), rw (read and write), w (write only)")));
+            }
+        };
+        if access.writable() && !table.is_writable() {
+            return Err(self.at(&p("access"), name, format!("{table} registers cannot be written over Modbus, so access `{access}` is impossible"), Some("access r, or table holding (or coil)")));
+        }
+        let write = match (&r.write, access.writable()) {
+            (Some(_), false) => {
+                return Err(self.at_key(&p("write"), name, "a `write` block on a read-only register", Some("add `access: rw` (or `w`), or remove `write`")));
+            }
+            (w, true) => Some(self.write_rule(i, r, w.as_ref(), access)?),
+            (None, false) => None,
+        };
+        // Kind.
+        let kind = match r.kind.as_deref() {
+            Some(k) => Kind::ALL.into_iter().find(|x| x.name() == k).ok_or_else(|| {
+                self.at(&p("kind"), name, format!("unknown kind `{k}`"), Some("measurement, counter, state, text, setting"))
+            })?,
+            None => {
+                if data_type.is_some_and(|t| t.is_text()) {
+                    Kind::Text
+                } else if !enumeration.is_empty() || !flags.is_empty() || data_type.is_some_and(|t| t.is_bits()) {
+                    Kind::State
+                } else if access.writable() {
+                    Kind::Setting
+                } else {
+                    Kind::Measurement
+                }
+            }
+        };
+        if let Some(group) = &r.group
+            && (group.is_empty() || group.split('/').any(|s| s.trim().is_empty()))
+        {
+            return Err(self.at(&p("group"), name, format!("`{group}` is not a usable group path"), Some("a name, or names joined with `/`, e.g. `Energy/Today`")));
+        }
+        // The codec (fixed scale only; a scale-factor register is applied on top).
+        let codec = match data_type {
+            None => None,
+            Some(t) => {
+                let mut codec = Codec::with_count(t, Some(count), order).map_err(|e| self.at(&p("type"), name, e.to_string(), None))?;
+                let factor = match scale {
+                    Scale::Factor(f) => f,
+                    Scale::PowerOfTen(_) => 1.0,
+                };
+                codec = codec.scaled(factor, offset).map_err(|e| self.at(&p("scale"), name, e.to_string(), None))?;
+                for (k, s) in sentinels.iter().enumerate() {
+                    codec = codec.missing_when(*s).map_err(|e| {
+                        self.at(&format!("{}.{k}", p("sentinels")), name, e.to_string(), Some("a pattern as wide as the type (0xFFFF for 16 bits), all-ones, or nan for floats"))
+                    })?;
+                }
+                Some(codec)
+            }
+        };
+        Ok(Register {
+            name: r.name.clone(),
+            title: r.title.clone().unwrap_or_else(|| title_from_name(&r.name)),
+            address: r.address,
+            wire_address,
+            table,
+            unit_id,
+            register_type,
+            count,
+            order,
+            scale,
+            offset,
+            unit: r.unit.clone(),
+            enumeration,
+            flags,
+            sentinels,
+            format,
+            kind,
+            access,
+            write,
+            group: r.group.clone(),
+            description: r.description.clone(),
+            // Replaced by `examples` once every register is known.
+            example: Value::UInt(0),
+            codec,
+        })
+    }
+
+    fn write_rule(&self, i: usize, r: &RawRegister, w: Option<&crate::raw::RawWrite>, access: Access) -> Check<WriteRule> {
+        let p = |key: &str| format!("registers.{i}.write.{key}");
+        let name = Some(r.name.as_str());
+        let default = crate::raw::RawWrite::default();
+        let w = w.unwrap_or(&default);
+        let bound = |b: &Option<RawNumberOrName>, key: &str| -> Check<Option<Bound>> {
+            Ok(match b {
+                None => None,
+                Some(RawNumberOrName::Number(v)) if v.is_finite() => Some(Bound::Value(*v)),
+                Some(RawNumberOrName::Number(v)) => {
+                    return Err(self.at(&p(key), name, format!("{v} is not a usable bound"), Some("a finite number or a register name")));
+                }
+                Some(RawNumberOrName::Name(n)) => Some(Bound::Register(n.clone())),
+            })
+        };
+        let min = bound(&w.min, "min")?;
+        let max = bound(&w.max, "max")?;
+        if let (Some(Bound::Value(lo)), Some(Bound::Value(hi))) = (&min, &max)
+            && lo > hi
+        {
+            return Err(self.at(&p("min"), name, format!("min {lo} is above max {hi}"), Some("min <= max")));
+        }
+        if let Some(step) = w.step
+            && !(step.is_finite() && step > 0.0)
+        {
+            return Err(self.at(&p("step"), name, format!("step {step} is not positive"), Some("a number above 0, e.g. 1 or 0.5")));
+        }
+        let data_type = if r.table.as_deref().is_some_and(|t| t.parse::<Table>().is_ok_and(|t| t.is_bits())) { None } else { r.data_type.as_deref().and_then(|t| t.parse::<DataType>().ok()) };
+        let has_limits = min.is_some() || max.is_some() || w.step.is_some() || !w.also.is_empty();
+        if has_limits && data_type.is_some_and(|t| !t.is_numeric()) {
+            return Err(self.at_key(&format!("registers.{i}.write"), name, "min, max, step and also apply only to numbers", None));
+        }
+        let read_back = match &w.read_back {
+            None if access == Access::ReadWrite => ReadBack::Same,
+            None => ReadBack::None,
+            Some(RawReadBack::Flag(false)) => ReadBack::None,
+            Some(RawReadBack::Flag(true)) if access == Access::Write => {
+                return Err(self.at(&p("read_back"), name, "a write-only register cannot be read back", Some("false, or the name of a register that shows the applied value")));
+            }
+            Some(RawReadBack::Flag(true)) => ReadBack::Same,
+            Some(RawReadBack::Register(n)) => ReadBack::Register(n.clone()),
+        };
+        Ok(WriteRule {
+            min,
+            max,
+            step: w.step,
+            also: w.also.clone(),
+            read_back,
+        })
+    }
+
+    /// Scale-factor registers exist, are integers of the same unit, and are readable.
+    fn scale_references(&self, raw: &[RawRegister], registers: &mut [Register]) -> Check<()> {
+        for i in 0..registers.len() {
+            let Scale::PowerOfTen(target) = &registers[i].scale else {
+                continue;
+            };
+            let path = format!("registers.{i}.scale");
+            let name = Some(raw[i].name.as_str());
+            let Some(t) = registers.iter().find(|r| r.name == *target) else {
+                let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
+                return Err(self.at(&path, name, format!("scale names `{target}`, which is not a register of this map{}", did_you_mean(hint)), Some("a number, or the name of an integer scale-factor register")));
+            };
+            if !t.register_type.data_type().is_some_and(|d| d.is_integer()) || !t.scale.is_identity() || t.offset != 0.0 {
+                return Err(self.at(&path, name, format!("scale-factor register `{target}` must be an unscaled integer (SunSpec sunssf is int16)"), None));
+            }
+            if t.unit_id != registers[i].unit_id {
+                return Err(self.at(&path, name, format!("scale-factor register `{target}` is on another unit"), Some("a scale-factor register of the same unit")));
+            }
+            if !t.access.readable() {
+                return Err(self.at(&path, name, format!("scale-factor register `{target}` is write-only, so it cannot be read"), None));
+            }
+            if t.name == registers[i].name {
+                return Err(self.at(&path, name, "a register cannot be its own scale factor", None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Write bounds and read-back registers name readable numeric registers.
+    fn bound_references(&self, raw: &[RawRegister], registers: &[Register]) -> Check<()> {
+        for (i, r) in registers.iter().enumerate() {
+            let Some(w) = &r.write else { continue };
+            let name = Some(raw[i].name.as_str());
+            for (key, bound) in [("min", &w.min), ("max", &w.max)] {
+                if let Some(Bound::Register(target)) = bound {
+                    let path = format!("registers.{i}.write.{key}");
+                    self.numeric_register(registers, target, &path, name, &format!("`{key}`"))?;
+                }
+            }
+            if let ReadBack::Register(target) = &w.read_back {
+                let path = format!("registers.{i}.write.read_back");
+                let t = self.readable_register(registers, target, &path, name, "`read_back`")?;
+                if t.unit_id != r.unit_id {
+                    return Err(self.at(&path, name, format!("read-back register `{target}` is on another unit"), None));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn readable_register<'r>(&self, registers: &'r [Register], target: &str, path: &str, item: Option<&str>, what: &str) -> Check<&'r Register> {
+        let Some(t) = registers.iter().find(|r| r.name == target) else {
+            let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
+            return Err(self.at(path, item, format!("{what} names `{target}`, which is not a register of this map{}", did_you_mean(hint)), None));
+        };
+        if !t.access.readable() {
+            return Err(self.at(path, item, format!("{what} names `{target}`, which is write-only and cannot be read"), None));
+        }
+        Ok(t)
+    }
+
+    fn numeric_register<'r>(&self, registers: &'r [Register], target: &str, path: &str, item: Option<&str>, what: &str) -> Check<&'r Register> {
+        let t = self.readable_register(registers, target, path, item, what)?;
+        if !t.register_type.data_type().is_some_and(|d| d.is_numeric()) {
+            return Err(self.at(path, item, format!("{what} names `{target}`, which is {} and not a number", t.register_type), None));
+        }
+        Ok(t)
+    }
+
+    /// Every example is a value the register can hold and, for writable registers, may write.
+    fn examples(&self, raw: &[RawRegister], registers: &mut [Register]) -> Check<()> {
+        for i in 0..registers.len() {
+            let path = format!("registers.{i}.example");
+            let name = Some(raw[i].name.as_str());
+            let value = example_value(&registers[i], &raw[i].example)
+                .map_err(|(problem, allowed)| self.at(&path, name, problem, Some(&allowed)))?;
+            // It must encode (fits the type after scale and offset).
+            let sf = match &registers[i].scale {
+                Scale::PowerOfTen(target) => {
+                    let t = registers.iter().find(|r| r.name == *target);
+                    let sf = t.and_then(|t| example_number(&raw[registers.iter().position(|r| r.name == t.name).unwrap_or(0)].example));
+                    Some(sf.unwrap_or(0.0))
+                }
+                Scale::Factor(_) => None,
+            };
+            let r = &registers[i];
+            if let Some(codec) = &r.codec {
+                let to_encode = match (sf, value.as_f64()) {
+                    (Some(sf), Some(v)) => Value::Float(v / 10f64.powf(sf)),
+                    _ => value.clone(),
+                };
+                if let Err(e) = codec.encode(&to_encode) {
+                    let extra = if sf.is_some() { " with the scale factor's example" } else { "" };
+                    return Err(self.at(&path, name, format!("the example {} cannot be stored{extra}: {e}", show(&raw[i].example)), Some(&format!("a value {register_type} can hold after scale {scale} and offset {offset}", register_type = r.register_type, scale = show_scale(&r.scale), offset = r.offset))));
+                }
+            }
+            if let Some(w) = &r.write
+                && let Some(v) = value.as_f64()
+                && r.enumeration.is_empty()
+                && r.format.is_none()
+            {
+                let allowed = describe_rule(w);
+                if let Some(problem) = static_violation(w, v) {
+                    return Err(self.at(&path, name, format!("the example {v} {problem}"), Some(&allowed)));
+                }
+            }
+            registers[i].example = value;
+        }
+        Ok(())
+    }
+
+    /// Registers of one unit role and table must not share an address.
+    fn overlaps(&self, registers: &[Register]) -> Check<()> {
+        let mut order: Vec<usize> = (0..registers.len()).collect();
+        order.sort_by_key(|&i| {
+            let r = &registers[i];
+            (unit_key(&r.unit_id), r.table, r.wire_address, i)
+        });
+        for pair in order.windows(2) {
+            let (a, b) = (&registers[pair[0]], &registers[pair[1]]);
+            if unit_key(&a.unit_id) == unit_key(&b.unit_id)
+                && a.table == b.table
+                && u32::from(b.wire_address) <= a.last_wire_address()
+            {
+                let later = pair[0].max(pair[1]);
+                let (other, this) = if later == pair[1] { (a, b) } else { (b, a) };
+                return Err(self.at(
+                    &format!("registers.{later}.address"),
+                    Some(&this.name),
+                    format!(
+                        "wire addresses {}..={} overlap register `{}` ({}..={}) on the same unit and table",
+                        this.wire_address,
+                        this.last_wire_address(),
+                        other.name,
+                        other.wire_address,
+                        other.last_wire_address()
+                    ),
+                    Some("registers that share no address; check the address and the count"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn writable_register<'r>(&self, registers: &'r [Register], target: &str, path: &str, item: &str) -> Check<&'r Register> {
+        let Some(t) = registers.iter().find(|r| r.name == target) else {
+            let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
+            return Err(self.at_key(path, Some(item), format!("`{target}` is not a register of this map{}", did_you_mean(hint)), None));
+        };
+        if !t.access.writable() {
+            return Err(self.at_key(path, Some(item), format!("register `{target}` is read-only"), Some("registers with access rw or w")));
+        }
+        Ok(t)
+    }
+
+    fn heartbeat(&self, i: usize, h: &RawHeartbeat, registers: &[Register]) -> Check<Heartbeat> {
+        let p = |key: &str| format!("heartbeats.{i}.{key}");
+        let item = format!("heartbeat `{}`", h.name);
+        let write = match (&h.write, &h.refresh) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(self.at(&format!("heartbeats.{i}"), Some(&item), "a heartbeat needs exactly one of `write` and `refresh`", Some("write: {register: value}, or refresh: register")));
+            }
+            (Some(w), None) => {
+                let mut values = Vec::new();
+                for (reg, v) in &w.0 {
+                    let path = format!("{}.{reg}", p("write"));
+                    let r = self.writable_register(registers, reg, &path, &item)?;
+                    let value = match v {
+                        RawNumberOrName::Number(n) => number_value(r, *n),
+                        RawNumberOrName::Name(label) => match r.value_of_label(label) {
+                            Some(n) => Value::Int(n),
+                            None => return Err(self.at(&path, Some(&item), format!("`{label}` is not a value of `{reg}`"), Some("a number, or a label of the register's enumeration"))),
+                        },
+                    };
+                    if let Some(codec) = &r.codec
+                        && let Err(e) = codec.encode(&value)
+                    {
+                        return Err(self.at(&path, Some(&item), format!("{value} cannot be written to `{reg}`: {e}"), None));
+                    }
+                    values.push((reg.clone(), value));
+                }
+                HeartbeatWrite::Values(values)
+            }
+            (None, Some(reg)) => {
+                self.writable_register(registers, reg, &p("refresh"), &item)?;
+                HeartbeatWrite::Refresh(reg.clone())
+            }
+        };
+        let min = h.min.as_ref().map(|m| parse_duration(m).ok_or_else(|| self.at(&p("min"), Some(&item), format!("`{m}` is not a duration"), Some(DURATION_ALLOWED)))).transpose()?;
+        let fallback = h.fallback.as_ref().map(|m| parse_duration(m).ok_or_else(|| self.at(&p("fallback"), Some(&item), format!("`{m}` is not a duration"), Some(DURATION_ALLOWED)))).transpose()?;
+        let every = if let Some(d) = parse_duration(&h.every) {
+            if d.is_zero() {
+                return Err(self.at(&p("every"), Some(&item), "a heartbeat every 0s would never stop writing", Some("a positive duration")));
+            }
+            if min.is_some() || fallback.is_some() {
+                return Err(self.at(&p("every"), Some(&item), "`min` and `fallback` apply only when `every` reads a register", None));
+            }
+            Every::Fixed(d)
+        } else {
+            let allowed = "a duration such as 25s, or `<register> / <number>` such as `failsafe_timeout / 2`";
+            let (reg, op, n) = split_every(&h.every).ok_or_else(|| self.at(&p("every"), Some(&item), format!("`{}` is neither a duration nor `<register> / <number>`", h.every), Some(allowed)))?;
+            let r = self.numeric_register(registers, reg, &p("every"), Some(&item), "`every`")?;
+            let seconds = seconds_per_unit(r.unit.as_deref()).ok_or_else(|| {
+                self.at(&p("every"), Some(&item), format!("`{reg}` is in {}, not a time unit", r.unit.as_deref().unwrap_or("?")), Some("a register in s, ms or min"))
+            })?;
+            if !(n.is_finite() && n > 0.0) {
+                return Err(self.at(&p("every"), Some(&item), format!("{n} is not a usable factor"), Some("a positive number")));
+            }
+            Every::Register {
+                register: reg.to_owned(),
+                seconds_per_unit: seconds,
+                factor: if op == '/' { 1.0 / n } else { n },
+                min,
+                fallback,
+            }
+        };
+        Ok(Heartbeat {
+            name: h.name.clone(),
+            write,
+            every,
+            description: h.description.clone(),
+        })
+    }
+
+    fn action(&self, name: &str, a: &RawAction, registers: &[Register]) -> Check<Action> {
+        let base = format!("actions.{name}");
+        let item = format!("action `{name}`");
+        let mut params = Vec::new();
+        for (pname, raw) in &a.params.0 {
+            let path = format!("{base}.params.{pname}");
+            if !valid_name(pname) {
+                return Err(self.at_key(&path, Some(&item), format!("`{pname}` is not a usable parameter name"), Some("letters, digits and `_`, starting with a letter")));
+            }
+            let param_type = match raw.param_type.as_str() {
+                "int" => ParamType::Int,
+                "number" => ParamType::Number,
+                "percent" => ParamType::Percent,
+                "bool" => ParamType::Bool,
+                "hhmm" => ParamType::Hhmm,
+                "datetime" => ParamType::DateTime,
+                "enum" => {
+                    let values = raw.values.as_ref().filter(|v| !v.0.is_empty()).ok_or_else(|| {
+                        self.at_key(&path, Some(&item), format!("enum parameter `{pname}` needs `values`"), Some("values: {Label: 1, Other: 2}"))
+                    })?;
+                    ParamType::Enum(values.0.clone())
+                }
+                other => {
+                    return Err(self.at(&format!("{path}.type"), Some(&item), format!("unknown parameter type `{other}`"), Some("int, number, percent, bool, hhmm, datetime, enum")));
+                }
+            };
+            if raw.values.is_some() && !matches!(param_type, ParamType::Enum(_)) {
+                return Err(self.at_key(&format!("{path}.values"), Some(&item), "`values` applies only to `type: enum`", None));
+            }
+            let numeric = matches!(param_type, ParamType::Int | ParamType::Number | ParamType::Percent);
+            if (raw.min.is_some() || raw.max.is_some() || raw.step.is_some()) && !numeric {
+                return Err(self.at_key(&path, Some(&item), format!("min, max and step apply only to int, number and percent, not {}", param_type.name()), None));
+            }
+            let (mut min, mut max) = (raw.min, raw.max);
+            if param_type == ParamType::Percent {
+                for (key, v) in [("min", min), ("max", max)] {
+                    if let Some(v) = v
+                        && !(0.0..=100.0).contains(&v)
+                    {
+                        return Err(self.at(&format!("{path}.{key}"), Some(&item), format!("{v} is not a percentage"), Some("0 to 100")));
+                    }
+                }
+                min = Some(min.unwrap_or(0.0));
+                max = Some(max.unwrap_or(100.0));
+            }
+            if let (Some(lo), Some(hi)) = (min, max)
+                && lo > hi
+            {
+                return Err(self.at(&format!("{path}.min"), Some(&item), format!("min {lo} is above max {hi}"), Some("min <= max")));
+            }
+            if let Some(step) = raw.step
+                && !(step.is_finite() && step > 0.0)
+            {
+                return Err(self.at(&format!("{path}.step"), Some(&item), format!("step {step} is not positive"), None));
+            }
+            params.push(Param {
+                name: pname.clone(),
+                param_type,
+                min,
+                max,
+                step: raw.step,
+                optional: raw.optional,
+                description: raw.description.clone(),
+            });
+        }
+        if a.writes.is_empty() {
+            return Err(self.at(&format!("{base}.writes"), Some(&item), "an action needs at least one step in `writes`", None));
+        }
+        let mut steps = Vec::new();
+        for (k, s) in a.writes.iter().enumerate() {
+            let spath = format!("{base}.writes.{k}");
+            let when = match &s.when {
+                None => None,
+                Some(text) => {
+                    let c = Condition::parse(text).map_err(|e| self.at(&format!("{spath}.when"), Some(&item), e.to_string(), Some("`param`, or `<expr> <op> <expr>` with ==, !=, <, <=, >, >=")))?;
+                    self.check_params(&c.params(), &params, &format!("{spath}.when"), &item)?;
+                    Some(c)
+                }
+            };
+            if s.set.0.is_empty() {
+                return Err(self.at(&format!("{spath}.set"), Some(&item), "`set` names no register", Some("set: {register: value}")));
+            }
+            let guarded: Vec<&str> = when.as_ref().map(|c| c.params().into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
+            let mut set = Vec::new();
+            for (reg, e) in &s.set.0 {
+                let path = format!("{spath}.set.{reg}");
+                self.writable_register(registers, reg, &path, &item)?;
+                let expr = match e {
+                    RawExpr::Number(n) => Expr::Number(*n),
+                    RawExpr::Text(t) => Expr::parse(t).map_err(|e| self.at(&path, Some(&item), e.to_string(), Some("numbers, parameter names, fields such as `dateTime.year`, + - * / and parentheses")))?,
+                };
+                let used = expr.params();
+                self.check_params(&used, &params, &path, &item)?;
+                for (pname, _) in used {
+                    if params.iter().any(|p| p.name == pname && p.optional) && !guarded.contains(&pname) {
+                        return Err(self.at(&path, Some(&item), format!("optional parameter `{pname}` is used in a step whose `when` does not name it"), Some(&format!("add `when: {pname}` (or a comparison using it) to the step"))));
+                    }
+                }
+                set.push((reg.clone(), expr));
+            }
+            steps.push(Step { when, set });
+        }
+        Ok(Action {
+            name: name.to_owned(),
+            description: a.description.clone(),
+            params,
+            steps,
+        })
+    }
+
+    fn check_params(&self, used: &[(&str, Option<&str>)], params: &[Param], path: &str, item: &str) -> Check<()> {
+        for (pname, field) in used {
+            let Some(p) = params.iter().find(|p| p.name == *pname) else {
+                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                let allowed = if names.is_empty() { "this action has no parameters".to_owned() } else { names.join(", ") };
+                return Err(self.at(path, Some(item), format!("`{pname}` is not a parameter of this action"), Some(&allowed)));
+            };
+            if let Some(field) = field {
+                let fields: &[&str] = match p.param_type {
+                    ParamType::DateTime => &["year", "month", "day", "hour", "minute", "second"],
+                    ParamType::Hhmm => &["hour", "minute"],
+                    _ => &[],
+                };
+                if !fields.contains(field) {
+                    let allowed = if fields.is_empty() { format!("{} parameters have no fields", p.param_type.name()) } else { fields.join(", ") };
+                    return Err(self.at(path, Some(item), format!("parameter `{pname}` has no field `{field}`"), Some(&allowed)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+const TYPES_ALLOWED: &str = "int16, uint16, int32, uint32, int64, uint64, float32, float64, string (2 chars/register), string1 (1 char/register), bits16, bits32, bool (coils)";
+
+fn did_you_mean(hint: Option<&str>) -> String {
+    hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default()
+}
+
+/// A unit reference as a sortable key.
+fn unit_key(u: &UnitRef) -> (u8, String) {
+    match u {
+        UnitRef::Role(r) => (0, r.clone()),
+        UnitRef::Id(id) => (1, id.to_string()),
+    }
+}
+
+pub(crate) fn valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `voltage_phase_L1N` becomes `Voltage phase L1N`.
+fn title_from_name(name: &str) -> String {
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A whole number written in decimal, or hexadecimal with `0x`.
+pub(crate) fn parse_int(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    t.parse().ok()
+}
+
+fn split_every(text: &str) -> Option<(&str, char, f64)> {
+    let (pos, op) = text.char_indices().find(|(_, c)| *c == '/' || *c == '*')?;
+    let reg = text[..pos].trim();
+    let n: f64 = text[pos + 1..].trim().parse().ok()?;
+    valid_name(reg).then_some((reg, op, n))
+}
+
+fn show(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::String(s) => format!("\"{s}\""),
+        other => serde_yaml::to_string(other).map(|s| s.trim().to_owned()).unwrap_or_default(),
+    }
+}
+
+fn show_scale(s: &Scale) -> String {
+    match s {
+        Scale::Factor(f) => f.to_string(),
+        Scale::PowerOfTen(r) => format!("10^{r}"),
+    }
+}
+
+fn example_number(v: &serde_yaml::Value) -> Option<f64> {
+    match v {
+        serde_yaml::Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// The [`Value`] a number has for this register: exact integers for unscaled integer types,
+/// floats otherwise, booleans for bits.
+pub(crate) fn number_value(r: &Register, n: f64) -> Value {
+    match r.register_type {
+        RegisterType::Bool => Value::Bool(n != 0.0),
+        RegisterType::Data(t) => {
+            let unscaled = r.scale.is_identity() && r.offset == 0.0;
+            if t.is_bits() && n.fract() == 0.0 && n >= 0.0 && n <= f64::from(u32::MAX) {
+                Value::Flags(n as u32)
+            } else if unscaled && t.is_integer() && n.fract() == 0.0 {
+                if t.is_signed() || n < 0.0 {
+                    Value::Int(n as i64)
+                } else {
+                    Value::UInt(n as u64)
+                }
+            } else {
+                Value::Float(n)
+            }
+        }
+    }
+}
+
+/// Parses `23:30`, `2330`, `0100`, `1:00` into the HHMM number.
+pub(crate) fn parse_hhmm(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (h, m) = if let Some((h, m)) = t.split_once(':') {
+        (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?)
+    } else {
+        if t.is_empty() || t.len() > 4 || !t.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let n: i64 = t.parse().ok()?;
+        (n / 100, n % 100)
+    };
+    ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 100 + m)
+}
+
+/// The example of `r` as a value, or what is wrong with it and what is allowed.
+fn example_value(r: &Register, v: &serde_yaml::Value) -> Result<Value, (String, String)> {
+    use serde_yaml::Value as Y;
+    let data_type = r.register_type.data_type();
+    if data_type.is_some_and(|t| t.is_text()) {
+        return match v {
+            Y::String(s) => Ok(Value::Text(s.clone())),
+            Y::Number(n) => Ok(Value::Text(n.to_string())),
+            other => Err((format!("the example {} is not text", show(other)), "text, e.g. \"ACE0287582\"".to_owned())),
+        };
+    }
+    if r.register_type == RegisterType::Bool {
+        return match v {
+            Y::Bool(b) => Ok(Value::Bool(*b)),
+            Y::Number(n) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => Ok(Value::Bool(n.as_u64() == Some(1))),
+            other => Err((format!("the example {} is not a bit", show(other)), "true, false, 0 or 1".to_owned())),
+        };
+    }
+    let number = match v {
+        Y::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Y::String(s) if r.format == Some(Format::Hhmm) => match parse_hhmm(s) {
+            Some(n) => n as f64,
+            None => return Err((format!("the example \"{s}\" is not a time of day"), "a time such as \"23:30\" or 2330".to_owned())),
+        },
+        Y::String(s) if !r.enumeration.is_empty() => match r.value_of_label(s) {
+            Some(n) => n as f64,
+            None => {
+                let labels: Vec<String> = r.enumeration.iter().map(|(v, l)| format!("{v} ({l})")).collect();
+                return Err((format!("the example \"{s}\" is not a label of the enumeration"), labels.join(", ")));
+            }
+        },
+        other => {
+            return Err((format!("the example {} is not a number", show(other)), "a number in the register's unit, after scale".to_owned()));
+        }
+    };
+    if !number.is_finite() {
+        return Err(("the example is not a finite number".to_owned(), "a finite number".to_owned()));
+    }
+    if !r.enumeration.is_empty() && !r.enumeration.iter().any(|(v, _)| *v as f64 == number) {
+        let labels: Vec<String> = r.enumeration.iter().map(|(v, l)| format!("{v} ({l})")).collect();
+        return Err((format!("the example {number} is not a value of the enumeration"), labels.join(", ")));
+    }
+    if r.format == Some(Format::Hhmm) && number >= 0.0 && parse_hhmm(&format!("{:04}", number as i64)).is_none() {
+        return Err((format!("the example {number} is not a time of day as HHMM"), "0 to 2359 with minutes below 60, or \"23:30\"".to_owned()));
+    }
+    Ok(number_value(r, number))
+}
+
+/// Why `v` breaks the static part of `w` (bounds that are numbers, step, `also`), if it does.
+pub(crate) fn static_violation(w: &WriteRule, v: f64) -> Option<String> {
+    if w.also.contains(&v) {
+        return None;
+    }
+    if let Some(Bound::Value(lo)) = w.min
+        && v < lo
+    {
+        return Some(format!("is below the minimum {lo}"));
+    }
+    if let Some(Bound::Value(hi)) = w.max
+        && v > hi
+    {
+        return Some(format!("is above the maximum {hi}"));
+    }
+    if let Some(step) = w.step {
+        let from = match w.min {
+            Some(Bound::Value(lo)) => lo,
+            _ => 0.0,
+        };
+        let steps = (v - from) / step;
+        if (steps - steps.round()).abs() > 1e-9 * steps.abs().max(1.0) {
+            return Some(format!("is not a multiple of the step {step} from {from}"));
+        }
+    }
+    None
+}
+
+/// What a write rule allows, in words.
+pub(crate) fn describe_rule(w: &WriteRule) -> String {
+    let mut parts = Vec::new();
+    match (&w.min, &w.max) {
+        (Some(lo), Some(hi)) => parts.push(format!("{lo} to {hi}")),
+        (Some(lo), None) => parts.push(format!("at least {lo}")),
+        (None, Some(hi)) => parts.push(format!("at most {hi}")),
+        (None, None) => {}
+    }
+    if let Some(step) = w.step {
+        parts.push(format!("in steps of {step}"));
+    }
+    if !w.also.is_empty() {
+        let also: Vec<String> = w.also.iter().map(|v| v.to_string()).collect();
+        parts.push(format!("or {}", also.join(", ")));
+    }
+    if parts.is_empty() {
+        "any value the type holds".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+
+    #[test]
+    fn hhmm() {
+        assert_eq!(parse_hhmm("23:30"), Some(2330));
+        assert_eq!(parse_hhmm("0100"), Some(100));
+        assert_eq!(parse_hhmm("1:00"), Some(100));
+        assert_eq!(parse_hhmm("2360"), None);
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("flaot32", ["float32", "uint16"]), Some("float32"));
+        assert_eq!(suggest("scael", ["scale", "name"]), Some("scale"));
+        assert_eq!(suggest("zzz", ["float32"]), None);
+    }
+}

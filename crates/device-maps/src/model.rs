@@ -1,0 +1,611 @@
+//! A validated device map: the typed form every other part of the workspace uses.
+//!
+//! Nothing here can be built in an invalid state from a file: [`crate::load`] checks every rule
+//! of `docs/map-format.md` first. The fields are public so that renderers, the simulator and the
+//! docs generator can read them freely.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use modbus_core::{Codec, DataType, Order, Sentinel, Table, Value};
+
+/// One device map, loaded and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceMap {
+    /// The id: the file name without `.yaml`.
+    pub id: String,
+    /// Where the map was loaded from.
+    pub source: Source,
+    /// Manufacturer as printed on the device.
+    pub manufacturer: String,
+    /// Model or model family.
+    pub model: String,
+    /// A sentence or two about the device.
+    pub description: Option<String>,
+    /// The documents the map was written from.
+    pub documents: Vec<String>,
+    /// Connection defaults and request limits.
+    pub connection: Connection,
+    /// Every register, in file order.
+    pub registers: Vec<Register>,
+    /// Writes that repeat while a client is connected.
+    pub heartbeats: Vec<Heartbeat>,
+    /// Named commands.
+    pub actions: Vec<Action>,
+}
+
+impl DeviceMap {
+    /// The register called `name`.
+    pub fn register(&self, name: &str) -> Option<&Register> {
+        self.registers.iter().find(|r| r.name == name)
+    }
+
+    /// The index of the register called `name` in [`DeviceMap::registers`].
+    pub fn register_index(&self, name: &str) -> Option<usize> {
+        self.registers.iter().position(|r| r.name == name)
+    }
+
+    /// The action called `name`.
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// The distinct groups, in order of first appearance.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = Vec::new();
+        for group in self.registers.iter().filter_map(|r| r.group.as_deref()) {
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
+        groups
+    }
+}
+
+/// Where a map came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Compiled into the library from `devices/<file>`.
+    BuiltIn {
+        /// The path relative to the workspace root, e.g. `devices/alfen-eve.yaml`.
+        path: &'static str,
+    },
+    /// Loaded at run time from a file.
+    File(PathBuf),
+    /// Parsed from text handed to [`crate::load::parse_map`] under this name.
+    Text(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::BuiltIn { path } => write!(f, "{path} (built in)"),
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Text(name) => f.write_str(name),
+        }
+    }
+}
+
+/// How a device is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// Modbus TCP (MBAP header).
+    ModbusTcp,
+    /// Modbus RTU frames carried over TCP by a gateway.
+    RtuOverTcp,
+    /// Modbus RTU on a serial line.
+    SerialRtu,
+    /// The GivEnergy Wi-Fi/Ethernet dongle framing on TCP.
+    GivenergyDongle,
+}
+
+impl Transport {
+    /// Every transport.
+    pub const ALL: [Transport; 4] = [
+        Transport::ModbusTcp,
+        Transport::RtuOverTcp,
+        Transport::SerialRtu,
+        Transport::GivenergyDongle,
+    ];
+
+    /// The name used in map files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::ModbusTcp => "modbus-tcp",
+            Transport::RtuOverTcp => "rtu-over-tcp",
+            Transport::SerialRtu => "serial-rtu",
+            Transport::GivenergyDongle => "givenergy-dongle",
+        }
+    }
+
+    /// The port used when a map names none.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Transport::GivenergyDongle => 8899,
+            _ => 502,
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Connection defaults and the device's request limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    /// How the device is reached.
+    pub transport: Transport,
+    /// Default TCP port.
+    pub port: u16,
+    /// Named unit ids (roles), in file order.
+    pub unit_ids: Vec<(String, u8)>,
+    /// The role registers use by default, and the one `--unit N` replaces.
+    pub main_unit: String,
+    /// The document's address base: wire address = address - base.
+    pub address_base: u32,
+    /// Default byte and word order.
+    pub order: Order,
+    /// Most registers per read request.
+    pub max_registers: u16,
+    /// Most coils or discrete inputs per read request.
+    pub max_bits: u16,
+    /// Whether a read may cover undeclared addresses.
+    pub span_gaps: bool,
+    /// Longest run of undeclared registers one request may bridge (0 when gaps may not be spanned).
+    pub max_gap: u16,
+    /// Requests stay within pages of this size.
+    pub page_size: Option<u16>,
+    /// Least time between two requests.
+    pub pacing: Duration,
+    /// Time allowed per request.
+    pub timeout: Duration,
+    /// Most TCP connections the device accepts.
+    pub max_connections: u16,
+    /// The device drops a connection idle this long.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Connection {
+    /// The unit id of a role, as the map declares it.
+    pub fn unit_id(&self, role: &str) -> Option<u8> {
+        self.unit_ids.iter().find(|(r, _)| r == role).map(|(_, id)| *id)
+    }
+}
+
+/// Which unit a register is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UnitRef {
+    /// A role of `connection.unit_ids`; a caller may replace its id.
+    Role(String),
+    /// A literal unit id.
+    Id(u8),
+}
+
+/// How the words of a register are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegisterType {
+    /// A coil or discrete input: one bit.
+    Bool,
+    /// One or more 16-bit registers of this type.
+    Data(DataType),
+}
+
+impl RegisterType {
+    /// The name used in map files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RegisterType::Bool => "bool",
+            RegisterType::Data(t) => t.name(),
+        }
+    }
+
+    /// The modbus-core data type, unless this is a single bit.
+    pub const fn data_type(self) -> Option<DataType> {
+        match self {
+            RegisterType::Bool => None,
+            RegisterType::Data(t) => Some(t),
+        }
+    }
+}
+
+impl fmt::Display for RegisterType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What multiplies the raw value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scale {
+    /// A fixed factor.
+    Factor(f64),
+    /// 10 to the power of this register's value (SunSpec scale factors).
+    PowerOfTen(String),
+}
+
+impl Scale {
+    /// True for a plain factor of 1.
+    pub fn is_identity(&self) -> bool {
+        matches!(self, Scale::Factor(f) if *f == 1.0)
+    }
+}
+
+/// What a register's value is, for Prometheus types and Home Assistant classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A gauge.
+    Measurement,
+    /// Only grows (energy totals).
+    Counter,
+    /// An enumeration or a status.
+    State,
+    /// Text.
+    Text,
+    /// A setting a client may change.
+    Setting,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 5] = [
+        Kind::Measurement,
+        Kind::Counter,
+        Kind::State,
+        Kind::Text,
+        Kind::Setting,
+    ];
+
+    /// The name used in map files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Measurement => "measurement",
+            Kind::Counter => "counter",
+            Kind::State => "state",
+            Kind::Text => "text",
+            Kind::Setting => "setting",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a register may be read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Read only.
+    Read,
+    /// Read and write.
+    ReadWrite,
+    /// Write only: never read.
+    Write,
+}
+
+impl Access {
+    /// The name used in map files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Access::Read => "r",
+            Access::ReadWrite => "rw",
+            Access::Write => "w",
+        }
+    }
+
+    /// True for `r` and `rw`.
+    pub const fn readable(self) -> bool {
+        matches!(self, Access::Read | Access::ReadWrite)
+    }
+
+    /// True for `rw` and `w`.
+    pub const fn writable(self) -> bool {
+        matches!(self, Access::ReadWrite | Access::Write)
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How an integer is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// A time of day written as the decimal number HHMM (2330 = 23:30).
+    Hhmm,
+}
+
+/// A write bound: a number, or another register's current value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    /// A fixed number, in the register's unit.
+    Value(f64),
+    /// The current value of this register.
+    Register(String),
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bound::Value(v) => write!(f, "{v}"),
+            Bound::Register(r) => write!(f, "`{r}`"),
+        }
+    }
+}
+
+/// What is read after a write to confirm it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadBack {
+    /// Nothing: the device's read-back cannot be trusted, or the register is write-only.
+    None,
+    /// The written register itself.
+    Same,
+    /// Another register that shows the applied value.
+    Register(String),
+}
+
+/// Write constraints of a writable register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRule {
+    /// Lower bound, inclusive.
+    pub min: Option<Bound>,
+    /// Upper bound, inclusive.
+    pub max: Option<Bound>,
+    /// Allowed increments from `min` (or 0).
+    pub step: Option<f64>,
+    /// Values allowed outside the bounds.
+    pub also: Vec<f64>,
+    /// What to read afterwards to confirm.
+    pub read_back: ReadBack,
+}
+
+/// One register (or coil, or field of several registers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Register {
+    /// Stable key.
+    pub name: String,
+    /// Human label.
+    pub title: String,
+    /// The address as the document prints it.
+    pub address: u32,
+    /// The 0-based address on the wire.
+    pub wire_address: u16,
+    /// The table.
+    pub table: Table,
+    /// The unit the register is read from.
+    pub unit_id: UnitRef,
+    /// The type of its words.
+    pub register_type: RegisterType,
+    /// Number of registers (or bits) it spans.
+    pub count: u16,
+    /// Byte and word order.
+    pub order: Order,
+    /// Factor applied to the raw value.
+    pub scale: Scale,
+    /// Added after scaling.
+    pub offset: f64,
+    /// Physical unit of the value.
+    pub unit: Option<String>,
+    /// Labels of raw values.
+    pub enumeration: Vec<(i64, String)>,
+    /// Labels of bits.
+    pub flags: Vec<(u32, String)>,
+    /// Raw patterns that mean "not available".
+    pub sentinels: Vec<Sentinel>,
+    /// How the value is shown.
+    pub format: Option<Format>,
+    /// What the value is.
+    pub kind: Kind,
+    /// Read and write access.
+    pub access: Access,
+    /// Write constraints, for writable registers.
+    pub write: Option<WriteRule>,
+    /// Output group path, e.g. `Energy/Today`.
+    pub group: Option<String>,
+    /// What the register means.
+    pub description: Option<String>,
+    /// A typical value, in the register's unit.
+    pub example: Value,
+    /// The words-to-value codec: type, count, order, sentinels, and the scale when it is a
+    /// fixed factor (a scale-factor register is applied on top, see [`Scale::PowerOfTen`]).
+    /// `None` for coils and discrete inputs.
+    pub codec: Option<Codec>,
+}
+
+impl Register {
+    /// The enumeration label of a raw value.
+    pub fn label(&self, raw: i64) -> Option<&str> {
+        self.enumeration
+            .iter()
+            .find(|(v, _)| *v == raw)
+            .map(|(_, l)| l.as_str())
+    }
+
+    /// The raw value of an enumeration label (exact match first, then ignoring case).
+    pub fn value_of_label(&self, label: &str) -> Option<i64> {
+        self.enumeration
+            .iter()
+            .find(|(_, l)| l == label)
+            .or_else(|| {
+                self.enumeration
+                    .iter()
+                    .find(|(_, l)| l.eq_ignore_ascii_case(label))
+            })
+            .map(|(v, _)| *v)
+    }
+
+    /// The labels of the bits set in `bits`.
+    pub fn flag_labels(&self, bits: u64) -> Vec<&str> {
+        self.flags
+            .iter()
+            .filter(|(bit, _)| *bit < 64 && (bits >> bit) & 1 == 1)
+            .map(|(_, l)| l.as_str())
+            .collect()
+    }
+
+    /// The last wire address the register covers.
+    pub fn last_wire_address(&self) -> u32 {
+        u32::from(self.wire_address) + u32::from(self.count) - 1
+    }
+}
+
+/// How often a heartbeat repeats.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Every {
+    /// A fixed interval.
+    Fixed(Duration),
+    /// A register's current value, in its time unit, divided by `divisor` (multiplied when the
+    /// map wrote `*`).
+    Register {
+        /// The register holding a time.
+        register: String,
+        /// Seconds per unit of the register's value (1 for `s`, 0.001 for `ms`, 60 for `min`).
+        seconds_per_unit: f64,
+        /// The interval is the value times this factor (`/ 2` is 0.5).
+        factor: f64,
+        /// Never more often than this.
+        min: Option<Duration>,
+        /// The interval while the register is unknown, missing or zero.
+        fallback: Option<Duration>,
+    },
+}
+
+/// What a heartbeat writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeartbeatWrite {
+    /// Fixed values.
+    Values(Vec<(String, Value)>),
+    /// The last value this client wrote to the register.
+    Refresh(String),
+}
+
+/// A write that repeats while a client is connected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heartbeat {
+    /// Name for logs and docs.
+    pub name: String,
+    /// What it writes.
+    pub write: HeartbeatWrite,
+    /// How often.
+    pub every: Every,
+    /// What it is for.
+    pub description: Option<String>,
+}
+
+impl Heartbeat {
+    /// The interval to use, given the current value of the register an expression names (in
+    /// that register's unit), or `None` when it is unknown.
+    pub fn interval(&self, register_value: Option<f64>) -> Duration {
+        match &self.every {
+            Every::Fixed(d) => *d,
+            Every::Register {
+                seconds_per_unit,
+                factor,
+                min,
+                fallback,
+                ..
+            } => {
+                let fallback = fallback.unwrap_or(Duration::from_secs(5));
+                let secs = match register_value {
+                    Some(v) if v.is_finite() && v > 0.0 => v * seconds_per_unit * factor,
+                    _ => return fallback,
+                };
+                let interval = Duration::try_from_secs_f64(secs).unwrap_or(fallback);
+                match min {
+                    Some(min) if interval < *min => *min,
+                    _ => interval,
+                }
+            }
+        }
+    }
+
+    /// The register an interval expression reads, if any.
+    pub fn interval_register(&self) -> Option<&str> {
+        match &self.every {
+            Every::Register { register, .. } => Some(register),
+            Every::Fixed(_) => None,
+        }
+    }
+}
+
+/// A named command with typed parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Name, as `evctl call` takes it.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// Parameters, in file order.
+    pub params: Vec<Param>,
+    /// Steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// The type of an action parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamType {
+    /// A whole number.
+    Int,
+    /// A decimal number.
+    Number,
+    /// A whole number 0..=100.
+    Percent,
+    /// On or off (1 or 0).
+    Bool,
+    /// A time of day, as HHMM.
+    Hhmm,
+    /// A date and time `dd/mm/yyyy hh:mm:ss`.
+    DateTime,
+    /// A label or number from this list.
+    Enum(Vec<(String, i64)>),
+}
+
+impl ParamType {
+    /// The name used in map files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ParamType::Int => "int",
+            ParamType::Number => "number",
+            ParamType::Percent => "percent",
+            ParamType::Bool => "bool",
+            ParamType::Hhmm => "hhmm",
+            ParamType::DateTime => "datetime",
+            ParamType::Enum(_) => "enum",
+        }
+    }
+}
+
+/// One parameter of an action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// Name, as `key=value` takes it.
+    pub name: String,
+    /// Type.
+    pub param_type: ParamType,
+    /// Lowest value.
+    pub min: Option<f64>,
+    /// Highest value.
+    pub max: Option<f64>,
+    /// Increments from `min`.
+    pub step: Option<f64>,
+    /// May be left out.
+    pub optional: bool,
+    /// What it means.
+    pub description: Option<String>,
+}
+
+/// One step of an action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The condition, if any.
+    pub when: Option<crate::expr::Condition>,
+    /// Register name and value expression, in order.
+    pub set: Vec<(String, crate::expr::Expr)>,
+}

@@ -1,0 +1,423 @@
+//! The file format exactly as written: serde structures with `deny_unknown_fields`.
+//!
+//! These types are what serde reads from YAML and what the JSON Schema describes. Words that name
+//! a choice (`type`, `table`, `order`, ...) stay strings here so that [`crate::load`] can reject a
+//! wrong word with an error that lists the allowed ones and points at the word itself. Validated,
+//! typed maps are in [`crate::model`].
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// A whole map file.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(title = "evctl device map"))]
+pub struct RawMap {
+    /// Manufacturer as printed on the device.
+    pub manufacturer: String,
+    /// Model or model family.
+    pub model: String,
+    /// One or two sentences for `evctl list` and the generated docs.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The documents the map was written from.
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// How to reach the device.
+    pub connection: RawConnection,
+    /// Defaults for registers.
+    #[serde(default)]
+    pub defaults: Option<RawDefaults>,
+    /// The registers.
+    pub registers: Vec<RawRegister>,
+    /// Writes that must repeat while a client is connected.
+    #[serde(default)]
+    pub heartbeats: Vec<RawHeartbeat>,
+    /// Named commands that write one or more registers.
+    #[serde(default)]
+    pub actions: Ordered<RawAction>,
+}
+
+/// `connection:` of a map.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    /// `modbus-tcp`, `rtu-over-tcp`, `serial-rtu` or `givenergy-dongle`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::transport"))]
+    pub transport: Option<String>,
+    /// TCP port (default 502, 8899 for the GivEnergy dongle).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Named Modbus unit ids, e.g. `{station: 200, socket: 1}`.
+    pub unit_ids: Ordered<u8>,
+    /// The role a register uses when it names none, and the one `--unit N` replaces.
+    #[serde(default)]
+    pub main_unit: Option<String>,
+    /// What the document's first register is called: 0, 1, 30001, 40001, ...
+    pub address_base: u32,
+    /// Byte and word order of multi-register values (default ABCD).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::order"))]
+    pub order: Option<String>,
+    /// Most registers in one read request (default 125).
+    #[serde(default)]
+    pub max_registers: Option<u16>,
+    /// Most coils or discrete inputs in one read request (default 2000).
+    #[serde(default)]
+    pub max_bits: Option<u16>,
+    /// Whether a read may cover addresses the map does not declare (default false).
+    #[serde(default)]
+    pub span_gaps: Option<bool>,
+    /// The longest run of undeclared registers one request may bridge.
+    #[serde(default)]
+    pub max_gap: Option<u16>,
+    /// Requests stay within pages of this many registers, counted from address 0.
+    #[serde(default)]
+    pub page_size: Option<u16>,
+    /// Least time between two requests, e.g. `250ms`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub pacing: Option<String>,
+    /// Time allowed for each request, e.g. `3s`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub timeout: Option<String>,
+    /// Most TCP connections the device accepts at once (default 1).
+    #[serde(default)]
+    pub max_connections: Option<u16>,
+    /// The device closes a connection idle this long, e.g. `60s`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub idle_timeout: Option<String>,
+}
+
+/// `defaults:` of a map.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// Table of registers that name none.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::table"))]
+    pub table: Option<String>,
+    /// Unit role of registers that name none (instead of `connection.main_unit`).
+    #[serde(default)]
+    pub unit_id: Option<RawUnitRef>,
+}
+
+/// A unit role name or a literal unit id.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RawUnitRef {
+    /// A literal unit id.
+    Id(u8),
+    /// A role from `connection.unit_ids`.
+    Role(String),
+}
+
+/// A number or the name of a register.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RawNumberOrName {
+    /// A number.
+    Number(f64),
+    /// The name of another register.
+    Name(String),
+}
+
+/// One register.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawRegister {
+    /// Stable key in every output.
+    pub name: String,
+    /// Human label for text output.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The address as the document prints it.
+    pub address: u32,
+    /// `holding`, `input`, `coil` or `discrete`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::table"))]
+    pub table: Option<String>,
+    /// A role from `connection.unit_ids`, or a literal unit id.
+    #[serde(default)]
+    pub unit_id: Option<RawUnitRef>,
+    /// The data type.
+    #[serde(default, rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::data_type"))]
+    pub data_type: Option<String>,
+    /// Number of registers (required for strings).
+    #[serde(default)]
+    pub count: Option<u16>,
+    /// Order override.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::order"))]
+    pub order: Option<String>,
+    /// A factor, or the name of a power-of-ten scale-factor register.
+    #[serde(default)]
+    pub scale: Option<RawNumberOrName>,
+    /// Added after scaling.
+    #[serde(default)]
+    pub offset: Option<f64>,
+    /// Physical unit after scaling.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Labels for raw integer values.
+    #[serde(default, rename = "enum")]
+    pub enumeration: Option<Ordered<String>>,
+    /// Labels for bits, by bit number.
+    #[serde(default)]
+    pub flags: Option<Ordered<String>>,
+    /// Raw values that mean "not available": numbers, `all-ones` or `nan`.
+    #[serde(default)]
+    pub sentinels: Vec<RawSentinel>,
+    /// `hhmm`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::format"))]
+    pub format: Option<String>,
+    /// `measurement`, `counter`, `state`, `text` or `setting`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::kind"))]
+    pub kind: Option<String>,
+    /// `r`, `rw` or `w`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::access"))]
+    pub access: Option<String>,
+    /// Write constraints.
+    #[serde(default)]
+    pub write: Option<RawWrite>,
+    /// Where the value goes in nested output, e.g. `Energy/Today`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// What the register means.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A typical value in the register's unit.
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::example"))]
+    pub example: serde_yaml::Value,
+}
+
+/// A sentinel: a raw number, or a word such as `all-ones`.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RawSentinel {
+    /// A raw pattern.
+    Unsigned(u64),
+    /// A negative raw pattern, as two's complement.
+    Signed(i64),
+    /// `all-ones`, `nan`, or a number written as text.
+    Word(String),
+}
+
+/// `write:` of a register.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawWrite {
+    /// Lower bound: a number or a register name.
+    #[serde(default)]
+    pub min: Option<RawNumberOrName>,
+    /// Upper bound: a number or a register name.
+    #[serde(default)]
+    pub max: Option<RawNumberOrName>,
+    /// Allowed increments from `min`.
+    #[serde(default)]
+    pub step: Option<f64>,
+    /// Extra values allowed outside the bounds.
+    #[serde(default)]
+    pub also: Vec<f64>,
+    /// `true`, `false`, or the register that shows the applied value.
+    #[serde(default)]
+    pub read_back: Option<RawReadBack>,
+}
+
+/// `read_back:` of a write.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RawReadBack {
+    /// Read the written register back (or not).
+    Flag(bool),
+    /// Read this other register back.
+    Register(String),
+}
+
+/// One heartbeat.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawHeartbeat {
+    /// Name for logs and docs.
+    pub name: String,
+    /// Registers and values to write.
+    #[serde(default)]
+    pub write: Option<Ordered<RawNumberOrName>>,
+    /// A register whose last written value is written again.
+    #[serde(default)]
+    pub refresh: Option<String>,
+    /// A duration, or `<register> / <number>`.
+    pub every: String,
+    /// With an expression: never more often than this.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub min: Option<String>,
+    /// With an expression: the interval while the register is unknown, missing or zero.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub fallback: Option<String>,
+    /// What the heartbeat is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One action.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    /// What the action does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Typed parameters, by name.
+    #[serde(default)]
+    pub params: Ordered<RawParam>,
+    /// Steps, run in order.
+    pub writes: Vec<RawStep>,
+}
+
+/// One action parameter.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawParam {
+    /// `int`, `number`, `percent`, `bool`, `hhmm`, `datetime` or `enum`.
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::param_type"))]
+    pub param_type: String,
+    /// Lowest value allowed.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Highest value allowed.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Allowed increments from `min`.
+    #[serde(default)]
+    pub step: Option<f64>,
+    /// For `enum`: label to number.
+    #[serde(default)]
+    pub values: Option<Ordered<i64>>,
+    /// The parameter may be left out.
+    #[serde(default)]
+    pub optional: bool,
+    /// What the parameter means.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One step of an action.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// A condition; the step writes nothing when it is false.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// Register name to value expression, written in this order.
+    pub set: Ordered<RawExpr>,
+}
+
+/// An expression: a number, or text to parse.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum RawExpr {
+    /// A literal number.
+    Number(f64),
+    /// An expression over parameters.
+    Text(String),
+}
+
+/// A YAML mapping that keeps its order, with keys written as text or numbers.
+///
+/// Keys are kept as their text (`0`, `Charging`, `station`), so enumerations keyed by numbers
+/// and parameter maps keyed by names share one type.
+#[derive(Debug, Clone)]
+pub struct Ordered<V>(pub Vec<(String, V)>);
+
+impl<V> Default for Ordered<V> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+            type Value = Ordered<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries: Vec<(String, V)> = Vec::new();
+                while let Some(key) = map.next_key::<Key>()? {
+                    if entries.iter().any(|(k, _)| *k == key.0) {
+                        return Err(de::Error::custom(format_args!("duplicate key `{}`", key.0)));
+                    }
+                    let value = map.next_value()?;
+                    entries.push((key.0, value));
+                }
+                Ok(Ordered(entries))
+            }
+        }
+        deserializer.deserialize_map(OrderedVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A mapping key as text, whether YAML wrote it as a string, an integer or a boolean.
+struct Key(String);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+#[cfg(feature = "schema")]
+impl<V: schemars::JsonSchema> schemars::JsonSchema for Ordered<V> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Map_of_{}", V::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <std::collections::BTreeMap<String, V>>::json_schema(generator)
+    }
+}

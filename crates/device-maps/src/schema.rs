@@ -1,0 +1,84 @@
+//! The JSON Schema of the map format, generated from the serde types of [`crate::raw`].
+//!
+//! Words that name a choice are plain strings in those types (so the loader can explain a wrong
+//! word); the functions here give the schema their allowed values, so editors complete them.
+
+use schemars::{Schema, SchemaGenerator, json_schema};
+
+use crate::model::{Kind, Transport};
+use crate::raw::RawMap;
+
+/// The JSON Schema (draft 2020-12) of a device map file, as pretty-printed JSON.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RawMap);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn words(description: &str, words: &[&str]) -> Schema {
+    json_schema!({ "type": "string", "description": description, "enum": words })
+}
+
+pub(crate) fn transport(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = Transport::ALL.iter().map(|t| t.name()).collect();
+    words("How the device is reached.", &names)
+}
+
+pub(crate) fn table(_: &mut SchemaGenerator) -> Schema {
+    words("Modbus table.", &["holding", "input", "coil", "discrete"])
+}
+
+pub(crate) fn kind(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+    words("What the value is (decides Prometheus and Home Assistant types).", &names)
+}
+
+pub(crate) fn access(_: &mut SchemaGenerator) -> Schema {
+    words("Read only, read and write, or write only.", &["r", "rw", "w"])
+}
+
+pub(crate) fn format(_: &mut SchemaGenerator) -> Schema {
+    words("How an integer is shown.", &["hhmm"])
+}
+
+pub(crate) fn param_type(_: &mut SchemaGenerator) -> Schema {
+    words(
+        "Parameter type.",
+        &["int", "number", "percent", "bool", "hhmm", "datetime", "enum"],
+    )
+}
+
+pub(crate) fn data_type(_: &mut SchemaGenerator) -> Schema {
+    let mut names: Vec<&str> = modbus_core::DataType::ALL.iter().map(|t| t.name()).collect();
+    names.push("acc32");
+    names.push("bool");
+    json_schema!({
+        "type": "string",
+        "description": "Data type (modbus-core's names; its aliases such as `float` are accepted too).",
+        "anyOf": [ { "enum": names }, { "type": "string" } ]
+    })
+}
+
+pub(crate) fn order(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "description": "Byte and word order: ABCD (big endian), CDAB (swapped words), BADC (swapped bytes), DCBA (little endian), or an alias.",
+        "anyOf": [ { "enum": ["ABCD", "CDAB", "BADC", "DCBA"] }, { "type": "string" } ]
+    })
+}
+
+pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "description": "A duration with a unit: 250ms, 3s, 1.5s, 2m.",
+        "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|min|h)$"
+    })
+}
+
+pub(crate) fn example(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "A typical value in the register's unit: a number, text, an enumeration label, or a time for hhmm registers.",
+        "type": ["number", "string", "boolean"]
+    })
+}
