@@ -5,5 +5,6 @@
 //! those datagrams, models the charger, and runs the session logic without owning a socket; a
 //! small tokio driver puts it on the network.
 
+pub mod model;
 pub mod time;
 pub mod wire;

@@ -222,15 +222,15 @@ impl<const N: usize> fmt::Debug for FixedStr<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self.as_bytes();
         let padded = self.0[text.len()..].iter().all(|&b| b == 0);
-        if padded {
-            write!(f, "{:?}", String::from_utf8_lossy(text))
-        } else {
-            write!(
-                f,
-                "{:?} (raw {:02x?})",
-                String::from_utf8_lossy(text),
-                &self.0[..]
-            )
+        match std::str::from_utf8(text) {
+            Ok(s) if padded => write!(f, "{s:?}"),
+            _ => {
+                f.write_str("FixedStr(")?;
+                for b in &self.0 {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }

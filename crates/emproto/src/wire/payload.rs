@@ -6,6 +6,8 @@
 //! Telemetry layouts that are known to grow on newer firmware keep unparsed trailing bytes in a
 //! `tail` field instead of failing.
 
+use std::fmt;
+
 use nom::bytes::complete::take;
 use nom::number::complete::{be_u8, be_u16, be_u32};
 use nom::{IResult, Parser as _};
@@ -15,7 +17,7 @@ use super::codes::{
     StartError,
 };
 use super::error::PayloadError;
-use super::ids::FixedStr;
+use super::ids::{FixedStr, TextTooLong};
 use crate::time::EmTime;
 
 /// Result of the payload parsers.
@@ -56,7 +58,7 @@ impl Put for Vec<u8> {
 }
 
 /// A voltage in tenths of a volt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
 #[serde(transparent)]
 pub struct Voltage(pub u16);
 
@@ -68,7 +70,7 @@ impl Voltage {
 }
 
 /// A current in hundredths of an ampere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
 #[serde(transparent)]
 pub struct Current(pub u16);
 
@@ -80,7 +82,7 @@ impl Current {
 }
 
 /// An energy in hundredths of a kWh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
 #[serde(transparent)]
 pub struct Energy(pub u32);
 
@@ -92,7 +94,7 @@ impl Energy {
 }
 
 /// A temperature as `raw − 20000` hundredths of a degree Celsius; `0xffff` means not available.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct Temperature(pub u16);
 
@@ -120,7 +122,7 @@ impl Default for Temperature {
 }
 
 /// A 16-bit limit where `0xffff` means "none" (durations, energies, param 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct Limit(pub u16);
 
@@ -137,6 +139,42 @@ impl Limit {
 impl Default for Limit {
     fn default() -> Self {
         Self::NONE
+    }
+}
+
+impl fmt::Debug for Voltage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Voltage({} = {:.1} V)", self.0, self.volts())
+    }
+}
+
+impl fmt::Debug for Current {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Current({} = {:.2} A)", self.0, self.amps())
+    }
+}
+
+impl fmt::Debug for Energy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Energy({} = {:.2} kWh)", self.0, self.kwh())
+    }
+}
+
+impl fmt::Debug for Temperature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.celsius() {
+            Some(c) => write!(f, "Temperature({} = {c:.2} °C)", self.0),
+            None => write!(f, "Temperature({:#06x} unavailable)", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Some(v) => write!(f, "Limit({v})"),
+            None => f.write_str("Limit(none)"),
+        }
     }
 }
 
@@ -1280,6 +1318,16 @@ impl Nickname {
         name: FixedStr::EMPTY,
         short_form: false,
     };
+
+    /// A SET of `name` with the OEM app's `ACP#` prefix put in front (at most 28 bytes).
+    pub fn set_display_name(name: &str) -> Result<Self, TextTooLong> {
+        let name = FixedStr::new(&format!("{}{name}", Self::PREFIX))?;
+        Ok(Self {
+            action: ConfigAction::SET,
+            name,
+            short_form: false,
+        })
+    }
 
     /// The name without the OEM app's `ACP#` prefix.
     pub fn display_name(&self) -> String {
