@@ -12,11 +12,13 @@
 //! checksum is always written as the byte sum mod 65536 (the two conventions only differ above
 //! 257 bytes).
 
+mod check;
 mod codes;
 mod error;
 mod ids;
 mod payload;
 
+pub use check::{RoundTripMismatch, check_round_trip};
 pub use codes::{
     Command, ConfigAction, CurrentState, DeviceType, ErrorFlags, GunState, Language, OfflineCharge,
     OutputState, ReservationResult, StartError, TemperatureUnit,
