@@ -40,11 +40,14 @@
 //! ```
 
 mod client;
+pub mod dongle;
 mod error;
 mod holes;
+mod map;
 mod options;
 
 pub use client::{ModbusClient, Pool};
 pub use error::{Error, Exception, Operation, Target};
 pub use holes::Layout;
+pub use map::{DEFAULT_BAUD_RATE, UnsupportedTransport};
 pub use options::{ClientOptions, Endpoint, Transport};

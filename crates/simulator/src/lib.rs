@@ -4,5 +4,6 @@
 //! Modbus TCP server that serves any device map ([`modbus`]), and an EVSEMaster charger on UDP
 //! ([`em`]). Each binds the address it is given (tests bind port 0) and can inject faults.
 
+pub mod dongle;
 pub mod em;
 pub mod modbus;
