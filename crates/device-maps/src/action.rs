@@ -65,7 +65,9 @@ impl Env for Args<'_> {
             (ParamValue::DateTime { hour, .. }, Some("hour")) => f64::from(*hour),
             (ParamValue::DateTime { minute, .. }, Some("minute")) => f64::from(*minute),
             (ParamValue::DateTime { second, .. }, Some("second")) => f64::from(*second),
-            (ParamValue::DateTime { .. }, None) => return Err(no_field("(none: use .year, .month, ...)")),
+            (ParamValue::DateTime { .. }, None) => {
+                return Err(no_field("(none: use .year, .month, ...)"));
+            }
             (_, Some(f)) => return Err(no_field(f)),
         };
         Ok(Some(v))
@@ -116,7 +118,12 @@ pub fn parse_param(p: &Param, text: &str) -> Option<ParamValue> {
             in_range(n).then_some(ParamValue::Number(n))
         }
         ParamType::Percent => {
-            let n = t.strip_suffix('%').unwrap_or(t).trim().parse::<i64>().ok()? as f64;
+            let n = t
+                .strip_suffix('%')
+                .unwrap_or(t)
+                .trim()
+                .parse::<i64>()
+                .ok()? as f64;
             in_range(n).then_some(ParamValue::Number(n))
         }
         ParamType::Bool => parse_bool(t).map(|b| ParamValue::Number(if b { 1.0 } else { 0.0 })),
@@ -145,8 +152,15 @@ pub fn parse_param(p: &Param, text: &str) -> Option<ParamValue> {
 /// `dd/mm/yyyy hh:mm:ss`, checked to be a real date and time.
 fn parse_datetime(t: &str) -> Option<ParamValue> {
     let (date, time) = t.split_once(' ')?;
-    let d: Vec<u32> = date.split('/').map(|s| s.parse().ok()).collect::<Option<_>>()?;
-    let c: Vec<u32> = time.trim().split(':').map(|s| s.parse().ok()).collect::<Option<_>>()?;
+    let d: Vec<u32> = date
+        .split('/')
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
+    let c: Vec<u32> = time
+        .trim()
+        .split(':')
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
     let (&[day, month, year], &[hour, minute, second]) = (d.as_slice(), c.as_slice()) else {
         return None;
     };

@@ -130,10 +130,26 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
         let key = tail.trim_end_matches('`');
         format!("the required key `{key}` is missing")
     } else if let Some(tail) = rest.strip_prefix("invalid type: ") {
-        let (found, expected) = tail.split_once(", expected ").unwrap_or((tail, "another type"));
-        format!("expected {}, found {found}", friendly_expected(expected))
+        let (found, expected) = tail
+            .split_once(", expected ")
+            .unwrap_or((tail, "another type"));
+        let hint = if found.starts_with("string \"")
+            && found.contains(' ')
+            && expected != "a string"
+        {
+            "; if that text was not meant to be one value, check the indentation of the next line \
+             and that every `{` has its `}`"
+        } else {
+            ""
+        };
+        format!(
+            "expected {}, found {found}{hint}",
+            friendly_expected(expected)
+        )
     } else if let Some(tail) = rest.strip_prefix("invalid value: ") {
-        let (found, expected) = tail.split_once(", expected ").unwrap_or((tail, "another value"));
+        let (found, expected) = tail
+            .split_once(", expected ")
+            .unwrap_or((tail, "another value"));
         format!("expected {}, found {found}", friendly_expected(expected))
     } else if rest.starts_with("data did not match any variant of untagged enum RawNumberOrName") {
         "expected a number or a register name".to_owned()

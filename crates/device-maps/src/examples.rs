@@ -18,7 +18,11 @@ pub struct ExampleError {
 
 /// Encodes `value` (in `r`'s unit) into `r`'s words, given the exponent of its scale-factor
 /// register when it has one.
-pub fn encode_value(r: &Register, value: &Value, sf: Option<i64>) -> Result<Vec<u16>, ExampleError> {
+pub fn encode_value(
+    r: &Register,
+    value: &Value,
+    sf: Option<i64>,
+) -> Result<Vec<u16>, ExampleError> {
     let err = |reason: String| ExampleError {
         register: r.name.clone(),
         reason,

@@ -435,13 +435,21 @@ mod tests {
         assert!(!Condition::parse("mode == 1").unwrap().holds(&env).unwrap());
         assert!(Condition::parse("mode").unwrap().holds(&env).unwrap());
         assert!(!Condition::parse("target").unwrap().holds(&env).unwrap());
-        assert!(!Condition::parse("target < 100").unwrap().holds(&env).unwrap());
+        assert!(
+            !Condition::parse("target < 100")
+                .unwrap()
+                .holds(&env)
+                .unwrap()
+        );
     }
 
     #[test]
     fn errors_point_at_the_problem() {
         let err = Expr::parse("start +").unwrap_err();
-        assert_eq!(err.to_string(), "expected a value at character 8 of `start +`");
+        assert_eq!(
+            err.to_string(),
+            "expected a value at character 8 of `start +`"
+        );
         let err = Condition::parse("mode = 1").unwrap_err();
         assert_eq!(err.position, 6);
         assert!(Condition::parse("1 + 2").is_err());

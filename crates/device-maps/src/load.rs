@@ -104,7 +104,10 @@ pub(crate) fn parse(
 }
 
 /// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
-pub(crate) fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -174,18 +177,37 @@ type Check<T> = Result<T, MapError>;
 
 impl Checker<'_> {
     /// An error at the value of `path`.
-    fn at(&self, path: &str, item: Option<&str>, problem: impl Into<String>, allowed: Option<&str>) -> MapError {
+    fn at(
+        &self,
+        path: &str,
+        item: Option<&str>,
+        problem: impl Into<String>,
+        allowed: Option<&str>,
+    ) -> MapError {
         let (line, column) = self.locations.value(path);
         self.error(line, column, item, problem, allowed)
     }
 
     /// An error at the key of `path`.
-    fn at_key(&self, path: &str, item: Option<&str>, problem: impl Into<String>, allowed: Option<&str>) -> MapError {
+    fn at_key(
+        &self,
+        path: &str,
+        item: Option<&str>,
+        problem: impl Into<String>,
+        allowed: Option<&str>,
+    ) -> MapError {
         let (line, column) = self.locations.key(path);
         self.error(line, column, item, problem, allowed)
     }
 
-    fn error(&self, line: usize, column: usize, item: Option<&str>, problem: impl Into<String>, allowed: Option<&str>) -> MapError {
+    fn error(
+        &self,
+        line: usize,
+        column: usize,
+        item: Option<&str>,
+        problem: impl Into<String>,
+        allowed: Option<&str>,
+    ) -> MapError {
         MapError::Invalid {
             file: self.file.to_owned(),
             line,
@@ -251,7 +273,12 @@ impl Checker<'_> {
         let mut actions = Vec::new();
         for (name, action) in &raw.actions.0 {
             if actions.iter().any(|a: &Action| a.name == *name) {
-                return Err(self.at_key(&format!("actions.{name}"), None, format!("action `{name}` is declared twice"), None));
+                return Err(self.at_key(
+                    &format!("actions.{name}"),
+                    None,
+                    format!("action `{name}` is declared twice"),
+                    None,
+                ));
             }
             actions.push(self.action(name, action, &registers)?);
         }
@@ -303,7 +330,14 @@ impl Checker<'_> {
                 ));
             }
         }
-        let roles = || c.unit_ids.0.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>().join(", ");
+        let roles = || {
+            c.unit_ids
+                .0
+                .iter()
+                .map(|(r, _)| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let main_unit = match &c.main_unit {
             Some(main) => {
                 if !c.unit_ids.0.iter().any(|(r, _)| r == main) {
@@ -332,37 +366,80 @@ impl Checker<'_> {
         };
         let max_registers = c.max_registers.unwrap_or(125);
         if !(1..=125).contains(&max_registers) {
-            return Err(self.at("connection.max_registers", None, format!("{max_registers} registers per request is not possible"), Some("1 to 125 (the Modbus limit)")));
+            return Err(self.at(
+                "connection.max_registers",
+                None,
+                format!("{max_registers} registers per request is not possible"),
+                Some("1 to 125 (the Modbus limit)"),
+            ));
         }
         let max_bits = c.max_bits.unwrap_or(2000);
         if !(1..=2000).contains(&max_bits) {
-            return Err(self.at("connection.max_bits", None, format!("{max_bits} bits per request is not possible"), Some("1 to 2000 (the Modbus limit)")));
+            return Err(self.at(
+                "connection.max_bits",
+                None,
+                format!("{max_bits} bits per request is not possible"),
+                Some("1 to 2000 (the Modbus limit)"),
+            ));
         }
         let span_gaps = c.span_gaps.unwrap_or(false);
         if c.max_gap.is_some() && !span_gaps {
-            return Err(self.at_key("connection.max_gap", None, "`max_gap` only applies with `span_gaps: true`", Some("add `span_gaps: true`, or remove `max_gap`")));
+            return Err(self.at_key(
+                "connection.max_gap",
+                None,
+                "`max_gap` only applies with `span_gaps: true`",
+                Some("add `span_gaps: true`, or remove `max_gap`"),
+            ));
         }
-        let max_gap = if span_gaps { c.max_gap.unwrap_or(u16::MAX) } else { 0 };
+        let max_gap = if span_gaps {
+            c.max_gap.unwrap_or(u16::MAX)
+        } else {
+            0
+        };
         if c.page_size == Some(0) {
-            return Err(self.at("connection.page_size", None, "a page size of 0 is not possible", Some("a number of registers such as 60")));
+            return Err(self.at(
+                "connection.page_size",
+                None,
+                "a page size of 0 is not possible",
+                Some("a number of registers such as 60"),
+            ));
         }
-        let duration = |value: &Option<String>, key: &str, default: Option<Duration>| -> Check<Option<Duration>> {
+        let duration = |value: &Option<String>,
+                        key: &str,
+                        default: Option<Duration>|
+         -> Check<Option<Duration>> {
             match value {
                 None => Ok(default),
                 Some(text) => parse_duration(text).map(Some).ok_or_else(|| {
-                    self.at(&format!("connection.{key}"), None, format!("`{text}` is not a duration"), Some(DURATION_ALLOWED))
+                    self.at(
+                        &format!("connection.{key}"),
+                        None,
+                        format!("`{text}` is not a duration"),
+                        Some(DURATION_ALLOWED),
+                    )
                 }),
             }
         };
         let pacing = duration(&c.pacing, "pacing", Some(Duration::ZERO))?.unwrap_or_default();
-        let timeout = duration(&c.timeout, "timeout", Some(Duration::from_secs(3)))?.unwrap_or_default();
+        let timeout =
+            duration(&c.timeout, "timeout", Some(Duration::from_secs(3)))?.unwrap_or_default();
         if timeout.is_zero() {
-            return Err(self.at("connection.timeout", None, "a timeout of zero would fail every request", Some("a duration such as 3s")));
+            return Err(self.at(
+                "connection.timeout",
+                None,
+                "a timeout of zero would fail every request",
+                Some("a duration such as 3s"),
+            ));
         }
         let idle_timeout = duration(&c.idle_timeout, "idle_timeout", None)?;
         let max_connections = c.max_connections.unwrap_or(1);
         if max_connections == 0 {
-            return Err(self.at("connection.max_connections", None, "a device that accepts no connection cannot be used", Some("1 or more")));
+            return Err(self.at(
+                "connection.max_connections",
+                None,
+                "a device that accepts no connection cannot be used",
+                Some("1 or more"),
+            ));
         }
         Ok(Connection {
             transport,
@@ -385,18 +462,34 @@ impl Checker<'_> {
 
     fn table(&self, text: &str, path: &str, item: Option<&str>) -> Check<Table> {
         let table: Table = text.parse().map_err(|_| {
-            self.at(path, item, format!("unknown table `{text}`"), Some("holding, input, coil, discrete"))
+            self.at(
+                path,
+                item,
+                format!("unknown table `{text}`"),
+                Some("holding, input, coil, discrete"),
+            )
         })?;
         Ok(table)
     }
 
     fn order(&self, text: &str, path: &str, item: Option<&str>) -> Check<Order> {
         text.parse().map_err(|e: modbus_core::ParseError| {
-            self.at(path, item, format!("unknown byte/word order `{text}`"), Some(e.allowed()))
+            self.at(
+                path,
+                item,
+                format!("unknown byte/word order `{text}`"),
+                Some(e.allowed()),
+            )
         })
     }
 
-    fn unit_ref(&self, u: &RawUnitRef, c: &Connection, path: &str, item: Option<&str>) -> Check<UnitRef> {
+    fn unit_ref(
+        &self,
+        u: &RawUnitRef,
+        c: &Connection,
+        path: &str,
+        item: Option<&str>,
+    ) -> Check<UnitRef> {
         match u {
             RawUnitRef::Id(id) => Ok(UnitRef::Id(*id)),
             RawUnitRef::Role(role) => {
@@ -436,13 +529,28 @@ impl Checker<'_> {
         let register_type = match (r.data_type.as_deref(), table.is_bits()) {
             (None | Some("bool"), true) => RegisterType::Bool,
             (Some(t), true) => {
-                return Err(self.at(&p("type"), name, format!("a {table} holds one bit, so its type cannot be `{t}`"), Some("bool, or leave `type` out")));
+                return Err(self.at(
+                    &p("type"),
+                    name,
+                    format!("a {table} holds one bit, so its type cannot be `{t}`"),
+                    Some("bool, or leave `type` out"),
+                ));
             }
             (Some("bool"), false) => {
-                return Err(self.at(&p("type"), name, format!("`bool` is for coils and discrete inputs, not {table} registers"), Some("a register type such as uint16, or `table: coil`")));
+                return Err(self.at(
+                    &p("type"),
+                    name,
+                    format!("`bool` is for coils and discrete inputs, not {table} registers"),
+                    Some("a register type such as uint16, or `table: coil`"),
+                ));
             }
             (None, false) => {
-                return Err(self.at_key(&p("name"), name, "the register has no `type`", Some(TYPES_ALLOWED)));
+                return Err(self.at_key(
+                    &p("name"),
+                    name,
+                    "the register has no `type`",
+                    Some(TYPES_ALLOWED),
+                ));
             }
             (Some(t), false) => RegisterType::Data(t.parse().map_err(|_| {
                 let hint = suggest(t, DataType::ALL.iter().map(|d| d.name()))
@@ -455,7 +563,12 @@ impl Checker<'_> {
             RegisterType::Bool => match r.count {
                 None | Some(1) => 1,
                 Some(n) => {
-                    return Err(self.at(&p("count"), name, format!("a {table} is one bit; a count of {n} does not fit"), Some("1, or leave `count` out")));
+                    return Err(self.at(
+                        &p("count"),
+                        name,
+                        format!("a {table} is one bit; a count of {n} does not fit"),
+                        Some("1, or leave `count` out"),
+                    ));
                 }
             },
             RegisterType::Data(t) => t.registers(r.count).map_err(|e| {
@@ -463,7 +576,11 @@ impl Checker<'_> {
                     Some(w) => format!("{w} for {t}, or leave `count` out"),
                     None => "a number of registers of at least 1, e.g. `count: 10`".to_owned(),
                 };
-                let path = if r.count.is_some() { p("count") } else { p("type") };
+                let path = if r.count.is_some() {
+                    p("count")
+                } else {
+                    p("type")
+                };
                 self.at(&path, name, e.to_string(), Some(&allowed))
             })?,
         };
@@ -473,7 +590,18 @@ impl Checker<'_> {
         };
         // Address.
         if r.address < c.address_base {
-            return Err(self.at(&p("address"), name, format!("address {} is below the map's address_base {}", r.address, c.address_base), Some(&format!("addresses from {} (the wire address is address - address_base)", c.address_base))));
+            return Err(self.at(
+                &p("address"),
+                name,
+                format!(
+                    "address {} is below the map's address_base {}",
+                    r.address, c.address_base
+                ),
+                Some(&format!(
+                    "addresses from {} (the wire address is address - address_base)",
+                    c.address_base
+                )),
+            ));
         }
         let wire = r.address - c.address_base;
         let last = u64::from(wire) + u64::from(count) - 1;
@@ -486,7 +614,14 @@ impl Checker<'_> {
             None => Scale::Factor(1.0),
             Some(RawNumberOrName::Number(f)) => {
                 if *f == 0.0 || !f.is_finite() {
-                    return Err(self.at(&p("scale"), name, format!("scale must not be {f}"), Some("a number such as 0.1 or 1000, or the name of a scale-factor register")));
+                    return Err(self.at(
+                        &p("scale"),
+                        name,
+                        format!("scale must not be {f}"),
+                        Some(
+                            "a number such as 0.1 or 1000, or the name of a scale-factor register",
+                        ),
+                    ));
                 }
                 Scale::Factor(*f)
             }
@@ -499,8 +634,17 @@ impl Checker<'_> {
         let data_type = register_type.data_type();
         let scaled = !scale.is_identity() || offset != 0.0;
         if scaled && !data_type.is_some_and(|t| t.is_numeric()) {
-            let path = if r.scale.is_some() { p("scale") } else { p("offset") };
-            return Err(self.at(&path, name, format!("scale and offset apply only to numbers, not to {register_type}"), Some("int16 ... uint64, float32, float64")));
+            let path = if r.scale.is_some() {
+                p("scale")
+            } else {
+                p("offset")
+            };
+            return Err(self.at(
+                &path,
+                name,
+                format!("scale and offset apply only to numbers, not to {register_type}"),
+                Some("int16 ... uint64, float32, float64"),
+            ));
         }
         // Enumeration and flags.
         let mut enumeration = Vec::new();
@@ -508,7 +652,14 @@ impl Checker<'_> {
             match data_type {
                 Some(t) if t.is_integer() => {}
                 _ => {
-                    return Err(self.at_key(&p("enum"), name, format!("an enumeration needs an integer type, and {register_type} is not one"), Some("enum on int16, uint16, int32, uint32, int64 or uint64")));
+                    return Err(self.at_key(
+                        &p("enum"),
+                        name,
+                        format!(
+                            "an enumeration needs an integer type, and {register_type} is not one"
+                        ),
+                        Some("enum on int16, uint16, int32, uint32, int64 or uint64"),
+                    ));
                 }
             }
             if scaled {
@@ -516,7 +667,12 @@ impl Checker<'_> {
             }
             for (key, label) in &e.0 {
                 let value = parse_int(key).ok_or_else(|| {
-                    self.at_key(&format!("{}.{key}", p("enum")), name, format!("enumeration key `{key}` is not a whole number"), Some("whole numbers such as 0, 1, 0x10"))
+                    self.at_key(
+                        &format!("{}.{key}", p("enum")),
+                        name,
+                        format!("enumeration key `{key}` is not a whole number"),
+                        Some("whole numbers such as 0, 1, 0x10"),
+                    )
                 })?;
                 enumeration.push((value, label.clone()));
             }
@@ -524,15 +680,33 @@ impl Checker<'_> {
         let mut flags = Vec::new();
         if let Some(f) = &r.flags {
             let width = match data_type {
-                Some(t @ (DataType::Bits16 | DataType::Bits32 | DataType::UInt16 | DataType::UInt32)) => t.bits().unwrap_or(16),
+                Some(
+                    t @ (DataType::Bits16 | DataType::Bits32 | DataType::UInt16 | DataType::UInt32),
+                ) => t.bits().unwrap_or(16),
                 _ => {
-                    return Err(self.at_key(&p("flags"), name, format!("flags name the bits of a bit field, and {register_type} is not one"), Some("flags on bits16, bits32, uint16 or uint32")));
+                    return Err(self.at_key(
+                        &p("flags"),
+                        name,
+                        format!(
+                            "flags name the bits of a bit field, and {register_type} is not one"
+                        ),
+                        Some("flags on bits16, bits32, uint16 or uint32"),
+                    ));
                 }
             };
             for (key, label) in &f.0 {
-                let bit = key.parse::<u32>().ok().filter(|b| *b < width).ok_or_else(|| {
-                    self.at_key(&format!("{}.{key}", p("flags")), name, format!("`{key}` is not a bit of a {width}-bit value"), Some(&format!("bit numbers 0 to {}", width - 1)))
-                })?;
+                let bit = key
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|b| *b < width)
+                    .ok_or_else(|| {
+                        self.at_key(
+                            &format!("{}.{key}", p("flags")),
+                            name,
+                            format!("`{key}` is not a bit of a {width}-bit value"),
+                            Some(&format!("bit numbers 0 to {}", width - 1)),
+                        )
+                    })?;
                 flags.push((bit, label.clone()));
             }
         }
@@ -544,11 +718,21 @@ impl Checker<'_> {
                 RawSentinel::Unsigned(v) => Sentinel::Raw(*v),
                 RawSentinel::Signed(v) => Sentinel::Raw(*v as u64),
                 RawSentinel::Word(w) => w.parse().map_err(|e: modbus_core::ParseError| {
-                    self.at(&path, name, format!("`{w}` is not a sentinel"), Some(e.allowed()))
+                    self.at(
+                        &path,
+                        name,
+                        format!("`{w}` is not a sentinel"),
+                        Some(e.allowed()),
+                    )
                 })?,
             };
             if register_type == RegisterType::Bool {
-                return Err(self.at(&path, name, "a single bit has no \"not available\" pattern", None));
+                return Err(self.at(
+                    &path,
+                    name,
+                    "a single bit has no \"not available\" pattern",
+                    None,
+                ));
             }
             sentinels.push(sentinel);
         }
@@ -557,12 +741,22 @@ impl Checker<'_> {
             None => None,
             Some("hhmm") => {
                 if !data_type.is_some_and(|t| t.is_integer()) || scaled {
-                    return Err(self.at(&p("format"), name, "`hhmm` needs an unscaled integer register", None));
+                    return Err(self.at(
+                        &p("format"),
+                        name,
+                        "`hhmm` needs an unscaled integer register",
+                        None,
+                    ));
                 }
                 Some(Format::Hhmm)
             }
             Some(other) => {
-                return Err(self.at(&p("format"), name, format!("unknown format `{other}`"), Some("hhmm")));
+                return Err(self.at(
+                    &p("format"),
+                    name,
+                    format!("unknown format `{other}`"),
+                    Some("hhmm"),
+                ));
             }
         };
         // Access and write rules.
@@ -571,7 +765,12 @@ impl Checker<'_> {
             Some("rw") => Access::ReadWrite,
             Some("w") => Access::Write,
             Some(other) => {
-                return Err(self.at(&p("access"), name, format!("unknown access `{other}`"), Some("r (read only), rw (read and write), w (write only)")));
+                return Err(self.at(
+                    &p("access"),
+                    name,
+                    format!("unknown access `{other}`"),
+                    Some("r (read only), rw (read and write), w (write only)"),
+                ));
             }
         };
         if access.writable() && !table.is_writable() {
@@ -579,20 +778,36 @@ impl Checker<'_> {
         }
         let write = match (&r.write, access.writable()) {
             (Some(_), false) => {
-                return Err(self.at_key(&p("write"), name, "a `write` block on a read-only register", Some("add `access: rw` (or `w`), or remove `write`")));
+                return Err(self.at_key(
+                    &p("write"),
+                    name,
+                    "a `write` block on a read-only register",
+                    Some("add `access: rw` (or `w`), or remove `write`"),
+                ));
             }
             (w, true) => Some(self.write_rule(i, r, w.as_ref(), access)?),
             (None, false) => None,
         };
         // Kind.
         let kind = match r.kind.as_deref() {
-            Some(k) => Kind::ALL.into_iter().find(|x| x.name() == k).ok_or_else(|| {
-                self.at(&p("kind"), name, format!("unknown kind `{k}`"), Some("measurement, counter, state, text, setting"))
-            })?,
+            Some(k) => Kind::ALL
+                .into_iter()
+                .find(|x| x.name() == k)
+                .ok_or_else(|| {
+                    self.at(
+                        &p("kind"),
+                        name,
+                        format!("unknown kind `{k}`"),
+                        Some("measurement, counter, state, text, setting"),
+                    )
+                })?,
             None => {
                 if data_type.is_some_and(|t| t.is_text()) {
                     Kind::Text
-                } else if !enumeration.is_empty() || !flags.is_empty() || data_type.is_some_and(|t| t.is_bits()) {
+                } else if !enumeration.is_empty()
+                    || !flags.is_empty()
+                    || data_type.is_some_and(|t| t.is_bits())
+                {
                     Kind::State
                 } else if access.writable() {
                     Kind::Setting
@@ -604,18 +819,26 @@ impl Checker<'_> {
         if let Some(group) = &r.group
             && (group.is_empty() || group.split('/').any(|s| s.trim().is_empty()))
         {
-            return Err(self.at(&p("group"), name, format!("`{group}` is not a usable group path"), Some("a name, or names joined with `/`, e.g. `Energy/Today`")));
+            return Err(self.at(
+                &p("group"),
+                name,
+                format!("`{group}` is not a usable group path"),
+                Some("a name, or names joined with `/`, e.g. `Energy/Today`"),
+            ));
         }
         // The codec (fixed scale only; a scale-factor register is applied on top).
         let codec = match data_type {
             None => None,
             Some(t) => {
-                let mut codec = Codec::with_count(t, Some(count), order).map_err(|e| self.at(&p("type"), name, e.to_string(), None))?;
+                let mut codec = Codec::with_count(t, Some(count), order)
+                    .map_err(|e| self.at(&p("type"), name, e.to_string(), None))?;
                 let factor = match scale {
                     Scale::Factor(f) => f,
                     Scale::PowerOfTen(_) => 1.0,
                 };
-                codec = codec.scaled(factor, offset).map_err(|e| self.at(&p("scale"), name, e.to_string(), None))?;
+                codec = codec
+                    .scaled(factor, offset)
+                    .map_err(|e| self.at(&p("scale"), name, e.to_string(), None))?;
                 for (k, s) in sentinels.iter().enumerate() {
                     codec = codec.missing_when(*s).map_err(|e| {
                         self.at(&format!("{}.{k}", p("sentinels")), name, e.to_string(), Some("a pattern as wide as the type (0xFFFF for 16 bits), all-ones, or nan for floats"))
@@ -652,7 +875,13 @@ impl Checker<'_> {
         })
     }
 
-    fn write_rule(&self, i: usize, r: &RawRegister, w: Option<&crate::raw::RawWrite>, access: Access) -> Check<WriteRule> {
+    fn write_rule(
+        &self,
+        i: usize,
+        r: &RawRegister,
+        w: Option<&crate::raw::RawWrite>,
+        access: Access,
+    ) -> Check<WriteRule> {
         let p = |key: &str| format!("registers.{i}.write.{key}");
         let name = Some(r.name.as_str());
         let default = crate::raw::RawWrite::default();
@@ -662,7 +891,12 @@ impl Checker<'_> {
                 None => None,
                 Some(RawNumberOrName::Number(v)) if v.is_finite() => Some(Bound::Value(*v)),
                 Some(RawNumberOrName::Number(v)) => {
-                    return Err(self.at(&p(key), name, format!("{v} is not a usable bound"), Some("a finite number or a register name")));
+                    return Err(self.at(
+                        &p(key),
+                        name,
+                        format!("{v} is not a usable bound"),
+                        Some("a finite number or a register name"),
+                    ));
                 }
                 Some(RawNumberOrName::Name(n)) => Some(Bound::Register(n.clone())),
             })
@@ -672,24 +906,54 @@ impl Checker<'_> {
         if let (Some(Bound::Value(lo)), Some(Bound::Value(hi))) = (&min, &max)
             && lo > hi
         {
-            return Err(self.at(&p("min"), name, format!("min {lo} is above max {hi}"), Some("min <= max")));
+            return Err(self.at(
+                &p("min"),
+                name,
+                format!("min {lo} is above max {hi}"),
+                Some("min <= max"),
+            ));
         }
         if let Some(step) = w.step
             && !(step.is_finite() && step > 0.0)
         {
-            return Err(self.at(&p("step"), name, format!("step {step} is not positive"), Some("a number above 0, e.g. 1 or 0.5")));
+            return Err(self.at(
+                &p("step"),
+                name,
+                format!("step {step} is not positive"),
+                Some("a number above 0, e.g. 1 or 0.5"),
+            ));
         }
-        let data_type = if r.table.as_deref().is_some_and(|t| t.parse::<Table>().is_ok_and(|t| t.is_bits())) { None } else { r.data_type.as_deref().and_then(|t| t.parse::<DataType>().ok()) };
+        let data_type = if r
+            .table
+            .as_deref()
+            .is_some_and(|t| t.parse::<Table>().is_ok_and(|t| t.is_bits()))
+        {
+            None
+        } else {
+            r.data_type
+                .as_deref()
+                .and_then(|t| t.parse::<DataType>().ok())
+        };
         let has_limits = min.is_some() || max.is_some() || w.step.is_some() || !w.also.is_empty();
         if has_limits && data_type.is_some_and(|t| !t.is_numeric()) {
-            return Err(self.at_key(&format!("registers.{i}.write"), name, "min, max, step and also apply only to numbers", None));
+            return Err(self.at_key(
+                &format!("registers.{i}.write"),
+                name,
+                "min, max, step and also apply only to numbers",
+                None,
+            ));
         }
         let read_back = match &w.read_back {
             None if access == Access::ReadWrite => ReadBack::Same,
             None => ReadBack::None,
             Some(RawReadBack::Flag(false)) => ReadBack::None,
             Some(RawReadBack::Flag(true)) if access == Access::Write => {
-                return Err(self.at(&p("read_back"), name, "a write-only register cannot be read back", Some("false, or the name of a register that shows the applied value")));
+                return Err(self.at(
+                    &p("read_back"),
+                    name,
+                    "a write-only register cannot be read back",
+                    Some("false, or the name of a register that shows the applied value"),
+                ));
             }
             Some(RawReadBack::Flag(true)) => ReadBack::Same,
             Some(RawReadBack::Register(n)) => ReadBack::Register(n.clone()),
@@ -713,19 +977,45 @@ impl Checker<'_> {
             let name = Some(raw[i].name.as_str());
             let Some(t) = registers.iter().find(|r| r.name == *target) else {
                 let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
-                return Err(self.at(&path, name, format!("scale names `{target}`, which is not a register of this map{}", did_you_mean(hint)), Some("a number, or the name of an integer scale-factor register")));
+                return Err(self.at(
+                    &path,
+                    name,
+                    format!(
+                        "scale names `{target}`, which is not a register of this map{}",
+                        did_you_mean(hint)
+                    ),
+                    Some("a number, or the name of an integer scale-factor register"),
+                ));
             };
-            if !t.register_type.data_type().is_some_and(|d| d.is_integer()) || !t.scale.is_identity() || t.offset != 0.0 {
+            if !t.register_type.data_type().is_some_and(|d| d.is_integer())
+                || !t.scale.is_identity()
+                || t.offset != 0.0
+            {
                 return Err(self.at(&path, name, format!("scale-factor register `{target}` must be an unscaled integer (SunSpec sunssf is int16)"), None));
             }
             if t.unit_id != registers[i].unit_id {
-                return Err(self.at(&path, name, format!("scale-factor register `{target}` is on another unit"), Some("a scale-factor register of the same unit")));
+                return Err(self.at(
+                    &path,
+                    name,
+                    format!("scale-factor register `{target}` is on another unit"),
+                    Some("a scale-factor register of the same unit"),
+                ));
             }
             if !t.access.readable() {
-                return Err(self.at(&path, name, format!("scale-factor register `{target}` is write-only, so it cannot be read"), None));
+                return Err(self.at(
+                    &path,
+                    name,
+                    format!("scale-factor register `{target}` is write-only, so it cannot be read"),
+                    None,
+                ));
             }
             if t.name == registers[i].name {
-                return Err(self.at(&path, name, "a register cannot be its own scale factor", None));
+                return Err(self.at(
+                    &path,
+                    name,
+                    "a register cannot be its own scale factor",
+                    None,
+                ));
             }
         }
         Ok(())
@@ -746,28 +1036,68 @@ impl Checker<'_> {
                 let path = format!("registers.{i}.write.read_back");
                 let t = self.readable_register(registers, target, &path, name, "`read_back`")?;
                 if t.unit_id != r.unit_id {
-                    return Err(self.at(&path, name, format!("read-back register `{target}` is on another unit"), None));
+                    return Err(self.at(
+                        &path,
+                        name,
+                        format!("read-back register `{target}` is on another unit"),
+                        None,
+                    ));
                 }
             }
         }
         Ok(())
     }
 
-    fn readable_register<'r>(&self, registers: &'r [Register], target: &str, path: &str, item: Option<&str>, what: &str) -> Check<&'r Register> {
+    fn readable_register<'r>(
+        &self,
+        registers: &'r [Register],
+        target: &str,
+        path: &str,
+        item: Option<&str>,
+        what: &str,
+    ) -> Check<&'r Register> {
         let Some(t) = registers.iter().find(|r| r.name == target) else {
             let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
-            return Err(self.at(path, item, format!("{what} names `{target}`, which is not a register of this map{}", did_you_mean(hint)), None));
+            return Err(self.at(
+                path,
+                item,
+                format!(
+                    "{what} names `{target}`, which is not a register of this map{}",
+                    did_you_mean(hint)
+                ),
+                None,
+            ));
         };
         if !t.access.readable() {
-            return Err(self.at(path, item, format!("{what} names `{target}`, which is write-only and cannot be read"), None));
+            return Err(self.at(
+                path,
+                item,
+                format!("{what} names `{target}`, which is write-only and cannot be read"),
+                None,
+            ));
         }
         Ok(t)
     }
 
-    fn numeric_register<'r>(&self, registers: &'r [Register], target: &str, path: &str, item: Option<&str>, what: &str) -> Check<&'r Register> {
+    fn numeric_register<'r>(
+        &self,
+        registers: &'r [Register],
+        target: &str,
+        path: &str,
+        item: Option<&str>,
+        what: &str,
+    ) -> Check<&'r Register> {
         let t = self.readable_register(registers, target, path, item, what)?;
         if !t.register_type.data_type().is_some_and(|d| d.is_numeric()) {
-            return Err(self.at(path, item, format!("{what} names `{target}`, which is {} and not a number", t.register_type), None));
+            return Err(self.at(
+                path,
+                item,
+                format!(
+                    "{what} names `{target}`, which is {} and not a number",
+                    t.register_type
+                ),
+                None,
+            ));
         }
         Ok(t)
     }
@@ -783,7 +1113,12 @@ impl Checker<'_> {
             let sf = match &registers[i].scale {
                 Scale::PowerOfTen(target) => {
                     let t = registers.iter().find(|r| r.name == *target);
-                    let sf = t.and_then(|t| example_number(&raw[registers.iter().position(|r| r.name == t.name).unwrap_or(0)].example));
+                    let sf = t.and_then(|t| {
+                        example_number(
+                            &raw[registers.iter().position(|r| r.name == t.name).unwrap_or(0)]
+                                .example,
+                        )
+                    });
                     Some(sf.unwrap_or(0.0))
                 }
                 Scale::Factor(_) => None,
@@ -795,7 +1130,11 @@ impl Checker<'_> {
                     _ => value.clone(),
                 };
                 if let Err(e) = codec.encode(&to_encode) {
-                    let extra = if sf.is_some() { " with the scale factor's example" } else { "" };
+                    let extra = if sf.is_some() {
+                        " with the scale factor's example"
+                    } else {
+                        ""
+                    };
                     return Err(self.at(&path, name, format!("the example {} cannot be stored{extra}: {e}", show(&raw[i].example)), Some(&format!("a value {register_type} can hold after scale {scale} and offset {offset}", register_type = r.register_type, scale = show_scale(&r.scale), offset = r.offset))));
                 }
             }
@@ -806,7 +1145,12 @@ impl Checker<'_> {
             {
                 let allowed = describe_rule(w);
                 if let Some(problem) = static_violation(w, v) {
-                    return Err(self.at(&path, name, format!("the example {v} {problem}"), Some(&allowed)));
+                    return Err(self.at(
+                        &path,
+                        name,
+                        format!("the example {v} {problem}"),
+                        Some(&allowed),
+                    ));
                 }
             }
             registers[i].example = value;
@@ -847,13 +1191,32 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn writable_register<'r>(&self, registers: &'r [Register], target: &str, path: &str, item: &str) -> Check<&'r Register> {
+    fn writable_register<'r>(
+        &self,
+        registers: &'r [Register],
+        target: &str,
+        path: &str,
+        item: &str,
+    ) -> Check<&'r Register> {
         let Some(t) = registers.iter().find(|r| r.name == target) else {
             let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
-            return Err(self.at_key(path, Some(item), format!("`{target}` is not a register of this map{}", did_you_mean(hint)), None));
+            return Err(self.at_key(
+                path,
+                Some(item),
+                format!(
+                    "`{target}` is not a register of this map{}",
+                    did_you_mean(hint)
+                ),
+                None,
+            ));
         };
         if !t.access.writable() {
-            return Err(self.at_key(path, Some(item), format!("register `{target}` is read-only"), Some("registers with access rw or w")));
+            return Err(self.at_key(
+                path,
+                Some(item),
+                format!("register `{target}` is read-only"),
+                Some("registers with access rw or w"),
+            ));
         }
         Ok(t)
     }
@@ -863,7 +1226,12 @@ impl Checker<'_> {
         let item = format!("heartbeat `{}`", h.name);
         let write = match (&h.write, &h.refresh) {
             (Some(_), Some(_)) | (None, None) => {
-                return Err(self.at(&format!("heartbeats.{i}"), Some(&item), "a heartbeat needs exactly one of `write` and `refresh`", Some("write: {register: value}, or refresh: register")));
+                return Err(self.at(
+                    &format!("heartbeats.{i}"),
+                    Some(&item),
+                    "a heartbeat needs exactly one of `write` and `refresh`",
+                    Some("write: {register: value}, or refresh: register"),
+                ));
             }
             (Some(w), None) => {
                 let mut values = Vec::new();
@@ -874,13 +1242,25 @@ impl Checker<'_> {
                         RawNumberOrName::Number(n) => number_value(r, *n),
                         RawNumberOrName::Name(label) => match r.value_of_label(label) {
                             Some(n) => Value::Int(n),
-                            None => return Err(self.at(&path, Some(&item), format!("`{label}` is not a value of `{reg}`"), Some("a number, or a label of the register's enumeration"))),
+                            None => {
+                                return Err(self.at(
+                                    &path,
+                                    Some(&item),
+                                    format!("`{label}` is not a value of `{reg}`"),
+                                    Some("a number, or a label of the register's enumeration"),
+                                ));
+                            }
                         },
                     };
                     if let Some(codec) = &r.codec
                         && let Err(e) = codec.encode(&value)
                     {
-                        return Err(self.at(&path, Some(&item), format!("{value} cannot be written to `{reg}`: {e}"), None));
+                        return Err(self.at(
+                            &path,
+                            Some(&item),
+                            format!("{value} cannot be written to `{reg}`: {e}"),
+                            None,
+                        ));
                     }
                     values.push((reg.clone(), value));
                 }
@@ -891,25 +1271,85 @@ impl Checker<'_> {
                 HeartbeatWrite::Refresh(reg.clone())
             }
         };
-        let min = h.min.as_ref().map(|m| parse_duration(m).ok_or_else(|| self.at(&p("min"), Some(&item), format!("`{m}` is not a duration"), Some(DURATION_ALLOWED)))).transpose()?;
-        let fallback = h.fallback.as_ref().map(|m| parse_duration(m).ok_or_else(|| self.at(&p("fallback"), Some(&item), format!("`{m}` is not a duration"), Some(DURATION_ALLOWED)))).transpose()?;
+        let min = h
+            .min
+            .as_ref()
+            .map(|m| {
+                parse_duration(m).ok_or_else(|| {
+                    self.at(
+                        &p("min"),
+                        Some(&item),
+                        format!("`{m}` is not a duration"),
+                        Some(DURATION_ALLOWED),
+                    )
+                })
+            })
+            .transpose()?;
+        let fallback = h
+            .fallback
+            .as_ref()
+            .map(|m| {
+                parse_duration(m).ok_or_else(|| {
+                    self.at(
+                        &p("fallback"),
+                        Some(&item),
+                        format!("`{m}` is not a duration"),
+                        Some(DURATION_ALLOWED),
+                    )
+                })
+            })
+            .transpose()?;
         let every = if let Some(d) = parse_duration(&h.every) {
             if d.is_zero() {
-                return Err(self.at(&p("every"), Some(&item), "a heartbeat every 0s would never stop writing", Some("a positive duration")));
+                return Err(self.at(
+                    &p("every"),
+                    Some(&item),
+                    "a heartbeat every 0s would never stop writing",
+                    Some("a positive duration"),
+                ));
             }
             if min.is_some() || fallback.is_some() {
-                return Err(self.at(&p("every"), Some(&item), "`min` and `fallback` apply only when `every` reads a register", None));
+                return Err(self.at(
+                    &p("every"),
+                    Some(&item),
+                    "`min` and `fallback` apply only when `every` reads a register",
+                    None,
+                ));
             }
             Every::Fixed(d)
         } else {
-            let allowed = "a duration such as 25s, or `<register> / <number>` such as `failsafe_timeout / 2`";
-            let (reg, op, n) = split_every(&h.every).ok_or_else(|| self.at(&p("every"), Some(&item), format!("`{}` is neither a duration nor `<register> / <number>`", h.every), Some(allowed)))?;
+            let allowed =
+                "a duration such as 25s, or `<register> / <number>` such as `failsafe_timeout / 2`";
+            let (reg, op, n) = split_every(&h.every).ok_or_else(|| {
+                self.at(
+                    &p("every"),
+                    Some(&item),
+                    format!(
+                        "`{}` is neither a duration nor `<register> / <number>`",
+                        h.every
+                    ),
+                    Some(allowed),
+                )
+            })?;
             let r = self.numeric_register(registers, reg, &p("every"), Some(&item), "`every`")?;
             let seconds = seconds_per_unit(r.unit.as_deref()).ok_or_else(|| {
-                self.at(&p("every"), Some(&item), format!("`{reg}` is in {}, not a time unit", r.unit.as_deref().unwrap_or("?")), Some("a register in s, ms or min"))
+                self.at(
+                    &p("every"),
+                    Some(&item),
+                    format!(
+                        "`{reg}` is in {}, not a time unit",
+                        r.unit.as_deref().unwrap_or("?")
+                    ),
+                    Some("a register in s, ms or min"),
+                )
             })?;
             if !(n.is_finite() && n > 0.0) {
-                return Err(self.at(&p("every"), Some(&item), format!("{n} is not a usable factor"), Some("a positive number")));
+                return Err(self.at(
+                    &p("every"),
+                    Some(&item),
+                    format!("{n} is not a usable factor"),
+                    Some("a positive number"),
+                ));
             }
             Every::Register {
                 register: reg.to_owned(),
@@ -934,7 +1374,12 @@ impl Checker<'_> {
         for (pname, raw) in &a.params.0 {
             let path = format!("{base}.params.{pname}");
             if !valid_name(pname) {
-                return Err(self.at_key(&path, Some(&item), format!("`{pname}` is not a usable parameter name"), Some("letters, digits and `_`, starting with a letter")));
+                return Err(self.at_key(
+                    &path,
+                    Some(&item),
+                    format!("`{pname}` is not a usable parameter name"),
+                    Some("letters, digits and `_`, starting with a letter"),
+                ));
             }
             let param_type = match raw.param_type.as_str() {
                 "int" => ParamType::Int,
@@ -944,21 +1389,51 @@ impl Checker<'_> {
                 "hhmm" => ParamType::Hhmm,
                 "datetime" => ParamType::DateTime,
                 "enum" => {
-                    let values = raw.values.as_ref().filter(|v| !v.0.is_empty()).ok_or_else(|| {
-                        self.at_key(&path, Some(&item), format!("enum parameter `{pname}` needs `values`"), Some("values: {Label: 1, Other: 2}"))
-                    })?;
+                    let values =
+                        raw.values
+                            .as_ref()
+                            .filter(|v| !v.0.is_empty())
+                            .ok_or_else(|| {
+                                self.at_key(
+                                    &path,
+                                    Some(&item),
+                                    format!("enum parameter `{pname}` needs `values`"),
+                                    Some("values: {Label: 1, Other: 2}"),
+                                )
+                            })?;
                     ParamType::Enum(values.0.clone())
                 }
                 other => {
-                    return Err(self.at(&format!("{path}.type"), Some(&item), format!("unknown parameter type `{other}`"), Some("int, number, percent, bool, hhmm, datetime, enum")));
+                    return Err(self.at(
+                        &format!("{path}.type"),
+                        Some(&item),
+                        format!("unknown parameter type `{other}`"),
+                        Some("int, number, percent, bool, hhmm, datetime, enum"),
+                    ));
                 }
             };
             if raw.values.is_some() && !matches!(param_type, ParamType::Enum(_)) {
-                return Err(self.at_key(&format!("{path}.values"), Some(&item), "`values` applies only to `type: enum`", None));
+                return Err(self.at_key(
+                    &format!("{path}.values"),
+                    Some(&item),
+                    "`values` applies only to `type: enum`",
+                    None,
+                ));
             }
-            let numeric = matches!(param_type, ParamType::Int | ParamType::Number | ParamType::Percent);
+            let numeric = matches!(
+                param_type,
+                ParamType::Int | ParamType::Number | ParamType::Percent
+            );
             if (raw.min.is_some() || raw.max.is_some() || raw.step.is_some()) && !numeric {
-                return Err(self.at_key(&path, Some(&item), format!("min, max and step apply only to int, number and percent, not {}", param_type.name()), None));
+                return Err(self.at_key(
+                    &path,
+                    Some(&item),
+                    format!(
+                        "min, max and step apply only to int, number and percent, not {}",
+                        param_type.name()
+                    ),
+                    None,
+                ));
             }
             let (mut min, mut max) = (raw.min, raw.max);
             if param_type == ParamType::Percent {
@@ -966,7 +1441,12 @@ impl Checker<'_> {
                     if let Some(v) = v
                         && !(0.0..=100.0).contains(&v)
                     {
-                        return Err(self.at(&format!("{path}.{key}"), Some(&item), format!("{v} is not a percentage"), Some("0 to 100")));
+                        return Err(self.at(
+                            &format!("{path}.{key}"),
+                            Some(&item),
+                            format!("{v} is not a percentage"),
+                            Some("0 to 100"),
+                        ));
                     }
                 }
                 min = Some(min.unwrap_or(0.0));
@@ -975,12 +1455,22 @@ impl Checker<'_> {
             if let (Some(lo), Some(hi)) = (min, max)
                 && lo > hi
             {
-                return Err(self.at(&format!("{path}.min"), Some(&item), format!("min {lo} is above max {hi}"), Some("min <= max")));
+                return Err(self.at(
+                    &format!("{path}.min"),
+                    Some(&item),
+                    format!("min {lo} is above max {hi}"),
+                    Some("min <= max"),
+                ));
             }
             if let Some(step) = raw.step
                 && !(step.is_finite() && step > 0.0)
             {
-                return Err(self.at(&format!("{path}.step"), Some(&item), format!("step {step} is not positive"), None));
+                return Err(self.at(
+                    &format!("{path}.step"),
+                    Some(&item),
+                    format!("step {step} is not positive"),
+                    None,
+                ));
             }
             params.push(Param {
                 name: pname.clone(),
@@ -993,7 +1483,12 @@ impl Checker<'_> {
             });
         }
         if a.writes.is_empty() {
-            return Err(self.at(&format!("{base}.writes"), Some(&item), "an action needs at least one step in `writes`", None));
+            return Err(self.at(
+                &format!("{base}.writes"),
+                Some(&item),
+                "an action needs at least one step in `writes`",
+                None,
+            ));
         }
         let mut steps = Vec::new();
         for (k, s) in a.writes.iter().enumerate() {
@@ -1001,15 +1496,30 @@ impl Checker<'_> {
             let when = match &s.when {
                 None => None,
                 Some(text) => {
-                    let c = Condition::parse(text).map_err(|e| self.at(&format!("{spath}.when"), Some(&item), e.to_string(), Some("`param`, or `<expr> <op> <expr>` with ==, !=, <, <=, >, >=")))?;
+                    let c = Condition::parse(text).map_err(|e| {
+                        self.at(
+                            &format!("{spath}.when"),
+                            Some(&item),
+                            e.to_string(),
+                            Some("`param`, or `<expr> <op> <expr>` with ==, !=, <, <=, >, >="),
+                        )
+                    })?;
                     self.check_params(&c.params(), &params, &format!("{spath}.when"), &item)?;
                     Some(c)
                 }
             };
             if s.set.0.is_empty() {
-                return Err(self.at(&format!("{spath}.set"), Some(&item), "`set` names no register", Some("set: {register: value}")));
+                return Err(self.at(
+                    &format!("{spath}.set"),
+                    Some(&item),
+                    "`set` names no register",
+                    Some("set: {register: value}"),
+                ));
             }
-            let guarded: Vec<&str> = when.as_ref().map(|c| c.params().into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
+            let guarded: Vec<&str> = when
+                .as_ref()
+                .map(|c| c.params().into_iter().map(|(n, _)| n).collect())
+                .unwrap_or_default();
             let mut set = Vec::new();
             for (reg, e) in &s.set.0 {
                 let path = format!("{spath}.set.{reg}");
@@ -1021,7 +1531,9 @@ impl Checker<'_> {
                 let used = expr.params();
                 self.check_params(&used, &params, &path, &item)?;
                 for (pname, _) in used {
-                    if params.iter().any(|p| p.name == pname && p.optional) && !guarded.contains(&pname) {
+                    if params.iter().any(|p| p.name == pname && p.optional)
+                        && !guarded.contains(&pname)
+                    {
                         return Err(self.at(&path, Some(&item), format!("optional parameter `{pname}` is used in a step whose `when` does not name it"), Some(&format!("add `when: {pname}` (or a comparison using it) to the step"))));
                     }
                 }
@@ -1037,12 +1549,27 @@ impl Checker<'_> {
         })
     }
 
-    fn check_params(&self, used: &[(&str, Option<&str>)], params: &[Param], path: &str, item: &str) -> Check<()> {
+    fn check_params(
+        &self,
+        used: &[(&str, Option<&str>)],
+        params: &[Param],
+        path: &str,
+        item: &str,
+    ) -> Check<()> {
         for (pname, field) in used {
             let Some(p) = params.iter().find(|p| p.name == *pname) else {
                 let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-                let allowed = if names.is_empty() { "this action has no parameters".to_owned() } else { names.join(", ") };
-                return Err(self.at(path, Some(item), format!("`{pname}` is not a parameter of this action"), Some(&allowed)));
+                let allowed = if names.is_empty() {
+                    "this action has no parameters".to_owned()
+                } else {
+                    names.join(", ")
+                };
+                return Err(self.at(
+                    path,
+                    Some(item),
+                    format!("`{pname}` is not a parameter of this action"),
+                    Some(&allowed),
+                ));
             };
             if let Some(field) = field {
                 let fields: &[&str] = match p.param_type {
@@ -1051,8 +1578,17 @@ impl Checker<'_> {
                     _ => &[],
                 };
                 if !fields.contains(field) {
-                    let allowed = if fields.is_empty() { format!("{} parameters have no fields", p.param_type.name()) } else { fields.join(", ") };
-                    return Err(self.at(path, Some(item), format!("parameter `{pname}` has no field `{field}`"), Some(&allowed)));
+                    let allowed = if fields.is_empty() {
+                        format!("{} parameters have no fields", p.param_type.name())
+                    } else {
+                        fields.join(", ")
+                    };
+                    return Err(self.at(
+                        path,
+                        Some(item),
+                        format!("parameter `{pname}` has no field `{field}`"),
+                        Some(&allowed),
+                    ));
                 }
             }
         }
@@ -1063,7 +1599,8 @@ impl Checker<'_> {
 const TYPES_ALLOWED: &str = "int16, uint16, int32, uint32, int64, uint64, float32, float64, string (2 chars/register), string1 (1 char/register), bits16, bits32, bool (coils)";
 
 fn did_you_mean(hint: Option<&str>) -> String {
-    hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default()
+    hint.map(|h| format!("; did you mean `{h}`?"))
+        .unwrap_or_default()
 }
 
 /// A unit reference as a sortable key.
@@ -1108,7 +1645,9 @@ fn split_every(text: &str) -> Option<(&str, char, f64)> {
 fn show(v: &serde_yaml::Value) -> String {
     match v {
         serde_yaml::Value::String(s) => format!("\"{s}\""),
-        other => serde_yaml::to_string(other).map(|s| s.trim().to_owned()).unwrap_or_default(),
+        other => serde_yaml::to_string(other)
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -1171,42 +1710,81 @@ fn example_value(r: &Register, v: &serde_yaml::Value) -> Result<Value, (String, 
         return match v {
             Y::String(s) => Ok(Value::Text(s.clone())),
             Y::Number(n) => Ok(Value::Text(n.to_string())),
-            other => Err((format!("the example {} is not text", show(other)), "text, e.g. \"ACE0287582\"".to_owned())),
+            other => Err((
+                format!("the example {} is not text", show(other)),
+                "text, e.g. \"ACE0287582\"".to_owned(),
+            )),
         };
     }
     if r.register_type == RegisterType::Bool {
         return match v {
             Y::Bool(b) => Ok(Value::Bool(*b)),
-            Y::Number(n) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => Ok(Value::Bool(n.as_u64() == Some(1))),
-            other => Err((format!("the example {} is not a bit", show(other)), "true, false, 0 or 1".to_owned())),
+            Y::Number(n) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => {
+                Ok(Value::Bool(n.as_u64() == Some(1)))
+            }
+            other => Err((
+                format!("the example {} is not a bit", show(other)),
+                "true, false, 0 or 1".to_owned(),
+            )),
         };
     }
     let number = match v {
         Y::Number(n) => n.as_f64().unwrap_or(f64::NAN),
         Y::String(s) if r.format == Some(Format::Hhmm) => match parse_hhmm(s) {
             Some(n) => n as f64,
-            None => return Err((format!("the example \"{s}\" is not a time of day"), "a time such as \"23:30\" or 2330".to_owned())),
+            None => {
+                return Err((
+                    format!("the example \"{s}\" is not a time of day"),
+                    "a time such as \"23:30\" or 2330".to_owned(),
+                ));
+            }
         },
         Y::String(s) if !r.enumeration.is_empty() => match r.value_of_label(s) {
             Some(n) => n as f64,
             None => {
-                let labels: Vec<String> = r.enumeration.iter().map(|(v, l)| format!("{v} ({l})")).collect();
-                return Err((format!("the example \"{s}\" is not a label of the enumeration"), labels.join(", ")));
+                let labels: Vec<String> = r
+                    .enumeration
+                    .iter()
+                    .map(|(v, l)| format!("{v} ({l})"))
+                    .collect();
+                return Err((
+                    format!("the example \"{s}\" is not a label of the enumeration"),
+                    labels.join(", "),
+                ));
             }
         },
         other => {
-            return Err((format!("the example {} is not a number", show(other)), "a number in the register's unit, after scale".to_owned()));
+            return Err((
+                format!("the example {} is not a number", show(other)),
+                "a number in the register's unit, after scale".to_owned(),
+            ));
         }
     };
     if !number.is_finite() {
-        return Err(("the example is not a finite number".to_owned(), "a finite number".to_owned()));
+        return Err((
+            "the example is not a finite number".to_owned(),
+            "a finite number".to_owned(),
+        ));
     }
     if !r.enumeration.is_empty() && !r.enumeration.iter().any(|(v, _)| *v as f64 == number) {
-        let labels: Vec<String> = r.enumeration.iter().map(|(v, l)| format!("{v} ({l})")).collect();
-        return Err((format!("the example {number} is not a value of the enumeration"), labels.join(", ")));
+        let labels: Vec<String> = r
+            .enumeration
+            .iter()
+            .map(|(v, l)| format!("{v} ({l})"))
+            .collect();
+        return Err((
+            format!("the example {number} is not a value of the enumeration"),
+            labels.join(", "),
+        ));
     }
-    if r.format == Some(Format::Hhmm) && number >= 0.0 && parse_hhmm(&format!("{:04}", number as i64)).is_none() {
-        return Err((format!("the example {number} is not a time of day as HHMM"), "0 to 2359 with minutes below 60, or \"23:30\"".to_owned()));
+    if r.format == Some(Format::Hhmm)
+        && number >= 0.0
+        && parse_hhmm(&format!("{:04}", number as i64)).is_none()
+    {
+        return Err((
+            format!("the example {number} is not a time of day as HHMM"),
+            "0 to 2359 with minutes below 60, or \"23:30\"".to_owned(),
+        ));
     }
     Ok(number_value(r, number))
 }

@@ -96,7 +96,13 @@ impl MemoryDevice {
         device
     }
 
-    fn read_now(&self, unit: u8, table: Table, address: u16, count: u16) -> Result<Vec<u16>, Unmapped> {
+    fn read_now(
+        &self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<u16>, Unmapped> {
         (0..count)
             .map(|k| {
                 let a = address.wrapping_add(k);

@@ -172,7 +172,10 @@ pub struct Connection {
 impl Connection {
     /// The unit id of a role, as the map declares it.
     pub fn unit_id(&self, role: &str) -> Option<u8> {
-        self.unit_ids.iter().find(|(r, _)| r == role).map(|(_, id)| *id)
+        self.unit_ids
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, id)| *id)
     }
 }
 

@@ -302,7 +302,10 @@ pub struct RawAction {
 pub struct RawParam {
     /// `int`, `number`, `percent`, `bool`, `hhmm`, `datetime` or `enum`.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::param_type"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::param_type")
+    )]
     pub param_type: String,
     /// Lowest value allowed.
     #[serde(default)]

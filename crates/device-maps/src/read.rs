@@ -199,7 +199,11 @@ impl ReadPlan {
                         let start = usize::from(p.offset);
                         let end = start + usize::from(p.count);
                         match data.get(start..end) {
-                            Some(w) if data.len() == usize::from(self.requests()[p.request].count) => Ok((w, *at)),
+                            Some(w)
+                                if data.len() == usize::from(self.requests()[p.request].count) =>
+                            {
+                                Ok((w, *at))
+                            }
                             _ => Err(Missing::Undecodable(format!(
                                 "the answer to {} has {} item(s), {} were asked for",
                                 self.requests()[p.request],

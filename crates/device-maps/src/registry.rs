@@ -49,7 +49,10 @@ impl fmt::Display for Warning {
                 id,
                 winner,
                 replaced,
-            } => write!(f, "map `{id}` from {winner} replaces the one from {replaced}"),
+            } => write!(
+                f,
+                "map `{id}` from {winner} replaces the one from {replaced}"
+            ),
             Warning::MissingFolder { path } => write!(
                 f,
                 "{MAPS_ENV} names {}, which does not exist",
@@ -197,9 +200,7 @@ impl Registry {
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-            })
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect();
         files.sort();
         let mut warnings = Vec::new();

@@ -31,11 +31,17 @@ pub(crate) fn table(_: &mut SchemaGenerator) -> Schema {
 
 pub(crate) fn kind(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-    words("What the value is (decides Prometheus and Home Assistant types).", &names)
+    words(
+        "What the value is (decides Prometheus and Home Assistant types).",
+        &names,
+    )
 }
 
 pub(crate) fn access(_: &mut SchemaGenerator) -> Schema {
-    words("Read only, read and write, or write only.", &["r", "rw", "w"])
+    words(
+        "Read only, read and write, or write only.",
+        &["r", "rw", "w"],
+    )
 }
 
 pub(crate) fn format(_: &mut SchemaGenerator) -> Schema {
@@ -45,12 +51,17 @@ pub(crate) fn format(_: &mut SchemaGenerator) -> Schema {
 pub(crate) fn param_type(_: &mut SchemaGenerator) -> Schema {
     words(
         "Parameter type.",
-        &["int", "number", "percent", "bool", "hhmm", "datetime", "enum"],
+        &[
+            "int", "number", "percent", "bool", "hhmm", "datetime", "enum",
+        ],
     )
 }
 
 pub(crate) fn data_type(_: &mut SchemaGenerator) -> Schema {
-    let mut names: Vec<&str> = modbus_core::DataType::ALL.iter().map(|t| t.name()).collect();
+    let mut names: Vec<&str> = modbus_core::DataType::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect();
     names.push("acc32");
     names.push("bool");
     json_schema!({

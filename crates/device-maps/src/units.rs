@@ -52,7 +52,10 @@ impl DeviceMap {
 impl Units {
     /// The id of a role.
     pub fn id(&self, role: &str) -> Option<u8> {
-        self.roles.iter().find(|(r, _)| r == role).map(|(_, id)| *id)
+        self.roles
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, id)| *id)
     }
 
     /// The main role's name.

@@ -424,10 +424,19 @@ pub fn allowed_values(r: &Register) -> String {
         return "a time of day such as 23:30 or 2330".to_owned();
     }
     if r.register_type.data_type().is_some_and(|t| t.is_text()) {
-        return format!("text of up to {} characters", r.codec.as_ref().and_then(|c| c.data_type().max_chars(c.registers())).unwrap_or(0));
+        return format!(
+            "text of up to {} characters",
+            r.codec
+                .as_ref()
+                .and_then(|c| c.data_type().max_chars(c.registers()))
+                .unwrap_or(0)
+        );
     }
     let rule = r.write.as_ref().map(describe_rule);
-    let has_range = r.write.as_ref().is_some_and(|w| w.min.is_some() || w.max.is_some());
+    let has_range = r
+        .write
+        .as_ref()
+        .is_some_and(|w| w.min.is_some() || w.max.is_some());
     if !r.enumeration.is_empty() && !has_range {
         return r
             .enumeration
@@ -457,7 +466,9 @@ pub fn parse_register_value(r: &Register, text: &str) -> Result<Value, WriteErro
         return Ok(Value::Text(text.to_owned()));
     }
     if r.format == Some(Format::Hhmm) {
-        return parse_hhmm(text).map(|n| number_value(r, n as f64)).ok_or_else(bad);
+        return parse_hhmm(text)
+            .map(|n| number_value(r, n as f64))
+            .ok_or_else(bad);
     }
     if let Some(n) = r.value_of_label(text) {
         return Ok(number_value(r, n as f64));
@@ -554,7 +565,9 @@ impl WritePlan {
                     .get(name)
                     .ok_or_else(|| needs_err("not read".to_owned()))?;
                 match &reading.value {
-                    Ok(v) => v.as_f64().ok_or_else(|| needs_err(format!("{v}, not a number"))),
+                    Ok(v) => v
+                        .as_f64()
+                        .ok_or_else(|| needs_err(format!("{v}, not a number"))),
                     Err(m) => Err(needs_err(m.to_string())),
                 }
             };
@@ -563,7 +576,9 @@ impl WritePlan {
                 && !rule.also.contains(&v)
             {
                 for (is_min, bound) in [(true, &rule.min), (false, &rule.max)] {
-                    let Some(Bound::Register(name)) = bound else { continue };
+                    let Some(Bound::Register(name)) = bound else {
+                        continue;
+                    };
                     if context.is_none() {
                         unchecked.push(format!(
                             "{} {} = `{name}` (read at run time)",
@@ -580,7 +595,11 @@ impl WritePlan {
                             value: w.value.to_string(),
                             problem: format!(
                                 "is {} `{name}` = {b}",
-                                if is_min { "below the minimum" } else { "above the maximum" }
+                                if is_min {
+                                    "below the minimum"
+                                } else {
+                                    "above the maximum"
+                                }
                             ),
                             allowed: describe_rule(rule),
                         });
@@ -634,7 +653,9 @@ impl WritePlan {
         // Read-back.
         let mut checks: Vec<(&PlannedWrite, String)> = Vec::new();
         for w in &self.writes {
-            let Some(r) = self.map.register(&w.register) else { continue };
+            let Some(r) = self.map.register(&w.register) else {
+                continue;
+            };
             let target = match r.write.as_ref().map(|rule| &rule.read_back) {
                 Some(ReadBack::Same) if r.access == Access::ReadWrite => r.name.clone(),
                 Some(ReadBack::Register(other)) => other.clone(),
@@ -732,7 +753,12 @@ fn check_static(r: &Register, value: &Value) -> Result<(), WriteError> {
 }
 
 /// Encodes `value` for `r`; `sf` is the scale-factor exponent for SunSpec-style registers.
-fn encode(r: &Register, value: &Value, unit: u8, sf: Option<i64>) -> Result<WriteRequest, WriteError> {
+fn encode(
+    r: &Register,
+    value: &Value,
+    unit: u8,
+    sf: Option<i64>,
+) -> Result<WriteRequest, WriteError> {
     let words = match (&r.codec, r.register_type) {
         (_, RegisterType::Bool) => {
             let on = match value {
@@ -746,11 +772,13 @@ fn encode(r: &Register, value: &Value, unit: u8, sf: Option<i64>) -> Result<Writ
                 (Some(e), Some(v)) => Value::Float(apply_power_of_ten(v, -e)),
                 _ => value.clone(),
             };
-            codec.encode(&to_encode).map_err(|source| WriteError::Encode {
-                register: r.name.clone(),
-                value: value.to_string(),
-                source,
-            })?
+            codec
+                .encode(&to_encode)
+                .map_err(|source| WriteError::Encode {
+                    register: r.name.clone(),
+                    value: value.to_string(),
+                    source,
+                })?
         }
         (None, _) => Vec::new(),
     };

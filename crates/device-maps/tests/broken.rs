@@ -1,0 +1,36 @@
+//! A broken map per file in `tests/broken/`, one mistake each: the error a newcomer sees,
+//! with the line it points at, is snapshotted.
+
+use std::error::Error as _;
+use std::path::Path;
+
+use device_maps::load_file;
+
+#[test]
+fn broken_maps_explain_themselves() {
+    insta::glob!("broken/*.yaml", |path| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let relative = path.strip_prefix(root).unwrap_or(path);
+        let err = match load_file(relative) {
+            Ok(_) => panic!("{} loaded, but it is broken on purpose", relative.display()),
+            Err(e) => e,
+        };
+        let mut out = format!("error: {err}\n");
+        let mut source = err.source();
+        while let Some(cause) = source {
+            out.push_str(&format!("  caused by: {cause}\n"));
+            source = cause.source();
+        }
+        // Show the line the error points at, with a caret under the column.
+        let (line, column) = err
+            .location()
+            .expect("a broken map error points into the file");
+        let text = std::fs::read_to_string(path).expect("fixture is readable");
+        let shown = text.lines().nth(line - 1).expect("the line exists");
+        out.push_str(&format!(
+            "\n{line:>3} | {shown}\n    | {}^\n",
+            " ".repeat(column - 1)
+        ));
+        insta::assert_snapshot!(out);
+    });
+}
