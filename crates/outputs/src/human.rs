@@ -1,0 +1,180 @@
+//! Aligned text for people: one `Title: value unit` line per register, under a header per group.
+
+use std::fmt::Write as _;
+
+use modbus_core::Value;
+
+use crate::Options;
+use crate::time::rfc3339;
+use crate::units::display_unit;
+use crate::view::{Reading, View};
+
+pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
+    let map = view.map;
+    let mut out = String::new();
+    let device = options.device.as_deref().unwrap_or(&map.id);
+    let _ = writeln!(
+        out,
+        "{} {} ({device}), read {}",
+        map.manufacturer,
+        map.model,
+        rfc3339(view.read_at)
+    );
+
+    let width = view
+        .readings
+        .iter()
+        .map(|r| r.title().chars().count() + 1)
+        .max()
+        .unwrap_or(0);
+
+    // Readings without a group first, then each group in order of first appearance.
+    let mut sections: Vec<(Option<&str>, Vec<&Reading<'_>>)> = Vec::new();
+    for reading in &view.readings {
+        let group = reading.group();
+        match sections.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, list)) => list.push(reading),
+            None => sections.push((group, vec![reading])),
+        }
+    }
+    sections.sort_by_key(|(g, _)| g.is_some());
+
+    for (group, readings) in sections {
+        out.push('\n');
+        if let Some(group) = group {
+            let _ = writeln!(out, "== {} ==", group_title(group));
+        }
+        for reading in readings {
+            let label = format!("{}:", reading.title());
+            let value = value_text(reading);
+            let line = format!("{label:<width$} {value}");
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `station/identity` becomes `Station / Identity`.
+fn group_title(group: &str) -> String {
+    group
+        .split('/')
+        .map(|part| {
+            let part = part.trim().replace('_', " ");
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The text after the colon: a label, a number with its unit, text, or why it is missing.
+pub(crate) fn value_text(reading: &Reading<'_>) -> String {
+    if let Some(reason) = reading.missing_reason() {
+        return if reason.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!("n/a ({reason})")
+        };
+    }
+    let Some(value) = reading.present() else {
+        return "n/a".to_owned();
+    };
+    match value {
+        Value::Text(t) => t.clone(),
+        Value::Bool(b) => (if *b { "on" } else { "off" }).to_owned(),
+        _ if reading.is_flags() => match value.as_u64() {
+            Some(bits) => flags_text(reading, bits),
+            None => number_text(reading, value),
+        },
+        _ if reading.is_hhmm() => match reading.label() {
+            Some(time) => time.to_owned(),
+            None => number_text(reading, value),
+        },
+        _ => match reading.label() {
+            Some(label) if label_is_unique(reading, label) => label.to_owned(),
+            Some(label) => format!("{label}, {value}"),
+            None => number_text(reading, value),
+        },
+    }
+}
+
+/// Several raw values share a label (Alfen's Mode 3 states B1, B2, C1, D1 would all be
+/// `Connected`): then the raw value is shown too.
+fn label_is_unique(reading: &Reading<'_>, label: &str) -> bool {
+    reading
+        .enumeration()
+        .iter()
+        .filter(|(_, l)| l == label)
+        .count()
+        <= 1
+}
+
+/// `Initialised & Updated`; bits without a label show as `bit N`; no bit set shows `none`.
+fn flags_text(reading: &Reading<'_>, bits: u64) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for bit in 0..64u32 {
+        if (bits >> bit) & 1 == 1 {
+            match reading.flag_names().iter().find(|(b, _)| *b == bit) {
+                Some((_, label)) => parts.push(label.clone()),
+                None => parts.push(format!("bit {bit}")),
+            }
+        }
+    }
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(" & ")
+    }
+}
+
+fn number_text(reading: &Reading<'_>, value: &Value) -> String {
+    let number = match value {
+        Value::Float(f) => float_text(*f, reading.is_plain_float32()),
+        other => other.to_string(),
+    };
+    match reading.unit() {
+        Some(unit) => format!("{number} {}", display_unit(unit)),
+        None => number,
+    }
+}
+
+/// A float for people: a `float32` in its shortest single-precision form (238.19, not
+/// 238.1899871826172); any other float rounded to 10 significant digits, which hides the
+/// binary noise of scaling (1234.5, not 1234.5000000000002).
+pub(crate) fn float_text(f: f64, single: bool) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    if single {
+        return (f as f32).to_string();
+    }
+    match format!("{f:.9e}").parse::<f64>() {
+        Ok(rounded) => rounded.to_string(),
+        Err(_) => f.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_titles() {
+        assert_eq!(group_title("station/identity"), "Station / Identity");
+        assert_eq!(group_title("power_factor"), "Power factor");
+        assert_eq!(group_title("Energy/Today"), "Energy / Today");
+    }
+
+    #[test]
+    fn floats_for_people() {
+        assert_eq!(float_text(f64::from(238.19_f32), true), "238.19");
+        assert_eq!(float_text(12345.0 * 0.1, false), "1234.5");
+        assert_eq!(float_text(0.1 + 0.2, false), "0.3");
+        assert_eq!(float_text(50.0, false), "50");
+        assert_eq!(float_text(f64::INFINITY, false), "inf");
+    }
+}

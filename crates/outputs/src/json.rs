@@ -1,0 +1,120 @@
+//! JSON: flat (`{"c_name": "ALF_1000", ...}`, the keys and values of the Alfen tool's `--json`)
+//! or nested by the map's groups (`{"identity": {"serial_number": ...}}`).
+//!
+//! Values are the register's value, not its label: an enumeration gives its number, as the seed
+//! tools do. NaN and missing values are `null`. Keys keep map order; the tree is written here
+//! rather than through `serde_json::Value`, whose key order depends on a crate feature that other
+//! crates of a build may or may not turn on.
+
+use modbus_core::Value;
+use serde_json::Value as Json;
+
+use crate::view::{Reading, View};
+
+/// A JSON tree that keeps insertion order.
+enum Node {
+    Leaf(Json),
+    Object(Vec<(String, Node)>),
+}
+
+pub(crate) fn render(view: &View<'_>, nested: bool) -> String {
+    let mut root: Vec<(String, Node)> = Vec::new();
+    for reading in &view.readings {
+        let leaf = Node::Leaf(json_value(reading));
+        let name = reading.name().to_owned();
+        match (nested, reading.group()) {
+            (true, Some(group)) => {
+                let path: Vec<&str> = group
+                    .split('/')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                insert(&mut root, &path, name, leaf);
+            }
+            _ => insert(&mut root, &[], name, leaf),
+        }
+    }
+    let mut out = String::new();
+    write_object(&mut out, &root, 0);
+    out.push('\n');
+    out
+}
+
+/// Puts `leaf` at `path` / `name`, creating objects on the way. A group whose name is already
+/// taken by a register at the same level becomes `<group>_group`, so no value is ever lost.
+fn insert(level: &mut Vec<(String, Node)>, path: &[&str], name: String, leaf: Node) {
+    let Some((first, rest)) = path.split_first() else {
+        level.push((name, leaf));
+        return;
+    };
+    let mut key = (*first).to_owned();
+    if level
+        .iter()
+        .any(|(k, n)| *k == key && matches!(n, Node::Leaf(_)))
+    {
+        key.push_str("_group");
+    }
+    let position = match level
+        .iter()
+        .position(|(k, n)| *k == key && matches!(n, Node::Object(_)))
+    {
+        Some(position) => position,
+        None => {
+            level.push((key, Node::Object(Vec::new())));
+            level.len() - 1
+        }
+    };
+    if let Some((_, Node::Object(children))) = level.get_mut(position) {
+        insert(children, rest, name, leaf);
+    }
+}
+
+fn write_object(out: &mut String, entries: &[(String, Node)], depth: usize) {
+    if entries.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push_str("{\n");
+    for (i, (key, node)) in entries.iter().enumerate() {
+        indent(out, depth + 1);
+        out.push_str(&Json::String(key.clone()).to_string());
+        out.push_str(": ");
+        match node {
+            Node::Leaf(value) => out.push_str(&value.to_string()),
+            Node::Object(children) => write_object(out, children, depth + 1),
+        }
+        if i + 1 < entries.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    indent(out, depth);
+    out.push('}');
+}
+
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+/// The JSON value of one reading: numbers stay numbers (integers without a fraction), text is
+/// a string, `hhmm` times are `"23:30"`, and anything missing or NaN is `null`.
+fn json_value(reading: &Reading<'_>) -> Json {
+    let Some(value) = reading.present() else {
+        return Json::Null;
+    };
+    if reading.is_hhmm()
+        && let Some(time) = reading.label()
+    {
+        return Json::String(time.to_owned());
+    }
+    match value {
+        Value::Int(v) => Json::from(*v),
+        Value::UInt(v) => Json::from(*v),
+        Value::Float(v) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),
+        Value::Text(t) => Json::String(t.clone()),
+        Value::Flags(bits) => Json::from(*bits),
+        Value::Bool(b) => Json::Bool(*b),
+    }
+}
