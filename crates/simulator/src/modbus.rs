@@ -1,26 +1,47 @@
 //! A Modbus server that serves any device map, with fault injection.
 //!
-//! [`Simulator::builder`] takes a register bank (usually built from a device map, with the
-//! map's example values or a values file), optional [`Faults`] and a [`Framing`], and
-//! [`SimulatorBuilder::bind`] starts serving on the address given (tests bind `127.0.0.1:0`).
-//! The returned [`SimulatorHandle`] tells the bound address, exposes the [`RequestLog`] so a
-//! test can count requests, lets a test read or poke registers, and shuts the server down
-//! (dropping the handle shuts it down too).
+//! [`Simulator::builder`] takes a device map and serves every unit id it names with every
+//! register's example value, or with a values file ([`Values`]: YAML or JSON, by register
+//! name). Writable registers change state when written; read-only ones answer an exception;
+//! unmapped addresses answer illegal data address unless the map says the device spans gaps
+//! (then they read 0xFFFF, as an Alfen does). [`Simulator::from_bank`] serves a hand-made
+//! [`RegisterBank`] instead. Optional [`Faults`] and a [`Framing`] (Modbus TCP or RTU over TCP)
+//! complete the picture, and [`SimulatorBuilder::bind`] starts serving on the address given
+//! (tests bind `127.0.0.1:0`). The returned [`SimulatorHandle`] tells the bound address,
+//! exposes the [`RequestLog`] so a test can count requests, lets a test read or poke registers,
+//! and shuts the server down (dropping the handle shuts it down too).
 //!
 //! The server frames Modbus TCP (MBAP) and RTU over TCP itself rather than through
 //! tokio-modbus's server: faults such as garbage bytes, a wrong transaction id or a connection
 //! dropped mid-request have to break the protocol on purpose, which a correct server library
 //! rightly does not allow.
+//!
+//! ```no_run
+//! # async fn demo(map: &device_maps::DeviceMap) -> Result<(), simulator::modbus::Error> {
+//! use simulator::modbus::{Faults, Simulator};
+//!
+//! let faults = Faults { drop_every: std::num::NonZeroU32::new(5), ..Faults::none() };
+//! let sim = Simulator::builder(map).faults(faults).bind("127.0.0.1:0").await?;
+//! println!("serving {} on {}", map.id, sim.local_addr());
+//! // ... run a client against sim.local_addr() ...
+//! println!("{} requests", sim.log().len());
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod bank;
 mod faults;
+mod map;
 mod pdu;
 mod server;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use device_maps::{DeviceMap, Units};
 use modbus_core::Table;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -28,6 +49,8 @@ use tokio::task::JoinHandle;
 
 pub use bank::{Access, GapPolicy, OverlapError, RegisterBank};
 pub use faults::Faults;
+use map::MapSource;
+pub use map::{MapError, Values};
 
 /// A Modbus exception a simulated device answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,27 +192,48 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The map or the values could not be turned into registers.
+    #[error(transparent)]
+    Map(#[from] MapError),
 }
 
-/// Entry point: `Simulator::builder(bank)`.
+/// Entry point: [`Simulator::builder`] for a device map, [`Simulator::from_bank`] for a
+/// hand-made register bank.
 #[derive(Debug)]
 pub struct Simulator;
 
 impl Simulator {
-    /// Starts describing a simulator that serves `bank`.
-    pub fn builder(bank: RegisterBank) -> SimulatorBuilder {
+    /// Starts describing a simulator of the device `map` describes: every unit id the map names,
+    /// every register with its example value, unmapped addresses answering illegal data address
+    /// unless the map says the device spans gaps (then they read 0xFFFF).
+    pub fn builder(map: &DeviceMap) -> SimulatorBuilder {
         SimulatorBuilder {
-            bank,
+            source: Source::Map(Box::new(MapSource::new(map))),
+            faults: Faults::none(),
+            framing: Framing::Tcp,
+        }
+    }
+
+    /// Starts describing a simulator that serves `bank` as it is.
+    pub fn from_bank(bank: RegisterBank) -> SimulatorBuilder {
+        SimulatorBuilder {
+            source: Source::Bank(bank),
             faults: Faults::none(),
             framing: Framing::Tcp,
         }
     }
 }
 
+#[derive(Debug, Clone)]
+enum Source {
+    Bank(RegisterBank),
+    Map(Box<MapSource>),
+}
+
 /// Options of a simulator before it binds.
 #[derive(Debug, Clone)]
 pub struct SimulatorBuilder {
-    bank: RegisterBank,
+    source: Source,
     faults: Faults,
     framing: Framing,
 }
@@ -207,14 +251,58 @@ impl SimulatorBuilder {
         self
     }
 
-    /// The bank as it will be served; edit it before binding.
-    pub fn bank_mut(&mut self) -> &mut RegisterBank {
-        &mut self.bank
+    /// Serves the map's roles at these unit ids (after `--unit` overrides) instead of the
+    /// map's own. No effect on a bank simulator.
+    pub fn units(mut self, units: Units) -> Self {
+        if let Source::Map(source) = &mut self.source {
+            source.units = units;
+        }
+        self
+    }
+
+    /// Also serves the main role's registers at these unit ids, each with its own state: an
+    /// Alfen double station answers socket 2 as well as socket 1 (`also_main_units(&[2])`).
+    pub fn also_main_units(mut self, ids: &[u8]) -> Self {
+        if let Source::Map(source) = &mut self.source {
+            source.also_main.extend_from_slice(ids);
+        }
+        self
+    }
+
+    /// Serves these values instead of the examples of the registers they name.
+    pub fn values(mut self, values: Values) -> Self {
+        if let Source::Map(source) = &mut self.source {
+            source.values = values;
+        }
+        self
+    }
+
+    /// Reads a values file (YAML, or JSON by its `.json` extension) and serves its values.
+    pub fn values_file(self, path: &Path) -> Result<Self, Error> {
+        let values = Values::load(path)?;
+        Ok(self.values(values))
+    }
+
+    /// What unmapped addresses read as on a device whose map spans gaps (0xFFFF by default).
+    pub fn gap_fill(mut self, word: u16) -> Self {
+        if let Source::Map(source) = &mut self.source {
+            source.gap_fill = word;
+        }
+        self
+    }
+
+    /// The register bank the simulator will serve (checks the map and the values).
+    pub fn bank(&self) -> Result<RegisterBank, Error> {
+        match &self.source {
+            Source::Bank(bank) => Ok(bank.clone()),
+            Source::Map(source) => Ok(source.bank()?),
+        }
     }
 
     /// Binds `address` (for example `127.0.0.1:0`) and serves until the handle shuts it down
     /// or is dropped. Must be called inside a tokio runtime.
     pub async fn bind(self, address: &str) -> Result<SimulatorHandle, Error> {
+        let bank = self.bank()?;
         let bind_error = |source| Error::Bind {
             address: address.to_owned(),
             source,
@@ -222,7 +310,7 @@ impl SimulatorBuilder {
         let listener = TcpListener::bind(address).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let shared = Arc::new(server::Shared {
-            bank: Mutex::new(self.bank),
+            bank: Mutex::new(bank),
             faults: self.faults,
             framing: self.framing,
             log: RequestLog::default(),

@@ -58,7 +58,7 @@ async fn within<F: Future>(future: F) -> F::Output {
 
 #[tokio::test]
 async fn serves_every_table_and_logs_each_request() {
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -141,7 +141,7 @@ async fn serves_every_table_and_logs_each_request() {
 
 #[tokio::test]
 async fn writes_change_state_and_refusals_are_named() {
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -194,7 +194,7 @@ async fn read_only_device_refuses_every_write() {
         read_only: true,
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -219,7 +219,7 @@ async fn exception_fault_hits_every_nth_request() {
         exception_every: Some((NonZeroU32::new(3).unwrap(), Exception::ServerDeviceBusy)),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -243,7 +243,7 @@ async fn drop_fault_closes_the_connection_and_the_next_one_works() {
         drop_every: NonZeroU32::new(2),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -271,7 +271,7 @@ async fn garbage_and_wrong_transaction_ids_break_the_framing() {
         garbage_every: NonZeroU32::new(1),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -286,7 +286,7 @@ async fn garbage_and_wrong_transaction_ids_break_the_framing() {
         wrong_transaction_id_every: NonZeroU32::new(1),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -311,7 +311,7 @@ async fn raw_frames_show_the_garbage_and_the_transaction_id() {
         garbage_every: NonZeroU32::new(3),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -340,7 +340,7 @@ async fn connection_limit_closes_the_extra_connection() {
         max_connections: Some(1),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -382,7 +382,7 @@ async fn idle_connections_are_closed() {
         idle_timeout: Some(Duration::from_millis(50)),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -399,7 +399,7 @@ async fn latency_delays_but_answers() {
         latency: Duration::from_millis(20),
         ..Faults::none()
     };
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -416,7 +416,7 @@ async fn latency_delays_but_answers() {
 
 #[tokio::test]
 async fn rtu_over_tcp_framing() {
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .framing(Framing::RtuOverTcp)
         .bind("127.0.0.1:0")
         .await
@@ -447,7 +447,7 @@ async fn rtu_over_tcp_framing() {
 
 #[tokio::test]
 async fn shutdown_closes_connections() {
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .bind("127.0.0.1:0")
         .await
         .unwrap();

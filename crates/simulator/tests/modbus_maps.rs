@@ -1,0 +1,279 @@
+//! The simulator serving device maps: examples, values files, units, access and gaps, checked
+//! with an independent client (tokio-modbus) over loopback.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use device_maps::{DeviceMap, load_file};
+use modbus_core::Table;
+use simulator::modbus::{Error, MapError, Simulator, Values};
+use tokio::net::TcpStream;
+use tokio_modbus::prelude::*;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn map(name: &str) -> DeviceMap {
+    load_file(&fixture(name)).unwrap()
+}
+
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .expect("the simulator answered within the test's wait")
+}
+
+async fn connect(addr: std::net::SocketAddr, unit: u8) -> client::Context {
+    let stream = within(TcpStream::connect(addr)).await.unwrap();
+    tcp::attach_slave(stream, Slave(unit))
+}
+
+#[tokio::test]
+async fn serves_the_examples_at_the_maps_unit() {
+    let map = map("charger.yaml");
+    let sim = Simulator::builder(&map).bind("127.0.0.1:0").await.unwrap();
+    let mut ctx = connect(sim.local_addr(), 255).await;
+    assert_eq!(
+        within(ctx.read_input_registers(100, 4))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0x41, 0x42, 0x31, 0x32]
+    );
+    assert_eq!(
+        within(ctx.read_input_registers(1000, 1))
+            .await
+            .unwrap()
+            .unwrap(),
+        [2],
+        "Charging is 2"
+    );
+    assert_eq!(
+        within(ctx.read_input_registers(1036, 2))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0, 12345]
+    );
+    // Write-only registers read as zero words.
+    assert_eq!(
+        within(ctx.read_holding_registers(6000, 1))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0]
+    );
+    // span_gaps: false, so a read across unmapped addresses is refused.
+    let refused = within(ctx.read_input_registers(1000, 38)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::IllegalDataAddress));
+    // Unit 1 is not the charger.
+    ctx.set_slave(Slave(1));
+    let refused = within(ctx.read_input_registers(1000, 1)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::GatewayTargetDevice));
+}
+
+#[tokio::test]
+async fn writable_registers_change_and_the_others_refuse() {
+    let map = map("charger.yaml");
+    let sim = Simulator::builder(&map).bind("127.0.0.1:0").await.unwrap();
+    let mut ctx = connect(sim.local_addr(), 255).await;
+    within(ctx.write_single_register(2002, 60))
+        .await
+        .unwrap()
+        .unwrap();
+    within(ctx.write_single_register(6000, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        within(ctx.read_holding_registers(2002, 1))
+            .await
+            .unwrap()
+            .unwrap(),
+        [60]
+    );
+    assert_eq!(sim.registers(255, Table::Holding, 6000, 1), [Some(1)]);
+    let refused = within(ctx.write_single_register(2003, 1)).await.unwrap();
+    assert_eq!(
+        refused,
+        Err(ExceptionCode::IllegalDataAddress),
+        "outside the map"
+    );
+}
+
+#[tokio::test]
+async fn gaps_read_as_0xffff_where_the_map_spans_them_and_units_are_roles() {
+    let map = map("station.yaml");
+    let sim = Simulator::builder(&map)
+        .also_main_units(&[2])
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ctx = connect(sim.local_addr(), 200).await;
+    assert_eq!(
+        within(ctx.read_holding_registers(100, 5))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0x414C, 0x465F, 0x3130, 0x3030, 0xFFFF]
+    );
+    ctx.set_slave(Slave(1));
+    let words = within(ctx.read_holding_registers(306, 6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(words, [0x4366, 0x8000, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]);
+    // Socket 2 has its own state: writing socket 1 leaves it alone.
+    within(ctx.write_multiple_registers(1210, &[0x4120, 0]))
+        .await
+        .unwrap()
+        .unwrap();
+    ctx.set_slave(Slave(2));
+    assert_eq!(
+        within(ctx.read_holding_registers(1210, 2))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0x4180, 0]
+    );
+    // A read-only register refuses writes; half a FLOAT32 is refused too.
+    let refused = within(ctx.write_single_register(306, 1)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::IllegalFunction));
+    let refused = within(ctx.write_single_register(1210, 1)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::IllegalDataValue));
+}
+
+#[tokio::test]
+async fn units_can_be_moved_like_the_clients_unit_flag() {
+    let map = map("station.yaml");
+    let mut units = map.units();
+    units.apply("3").unwrap();
+    let bank = Simulator::builder(&map).units(units).bank().unwrap();
+    assert_eq!(bank.units().collect::<Vec<_>>(), [3, 200]);
+    assert_eq!(
+        bank.get(3, Table::Holding, 1210, 2),
+        [Some(0x4180), Some(0)]
+    );
+    assert_eq!(bank.get(1, Table::Holding, 1210, 2), [None, None]);
+}
+
+#[tokio::test]
+async fn values_files_in_yaml_and_json() {
+    let map = map("charger.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("values.yaml");
+    std::fs::write(
+        &yaml,
+        "chargepoint_state: Faulted\nmeter_reading: 42.5\nserial_number: XY\n",
+    )
+    .unwrap();
+    let json = dir.path().join("values.json");
+    std::fs::write(
+        &json,
+        r#"{"chargepoint_state": 0, "failsafe_timeout": 300}"#,
+    )
+    .unwrap();
+
+    let bank = Simulator::builder(&map)
+        .values_file(&yaml)
+        .unwrap()
+        .bank()
+        .unwrap();
+    assert_eq!(bank.get(255, Table::Input, 1000, 1), [Some(8)]);
+    assert_eq!(bank.get(255, Table::Input, 1036, 2), [Some(0), Some(425)]);
+    assert_eq!(
+        bank.get(255, Table::Input, 100, 4),
+        [Some(0x58), Some(0x59), Some(0), Some(0)]
+    );
+
+    let sim = Simulator::builder(&map)
+        .values_file(&json)
+        .unwrap()
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ctx = connect(sim.local_addr(), 255).await;
+    assert_eq!(
+        within(ctx.read_input_registers(1000, 1))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0]
+    );
+    assert_eq!(
+        within(ctx.read_holding_registers(2002, 1))
+            .await
+            .unwrap()
+            .unwrap(),
+        [300]
+    );
+}
+
+#[tokio::test]
+async fn bad_values_are_named() {
+    let map = map("charger.yaml");
+    let mut values = Values::new();
+    values.set("no_such_register", "1");
+    let err = Simulator::builder(&map).values(values).bank().unwrap_err();
+    assert!(
+        matches!(&err, Error::Map(MapError::UnknownRegister { name, .. }) if name == "no_such_register"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "map `charger` has no register `no_such_register` (given a value to simulate)"
+    );
+
+    let mut values = Values::new();
+    values.set("chargepoint_state", "Exploded");
+    let err = Simulator::builder(&map).values(values).bank().unwrap_err();
+    assert!(
+        matches!(err, Error::Map(MapError::BadValue { .. })),
+        "{err:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("values.yaml");
+    std::fs::write(&broken, "chargepoint_state: [1, 2]\n").unwrap();
+    let err = Simulator::builder(&map).values_file(&broken).unwrap_err();
+    assert!(
+        matches!(err, Error::Map(MapError::NotScalar { .. })),
+        "{err:?}"
+    );
+    std::fs::write(&broken, "meter_reading: 1\nchargepoint_state: [1, 2\n").unwrap();
+    let err = Simulator::builder(&map).values_file(&broken).unwrap_err();
+    let source = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(matches!(err, Error::Map(MapError::Yaml { .. })), "{err:?}");
+    assert!(source.contains("line"), "{source}");
+    let missing = dir.path().join("absent.json");
+    let err = Simulator::builder(&map).values_file(&missing).unwrap_err();
+    assert!(matches!(err, Error::Map(MapError::Read { .. })), "{err:?}");
+}
+
+#[test]
+fn every_built_in_map_becomes_a_bank_with_its_examples() {
+    let registry = device_maps::Registry::built_in().unwrap();
+    let mut served = 0;
+    for map in registry.maps() {
+        let bank = Simulator::builder(map)
+            .bank()
+            .unwrap_or_else(|err| panic!("{}: {err}", map.id));
+        let units = map.units();
+        for (register, words) in device_maps::example_words(map) {
+            let unit = units.resolve(&register.unit_id);
+            let served_words =
+                bank.get(unit, register.table, register.wire_address, register.count);
+            let expected: Vec<Option<u16>> = words.iter().copied().map(Some).collect();
+            assert_eq!(served_words, expected, "{} {}", map.id, register.name);
+        }
+        served += 1;
+    }
+    assert!(served > 0, "the registry has built-in maps");
+}
