@@ -261,29 +261,18 @@ impl Codec {
     #[inline]
     pub fn decode(&self, words: &[u16]) -> Result<Option<Value>, DecodeError> {
         if words.len() != usize::from(self.registers) {
-            return Err(DecodeError::Length {
-                data_type: self.data_type,
-                expected: self.registers,
-                got: words.len(),
-            });
+            return Err(self.length_error(words.len()));
         }
         if self.all_ones_missing && words.iter().all(|&w| w == 0xFFFF) {
             return Ok(None);
         }
-        let raw = match (self.data_type, words) {
-            (DataType::String, _) => return self.decode_string(words).map(Some),
-            (DataType::String1, _) => return self.decode_string1(words).map(Some),
-            (_, &[w]) => u64::from(self.order.u16_from(w)),
-            (_, &[a, b]) => u64::from(self.order.u32_from([a, b])),
-            (_, &[a, b, c, d]) => self.order.u64_from([a, b, c, d]),
+        let raw = match *words {
+            _ if self.data_type.is_text() => return self.decode_text(words),
+            [w] => u64::from(self.order.u16_from(w)),
+            [a, b] => u64::from(self.order.u32_from([a, b])),
+            [a, b, c, d] => self.order.u64_from([a, b, c, d]),
             // Unreachable: fixed-width codecs have 1, 2 or 4 registers and the length matched.
-            _ => {
-                return Err(DecodeError::Length {
-                    data_type: self.data_type,
-                    expected: self.registers,
-                    got: words.len(),
-                });
-            }
+            _ => return Err(self.length_error(words.len())),
         };
         if !self.raw_missing.is_empty() && self.raw_missing.contains(&raw) {
             return Ok(None);
@@ -309,10 +298,30 @@ impl Codec {
             }
             DataType::Bits16 | DataType::Bits32 => Value::Flags(raw as u32),
             // Text returned above; repeating the call keeps this match total without a panic.
-            DataType::String => return self.decode_string(words).map(Some),
-            DataType::String1 => return self.decode_string1(words).map(Some),
+            DataType::String | DataType::String1 => return self.decode_text(words),
         };
         Ok(Some(value))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn length_error(&self, got: usize) -> DecodeError {
+        DecodeError::Length {
+            data_type: self.data_type,
+            expected: self.registers,
+            got,
+        }
+    }
+
+    /// The two string packings (kept out of line so the numeric path stays small).
+    #[inline(never)]
+    fn decode_text(&self, words: &[u16]) -> Result<Option<Value>, DecodeError> {
+        let text = if self.data_type == DataType::String1 {
+            self.decode_string1(words)
+        } else {
+            self.decode_string(words)
+        };
+        text.map(Some)
     }
 
     #[inline]

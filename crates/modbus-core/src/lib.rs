@@ -57,6 +57,6 @@ mod value;
 
 pub use codec::{Codec, Sentinel};
 pub use error::{CodecError, DecodeError, EncodeError, ParseError, PlanError};
-pub use plan::{Gaps, Limits, Placement, Plan, ReadRequest, Span, plan};
+pub use plan::{Gaps, Limits, Placement, Plan, ReadRequest, Span, plan, plan_with_mapped};
 pub use types::{DataType, Order, Table};
 pub use value::Value;

@@ -327,7 +327,31 @@ impl Plan {
 /// # Ok::<(), modbus_core::PlanError>(())
 /// ```
 pub fn plan(spans: &[Span], limits: &Limits) -> Result<Plan, PlanError> {
+    plan_with_mapped(spans, &[], limits)
+}
+
+/// Like [`plan`], also told which registers exist on the device (`mapped`, typically every
+/// register of its map). A request may then read through registers that are mapped but not
+/// needed without that counting as a gap; only addresses that are neither needed nor mapped
+/// count against [`Limits::gaps`]. Empty mapped spans are ignored.
+///
+/// ```
+/// use modbus_core::{plan, plan_with_mapped, Limits, Span, Table};
+///
+/// // A device that refuses reads of unmapped registers; registers 0..=9 all exist.
+/// let needed = [Span::new(1, Table::Input, 0, 1), Span::new(1, Table::Input, 9, 1)];
+/// let mapped = [Span::new(1, Table::Input, 0, 10)];
+/// assert_eq!(plan(&needed, &Limits::default())?.len(), 2);
+/// assert_eq!(plan_with_mapped(&needed, &mapped, &Limits::default())?.len(), 1);
+/// # Ok::<(), modbus_core::PlanError>(())
+/// ```
+pub fn plan_with_mapped(
+    spans: &[Span],
+    mapped: &[Span],
+    limits: &Limits,
+) -> Result<Plan, PlanError> {
     limits.validate()?;
+    let mapped = MappedSet::new(mapped, limits.gaps);
     let mut order: Vec<(u64, u32)> = Vec::with_capacity(spans.len());
     for (index, span) in spans.iter().enumerate() {
         check_span(index, span, limits)?;
@@ -361,7 +385,10 @@ pub fn plan(spans: &[Span], limits: &Limits) -> Result<Plan, PlanError> {
             let extend = same_group
                 && end - run_start <= u32::from(limits.max_count(span.table))
                 && limits.same_page(run_start, end)
-                && limits.gaps.allows(start.saturating_sub(max_end));
+                && (start <= max_end
+                    || limits
+                        .gaps
+                        .allows(mapped.longest_hole(span.unit, span.table, max_end, start)));
             match requests.last_mut() {
                 Some(last) if extend => last.count = (end - run_start) as u16,
                 _ => {
@@ -421,4 +448,61 @@ fn sort_key(span: &Span) -> u64 {
         | ((span.table.index() as u64) << 50)
         | (u64::from(span.address) << 17)
         | (0x1_FFFF - u64::from(span.end()))
+}
+
+/// Merged intervals of mapped addresses, per unit and table, sorted.
+struct MappedSet {
+    /// `(group, start, end)`, disjoint and sorted within each group.
+    intervals: Vec<(u16, u32, u32)>,
+}
+
+/// Unit and table as one sortable number.
+#[inline]
+fn group_key(unit: u8, table: Table) -> u16 {
+    (u16::from(unit) << 2) | table.index() as u16
+}
+
+impl MappedSet {
+    fn new(mapped: &[Span], gaps: Gaps) -> MappedSet {
+        if gaps == Gaps::Any || mapped.is_empty() {
+            return MappedSet {
+                intervals: Vec::new(),
+            };
+        }
+        let mut raw: Vec<(u16, u32, u32)> = mapped
+            .iter()
+            .filter(|s| s.count > 0)
+            .map(|s| (group_key(s.unit, s.table), u32::from(s.address), s.end()))
+            .collect();
+        raw.sort_unstable();
+        let mut intervals: Vec<(u16, u32, u32)> = Vec::with_capacity(raw.len());
+        for (group, start, end) in raw {
+            match intervals.last_mut() {
+                Some(last) if last.0 == group && start <= last.2 => last.2 = last.2.max(end),
+                _ => intervals.push((group, start, end)),
+            }
+        }
+        MappedSet { intervals }
+    }
+
+    /// The longest run of addresses in `from..to` that no mapped interval covers.
+    fn longest_hole(&self, unit: u8, table: Table, from: u32, to: u32) -> u32 {
+        let group = group_key(unit, table);
+        let first = self
+            .intervals
+            .partition_point(|&(g, _, end)| (g, end) <= (group, from));
+        let mut cursor = from;
+        let mut longest = 0;
+        for &(g, start, end) in &self.intervals[first..] {
+            if g != group || start >= to {
+                break;
+            }
+            longest = longest.max(start.saturating_sub(cursor));
+            cursor = cursor.max(end);
+            if cursor >= to {
+                return longest;
+            }
+        }
+        longest.max(to.saturating_sub(cursor))
+    }
 }

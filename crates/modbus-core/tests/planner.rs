@@ -3,7 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use modbus_core::{Gaps, Limits, PlanError, Span, Table, plan};
+use modbus_core::{Gaps, Limits, PlanError, Span, Table, plan, plan_with_mapped};
 use proptest::prelude::*;
 
 const HR: Table = Table::Holding;
@@ -273,8 +273,16 @@ fn assert_slices_match(spans: &[Span], p: &modbus_core::Plan) {
 // ---- The exhaustive reference ----
 
 /// Whether one window `[start, end)` of `unit`/`table` may be read, by the definitions alone:
-/// its size, its page, and every run of addresses no span needs.
-fn feasible(spans: &[Span], limits: &Limits, unit: u8, table: Table, start: u32, end: u32) -> bool {
+/// its size, its page, and every run of addresses no span needs and none is mapped.
+fn feasible(
+    spans: &[Span],
+    mapped: &[Span],
+    limits: &Limits,
+    unit: u8,
+    table: Table,
+    start: u32,
+    end: u32,
+) -> bool {
     if end <= start || end - start > u32::from(limits.max_count(table)) {
         return false;
     }
@@ -286,6 +294,7 @@ fn feasible(spans: &[Span], limits: &Limits, unit: u8, table: Table, start: u32,
     let needed = |a: u32| {
         spans
             .iter()
+            .chain(mapped)
             .any(|s| s.unit == unit && s.table == table && u32::from(s.address) <= a && a < s.end())
     };
     let mut run = 0u32;
@@ -304,7 +313,7 @@ fn feasible(spans: &[Span], limits: &Limits, unit: u8, table: Table, start: u32,
 
 /// The minimum number of feasible windows such that every span lies inside one of them, by
 /// breadth-first search over the sets of covered spans. `None` if some span fits no window.
-fn exhaustive_minimum(spans: &[Span], limits: &Limits) -> Option<usize> {
+fn exhaustive_minimum(spans: &[Span], mapped: &[Span], limits: &Limits) -> Option<usize> {
     let n = spans.len();
     // Candidate windows: from any span start to any span end of the same unit and table.
     let mut windows: Vec<u32> = Vec::new(); // bitmask of spans each window covers
@@ -314,7 +323,7 @@ fn exhaustive_minimum(spans: &[Span], limits: &Limits) -> Option<usize> {
                 continue;
             }
             let (start, end) = (u32::from(a.address), b.end());
-            if feasible(spans, limits, a.unit, a.table, start, end) {
+            if feasible(spans, mapped, limits, a.unit, a.table, start, end) {
                 let mask = spans.iter().enumerate().fold(0u32, |m, (i, s)| {
                     let inside = (s.unit, s.table) == (a.unit, a.table)
                         && start <= u32::from(s.address)
@@ -381,14 +390,35 @@ proptest! {
     /// every request it makes is feasible, and every span is cut back correctly.
     #[test]
     fn planner_is_optimal(spans in small_spans(), limits in small_limits()) {
-        let reference = exhaustive_minimum(&spans, &limits);
+        let reference = exhaustive_minimum(&spans, &[], &limits);
         match plan(&spans, &limits) {
             Err(_) => prop_assert_eq!(reference, None, "planner refused a plannable input"),
             Ok(p) => {
                 prop_assert_eq!(Some(p.len()), reference);
                 for r in p.requests() {
                     let (start, end) = (u32::from(r.address), u32::from(r.address) + u32::from(r.count));
-                    prop_assert!(feasible(&spans, &limits, r.unit, r.table, start, end), "{}", r);
+                    prop_assert!(feasible(&spans, &[], &limits, r.unit, r.table, start, end), "{}", r);
+                }
+                assert_slices_match(&spans, &p);
+            }
+        }
+    }
+
+    /// The same with mapped-but-unneeded registers that requests may read through.
+    #[test]
+    fn planner_with_mapped_is_optimal(
+        spans in small_spans(),
+        mapped in small_spans(),
+        limits in small_limits(),
+    ) {
+        let reference = exhaustive_minimum(&spans, &mapped, &limits);
+        match plan_with_mapped(&spans, &mapped, &limits) {
+            Err(_) => prop_assert_eq!(reference, None, "planner refused a plannable input"),
+            Ok(p) => {
+                prop_assert_eq!(Some(p.len()), reference);
+                for r in p.requests() {
+                    let (start, end) = (u32::from(r.address), u32::from(r.address) + u32::from(r.count));
+                    prop_assert!(feasible(&spans, &mapped, &limits, r.unit, r.table, start, end), "{}", r);
                 }
                 assert_slices_match(&spans, &p);
             }
