@@ -64,7 +64,7 @@ fn options() -> ClientOptions {
 }
 
 async fn serve(faults: Faults) -> SimulatorHandle {
-    Simulator::builder(bank())
+    Simulator::from_bank(bank())
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
@@ -623,7 +623,7 @@ async fn learns_holes_and_says_so_once() {
 
 #[tokio::test]
 async fn rtu_over_tcp_gateway() {
-    let sim = Simulator::builder(bank())
+    let sim = Simulator::from_bank(bank())
         .framing(Framing::RtuOverTcp)
         .bind("127.0.0.1:0")
         .await
