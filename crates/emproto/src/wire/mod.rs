@@ -61,7 +61,12 @@ pub enum ChecksumConvention {
 
 /// The byte sum of `bytes`, as the checksum wants it before reduction.
 pub fn byte_sum(bytes: &[u8]) -> u64 {
-    bytes.iter().map(|&b| u64::from(b)).sum()
+    // A datagram is at most 65535 bytes, so a u32 per 64 KiB chunk cannot overflow; summing in
+    // u32 lets the compiler vectorise the loop.
+    bytes
+        .chunks(1 << 16)
+        .map(|c| u64::from(c.iter().map(|&b| u32::from(b)).sum::<u32>()))
+        .sum()
 }
 
 /// A datagram whose envelope has been checked; the payload is borrowed and not yet read.
