@@ -197,6 +197,21 @@ fn ensure_empty(
 // ---------------------------------------------------------------------------------------------
 // Login (0x0001) and LoginResponse (0x0002)
 
+/// A text field and its continuation as one string (each cut at its first NUL, then trimmed
+/// like [`FixedStr::as_str`]).
+fn join<const A: usize, const B: usize>(first: &FixedStr<A>, more: &FixedStr<B>) -> String {
+    let joined = [first.as_bytes(), more.as_bytes()].concat();
+    let start = joined
+        .iter()
+        .position(|&b| b != b' ' && b != 0xff)
+        .unwrap_or(joined.len());
+    let end = joined
+        .iter()
+        .rposition(|&b| b != b' ' && b != 0xff)
+        .map_or(start, |p| p + 1);
+    String::from_utf8_lossy(&joined[start..end]).into_owned()
+}
+
 /// What follows the 70-byte login layout in the longer variants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum LoginExtension {
@@ -253,9 +268,7 @@ impl Login {
     /// The brand including its continuation in 151-byte payloads.
     pub fn full_brand(&self) -> String {
         match &self.extension {
-            LoginExtension::Long { brand, .. } if !brand.is_empty() => {
-                format!("{}{}", self.brand.as_str(), brand.as_str())
-            }
+            LoginExtension::Long { brand, .. } => join(&self.brand, brand),
             _ => self.brand.as_str(),
         }
     }
@@ -263,9 +276,7 @@ impl Login {
     /// The model including its continuation in 151-byte payloads.
     pub fn full_model(&self) -> String {
         match &self.extension {
-            LoginExtension::Long { model, .. } if !model.is_empty() => {
-                format!("{}{}", self.model.as_str(), model.as_str())
-            }
+            LoginExtension::Long { model, .. } => join(&self.model, model),
             _ => self.model.as_str(),
         }
     }
@@ -275,11 +286,7 @@ impl Login {
         match &self.extension {
             LoginExtension::HotLine(more)
             | LoginExtension::Flag { hot_line: more, .. }
-            | LoginExtension::Long { hot_line: more, .. }
-                if self.hot_line.as_bytes().len() == 16 =>
-            {
-                format!("{}{}", self.hot_line.as_str(), more.as_str())
-            }
+            | LoginExtension::Long { hot_line: more, .. } => join(&self.hot_line, more),
             _ => self.hot_line.as_str(),
         }
     }
