@@ -15,6 +15,14 @@ fn float32(c: &mut Criterion) {
         let words = codec.encode(&Value::Float(230.1)).expect("encode");
         group.bench_function(order.name(), |b| b.iter(|| codec.decode(black_box(&words))));
     }
+    // The floor: the bare bit conversion, without type, order, NaN or length handling.
+    let words = [0x4366u16, 0x1999];
+    group.bench_function("baseline_from_bits", |b| {
+        b.iter(|| {
+            let w = black_box(&words);
+            f32::from_bits((u32::from(w[0]) << 16) | u32::from(w[1]))
+        })
+    });
     group.finish();
 }
 

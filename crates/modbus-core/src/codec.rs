@@ -135,6 +135,42 @@ pub struct Codec {
     all_ones_missing: bool,
     /// Raw patterns meaning "missing", masked to the type's width.
     raw_missing: Vec<u64>,
+    /// The shortcut [`Codec::decode`] takes when nothing but type and order matter.
+    fast: Fast,
+}
+
+/// Decoding shortcuts for codecs without scale, offset or sentinels (beyond NaN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    /// No shortcut: scale, offset, sentinels, text or bit fields.
+    General,
+    Int16,
+    UInt16,
+    Int32,
+    UInt32,
+    Int64,
+    UInt64,
+    Float32,
+    Float64,
+}
+
+impl Fast {
+    fn of(codec: &Codec) -> Fast {
+        if !codec.is_unscaled() || codec.all_ones_missing || !codec.raw_missing.is_empty() {
+            return Fast::General;
+        }
+        match codec.data_type {
+            DataType::Int16 => Fast::Int16,
+            DataType::UInt16 => Fast::UInt16,
+            DataType::Int32 => Fast::Int32,
+            DataType::UInt32 => Fast::UInt32,
+            DataType::Int64 => Fast::Int64,
+            DataType::UInt64 => Fast::UInt64,
+            DataType::Float32 => Fast::Float32,
+            DataType::Float64 => Fast::Float64,
+            _ => Fast::General,
+        }
+    }
 }
 
 /// Relative tolerance under which a scaled value counts as a whole number of raw steps.
@@ -164,7 +200,9 @@ impl Codec {
             arithmetic: Arithmetic::Identity,
             all_ones_missing: false,
             raw_missing: Vec::new(),
-        })
+            fast: Fast::General,
+        }
+        .with_fast())
     }
 
     /// The same codec with `value = raw × scale + offset`. Only numbers may be scaled (a scale
@@ -185,7 +223,7 @@ impl Codec {
         self.scale = scale;
         self.offset = offset;
         self.arithmetic = Arithmetic::choose(scale, offset);
-        Ok(self)
+        Ok(self.with_fast())
     }
 
     /// The same codec with one more sentinel. Fails when the sentinel can never match this
@@ -222,7 +260,12 @@ impl Codec {
                 }
             }
         }
-        Ok(self)
+        Ok(self.with_fast())
+    }
+
+    fn with_fast(mut self) -> Codec {
+        self.fast = Fast::of(&self);
+        self
     }
 
     /// The data type.
@@ -260,6 +303,30 @@ impl Codec {
     /// [`Codec::registers`] or a string is not valid text. Never panics.
     #[inline]
     pub fn decode(&self, words: &[u16]) -> Result<Option<Value>, DecodeError> {
+        let o = self.order;
+        let value = match (self.fast, words) {
+            (Fast::Float32, &[a, b]) => {
+                let v = f32::from_bits(o.u32_from([a, b]));
+                return Ok((!v.is_nan()).then_some(Value::Float(f64::from(v))));
+            }
+            (Fast::Float64, &[a, b, c, d]) => {
+                let v = f64::from_bits(o.u64_from([a, b, c, d]));
+                return Ok((!v.is_nan()).then_some(Value::Float(v)));
+            }
+            (Fast::UInt16, &[w]) => Value::UInt(u64::from(o.u16_from(w))),
+            (Fast::Int16, &[w]) => Value::Int(i64::from(o.u16_from(w) as i16)),
+            (Fast::UInt32, &[a, b]) => Value::UInt(u64::from(o.u32_from([a, b]))),
+            (Fast::Int32, &[a, b]) => Value::Int(i64::from(o.u32_from([a, b]) as i32)),
+            (Fast::UInt64, &[a, b, c, d]) => Value::UInt(o.u64_from([a, b, c, d])),
+            (Fast::Int64, &[a, b, c, d]) => Value::Int(o.u64_from([a, b, c, d]) as i64),
+            _ => return self.decode_general(words),
+        };
+        Ok(Some(value))
+    }
+
+    /// Every case [`Codec::decode`] has no shortcut for, including wrong lengths.
+    #[inline(never)]
+    fn decode_general(&self, words: &[u16]) -> Result<Option<Value>, DecodeError> {
         if words.len() != usize::from(self.registers) {
             return Err(self.length_error(words.len()));
         }

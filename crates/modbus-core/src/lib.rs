@@ -60,3 +60,8 @@ pub use error::{CodecError, DecodeError, EncodeError, ParseError, PlanError};
 pub use plan::{Gaps, Limits, Placement, Plan, ReadRequest, Span, plan, plan_with_mapped};
 pub use types::{DataType, Order, Table};
 pub use value::Value;
+
+/// The examples in the crate's README run as doc tests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
