@@ -218,7 +218,16 @@ impl ModbusClient {
         let new = lock(&self.device.holes).learn(unit, table, &gaps);
         let first = lock(&self.device.announced).insert((unit, table));
         if first && !new.is_empty() {
-            let shown: Vec<String> = new.iter().map(|(s, e)| format!("{s}..{}", e - 1)).collect();
+            let shown: Vec<String> = new
+                .iter()
+                .map(|(s, e)| {
+                    if e - s == 1 {
+                        s.to_string()
+                    } else {
+                        format!("{s}..{}", e - 1)
+                    }
+                })
+                .collect();
             tracing::warn!(
                 endpoint = %self.device.endpoint,
                 unit,
