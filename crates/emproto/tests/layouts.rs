@@ -313,3 +313,24 @@ fn serial_and_password_text() {
     assert!(Password::CHARGER.is_unset());
     assert_eq!(format!("{}", Password::new("123456").unwrap()), "******");
 }
+
+#[test]
+fn wifi_passphrase_never_reaches_debug_output() {
+    let info = WifiInfo {
+        action: ConfigAction::GET,
+        ssid: s("home"),
+        passphrase: s("correct horse battery"),
+        server_ip: [0, 0, 0, 0],
+        server_port: 28376,
+    };
+    let bytes = round_trip(Payload::WifiInfoResponse(info.clone()));
+    assert_eq!(bytes.len(), 25 + 105);
+    assert_eq!(
+        &bytes[21 + 103..21 + 105],
+        &28376u16.to_be_bytes(),
+        "port at offset 103"
+    );
+    let shown = format!("{:?}", parse_packet(&bytes));
+    assert!(shown.contains("home") && shown.contains("28376"), "{shown}");
+    assert!(!shown.contains("horse"), "{shown}");
+}

@@ -29,11 +29,11 @@ pub use payload::{
     Brightness, ChargeStart, ChargeStartResponse, ChargeStop, ChargeStopResponse, ChargingStatus,
     ConfigValue, Current, CurrentChargeRecord, CurrentChargeRecordAck, Energy, Limit, Login,
     LoginExtension, Nickname, PResult, PhaseReading, Schedule, ScheduleSlot, Status, SystemTime,
-    SystemTimeForm, Temperature, Version, Voltage, parse_brightness, parse_charge_start,
+    SystemTimeForm, Temperature, Version, Voltage, WifiInfo, parse_brightness, parse_charge_start,
     parse_charge_start_response, parse_charge_stop, parse_charge_stop_response,
     parse_charging_status, parse_config_value, parse_current_charge_record,
     parse_current_charge_record_ack, parse_empty, parse_login, parse_nickname, parse_opt_byte,
-    parse_schedule, parse_status, parse_system_time, parse_version,
+    parse_schedule, parse_status, parse_system_time, parse_version, parse_wifi_info,
 };
 
 /// First two bytes of every datagram.
@@ -375,6 +375,8 @@ pub enum Payload {
     PasswordError,
     /// 0x0162 screen brightness.
     BrightnessResponse(Brightness),
+    /// 0x010A Wi-Fi settings (the passphrase is masked in `Debug`).
+    WifiInfoResponse(WifiInfo),
 
     /// 0x8001 login confirm (payload `00`).
     LoginConfirm(Option<u8>),
@@ -415,8 +417,7 @@ pub enum Payload {
     /// 0x8162 screen brightness SET or GET.
     Brightness(Brightness),
 
-    /// Any command without a known layout, bytes as received. (0x010A carries the Wi-Fi
-    /// passphrase in clear: never log a raw payload.)
+    /// Any command without a known layout, bytes as received.
     Raw {
         /// Command id.
         command: Command,
@@ -490,6 +491,7 @@ impl Payload {
                 Self::PasswordError
             }
             Command::BRIGHTNESS_RESPONSE => Self::BrightnessResponse(whole(i, parse_brightness)?),
+            Command::WIFI_INFO_RESPONSE => Self::WifiInfoResponse(whole(i, parse_wifi_info)?),
             Command::LOGIN_CONFIRM => Self::LoginConfirm(whole(i, parse_opt_byte)?),
             Command::REQUEST_LOGIN => Self::RequestLogin(whole(i, parse_opt_byte)?),
             Command::HEADING_RESPONSE => Self::HeadingResponse(whole(i, parse_opt_byte)?),
@@ -549,6 +551,7 @@ impl Payload {
             Self::TemperatureUnitResponse(_) => Command::TEMPERATURE_UNIT_RESPONSE,
             Self::PasswordError => Command::PASSWORD_ERROR,
             Self::BrightnessResponse(_) => Command::BRIGHTNESS_RESPONSE,
+            Self::WifiInfoResponse(_) => Command::WIFI_INFO_RESPONSE,
             Self::LoginConfirm(_) => Command::LOGIN_CONFIRM,
             Self::RequestLogin(_) => Command::REQUEST_LOGIN,
             Self::HeadingResponse(_) => Command::HEADING_RESPONSE,
@@ -600,6 +603,7 @@ impl Payload {
             Self::ChargeStart(p) => p.encode(out),
             Self::ChargeStop(p) => p.encode(out),
             Self::CurrentChargeRecordAck(p) => p.encode(out),
+            Self::WifiInfoResponse(p) => p.encode(out),
             Self::Raw { bytes, .. } => out.extend_from_slice(bytes),
         }
     }

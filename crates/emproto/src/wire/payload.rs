@@ -1465,6 +1465,75 @@ pub fn parse_brightness(input: &[u8]) -> PResult<'_, Brightness> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Wi-Fi info (0x010A), one source
+
+/// The charger's Wi-Fi settings (0x010A answer, 105 bytes; one source). The passphrase comes
+/// back in clear; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct WifiInfo {
+    /// 1 = set, 2 = query.
+    pub action: ConfigAction,
+    /// Network name.
+    pub ssid: FixedStr<32>,
+    /// Passphrase, in clear on the wire.
+    pub passphrase: FixedStr<66>,
+    /// Server address the charger reports to (0.0.0.0 seen).
+    pub server_ip: [u8; 4],
+    /// Server port (28376 seen).
+    pub server_port: u16,
+}
+
+impl fmt::Debug for WifiInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WifiInfo")
+            .field("action", &self.action)
+            .field("ssid", &self.ssid)
+            .field("passphrase", &"******")
+            .field("server_ip", &std::net::Ipv4Addr::from(self.server_ip))
+            .field("server_port", &self.server_port)
+            .finish()
+    }
+}
+
+impl WifiInfo {
+    /// Appends the payload.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.u8(self.action.0);
+        out.bytes(&self.ssid.0);
+        out.bytes(&self.passphrase.0);
+        out.bytes(&self.server_ip);
+        out.u16(self.server_port);
+    }
+}
+
+/// Parses a Wi-Fi info answer (exactly 105 bytes).
+pub fn parse_wifi_info(input: &[u8]) -> PResult<'_, WifiInfo> {
+    if input.len() != 105 {
+        return Err(PayloadError::length("105", input.len()));
+    }
+    let (i, (action, ssid, passphrase, ip, server_port)) = (
+        be_u8.map(ConfigAction),
+        fixed::<32>,
+        fixed::<66>,
+        take(4usize),
+        be_u16,
+    )
+        .parse(input)?;
+    let mut server_ip = [0u8; 4];
+    server_ip.copy_from_slice(ip);
+    Ok((
+        i,
+        WifiInfo {
+            action,
+            ssid,
+            passphrase,
+            server_ip,
+            server_port,
+        },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Empty and one-byte payloads
 
 /// Parses an empty payload.
