@@ -15,7 +15,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
     let device = options.device.as_deref().unwrap_or(&map.id);
     let _ = writeln!(
         out,
-        "{} {} ({device}), read {}",
+        "{device}: {} {}, read {}",
         map.manufacturer,
         map.model,
         rfc3339(view.read_at)
@@ -142,9 +142,9 @@ fn number_text(reading: &Reading<'_>, value: &Value) -> String {
     }
 }
 
-/// A float for people: a `float32` in its shortest single-precision form (238.19, not
-/// 238.1899871826172); any other float rounded to 10 significant digits, which hides the
-/// binary noise of scaling (1234.5, not 1234.5000000000002).
+/// A float as text: from a `float32` in its shortest single-precision form (238.19, not
+/// 238.1899871826172); any other float rounded to 12 significant digits, which hides the
+/// binary noise of scaling and unit conversion (1234.5, not 1234.5000000000002).
 pub(crate) fn float_text(f: f64, single: bool) -> String {
     if !f.is_finite() {
         return f.to_string();
@@ -152,7 +152,7 @@ pub(crate) fn float_text(f: f64, single: bool) -> String {
     if single {
         return (f as f32).to_string();
     }
-    match format!("{f:.9e}").parse::<f64>() {
+    match format!("{f:.11e}").parse::<f64>() {
         Ok(rounded) => rounded.to_string(),
         Err(_) => f.to_string(),
     }

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use modbus_core::Value;
 
 use crate::Options;
+use crate::human::float_text;
 use crate::time::unix_nanos;
 use crate::view::View;
 
@@ -28,7 +29,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
             .iter()
             .filter(|r| r.unit_id() == unit)
             .filter_map(|r| {
-                let value = field_value(r.present()?)?;
+                let value = field_value(r.present()?, r.is_plain_float32())?;
                 Some(format!("{}={value}", escape_key(r.name())))
             })
             .collect();
@@ -47,7 +48,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
 
 /// A field value in line-protocol syntax, or `None` for a value that cannot be written (NaN,
 /// infinity).
-fn field_value(value: &Value) -> Option<String> {
+fn field_value(value: &Value, single: bool) -> Option<String> {
     Some(match value {
         Value::Int(v) => format!("{v}i"),
         Value::UInt(v) => match i64::try_from(*v) {
@@ -56,7 +57,7 @@ fn field_value(value: &Value) -> Option<String> {
             Err(_) => format!("{}", *v as f64),
         },
         Value::Float(v) if v.is_finite() => {
-            let text = v.to_string();
+            let text = float_text(*v, single);
             // A whole float gets a decimal point so it is never mistaken for anything else.
             if text.contains(['.', 'e', 'E']) {
                 text
@@ -127,14 +128,23 @@ mod tests {
 
     #[test]
     fn field_values() {
-        assert_eq!(field_value(&Value::Int(-3)).as_deref(), Some("-3i"));
-        assert_eq!(field_value(&Value::UInt(7)).as_deref(), Some("7i"));
-        assert_eq!(field_value(&Value::Float(25.0)).as_deref(), Some("25.0"));
-        assert_eq!(field_value(&Value::Float(0.5)).as_deref(), Some("0.5"));
-        assert_eq!(field_value(&Value::Float(f64::NAN)), None);
-        assert_eq!(field_value(&Value::Bool(true)).as_deref(), Some("true"));
+        assert_eq!(field_value(&Value::Int(-3), false).as_deref(), Some("-3i"));
+        assert_eq!(field_value(&Value::UInt(7), false).as_deref(), Some("7i"));
         assert_eq!(
-            field_value(&Value::Text("a\"b".into())).as_deref(),
+            field_value(&Value::Float(25.0), false).as_deref(),
+            Some("25.0")
+        );
+        assert_eq!(
+            field_value(&Value::Float(0.5), false).as_deref(),
+            Some("0.5")
+        );
+        assert_eq!(field_value(&Value::Float(f64::NAN), false), None);
+        assert_eq!(
+            field_value(&Value::Bool(true), false).as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            field_value(&Value::Text("a\"b".into()), false).as_deref(),
             Some("\"a\\\"b\"")
         );
     }

@@ -19,7 +19,7 @@
 //!   `alfen-eve`, the keys and values of `alfen_eve_modbus_tcp --json`); labels are for people.
 //! - Prometheus metrics are in base units (`_volts`, `_watts`, `_joules`, `_seconds`), counters
 //!   end in `_total`, and registers that differ only by phase share a metric with a `phase`
-//!   label. Text values (names, versions) are labels of one `<map>_info` metric.
+//!   label. A text value (a name, a version) is the label of an info metric whose value is 1.
 //! - The renderers see the snapshot through the map, but a reading the map does not declare is
 //!   still rendered from what the reading itself carries (name, title, unit, kind).
 //!

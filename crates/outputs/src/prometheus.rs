@@ -4,17 +4,20 @@
 //! (`alfen_eve_voltage_volts`), with `_total` for counters. Values are converted to base units
 //! (kW to watts, kWh and Wh to joules, ms to seconds, % to a ratio). Registers that differ only
 //! by phase fold into one metric with a `phase` label when that is unambiguous; every sample
-//! carries `device`, `serial` (when known) and `unit` (the Modbus unit id). Text registers
-//! become labels of one `<map>_info` metric whose value is 1. Missing values are left out.
+//! carries `device`, `serial` (when known) and `unit` (the Modbus unit id). Scale-factor
+//! registers are applied, not exposed. A text register
+//! becomes an info metric, `<map>_<register>_info`, whose label carries the text and whose
+//! value is 1. Missing values are left out.
 
 use std::fmt::Write as _;
 
 use std::collections::HashMap;
 
-use device_maps::{DeviceMap, Kind, Register};
+use device_maps::{DeviceMap, Kind, Register, Scale};
 use modbus_core::Value;
 
 use crate::Options;
+use crate::human::float_text;
 use crate::naming::{label_name, metric_fragment, split_phase};
 use crate::units::base_unit;
 use crate::view::{Reading, View};
@@ -62,6 +65,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
         }
         let plan = match plans.by_name.get(reading.name()) {
             Some(plan) => plan.clone(),
+            None if reading.register.is_some() => continue,
             None => {
                 // A reading the map does not declare: its own metric, from what it carries.
                 let candidate = Candidate::of_reading(reading);
@@ -77,7 +81,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
             continue;
         }
         seen.push(key);
-        let Some(number) = sample_value(value, plan.factor) else {
+        let Some(number) = sample_value(value, plan.factor, reading.is_plain_float32()) else {
             continue;
         };
         let mut labels: Vec<(String, String)> = vec![("device".to_owned(), device.clone())];
@@ -106,7 +110,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
             out.push('\n');
         }
     }
-    info_metric(&mut out, view, &prefix, &device, serial.as_deref());
+    info_metrics(&mut out, view, &prefix, &device, serial.as_deref());
     out
 }
 
@@ -201,10 +205,20 @@ impl Plans {
 /// Decides the metric of every numeric register of the map: name, type, conversion, phase.
 fn plan(map: &DeviceMap, prefix: &str) -> Plans {
     let names: Vec<&str> = map.registers.iter().map(|r| r.name.as_str()).collect();
+    // SunSpec scale-factor registers are already applied to the values they scale.
+    let scale_factors: Vec<&str> = map
+        .registers
+        .iter()
+        .filter_map(|r| match &r.scale {
+            Scale::PowerOfTen(sf) => Some(sf.as_str()),
+            Scale::Factor(_) => None,
+        })
+        .collect();
     let candidates: Vec<Candidate<'_>> = map
         .registers
         .iter()
         .filter(|r| r.kind != Kind::Text && r.access.readable() && !is_text_type(r))
+        .filter(|r| !scale_factors.contains(&r.name.as_str()))
         .map(|r| Candidate::new(&r.name, &r.title, r.unit.as_deref(), r.kind, Some(r)))
         .collect();
 
@@ -310,8 +324,9 @@ fn family_help(c: &Candidate<'_>) -> String {
     }
 }
 
-/// The sample value in base units; integers that need no conversion print exactly.
-fn sample_value(value: &Value, factor: f64) -> Option<String> {
+/// The sample value in base units; integers that need no conversion print exactly, a value
+/// from a `float32` register prints with single precision (12.41, not 12.4099998474).
+fn sample_value(value: &Value, factor: f64, single: bool) -> Option<String> {
     if factor == 1.0 {
         match value {
             Value::Int(v) => return Some(v.to_string()),
@@ -320,67 +335,71 @@ fn sample_value(value: &Value, factor: f64) -> Option<String> {
             _ => {}
         }
     }
-    let number = value.as_f64()? * factor;
-    number.is_finite().then(|| format_float(number))
-}
-
-/// Floats in their shortest form; the noise of a unit conversion (0.30000000000000004) is
-/// rounded away at 12 significant digits.
-fn format_float(v: f64) -> String {
-    match format!("{v:.11e}").parse::<f64>() {
-        Ok(rounded) => rounded.to_string(),
-        Err(_) => v.to_string(),
+    let mut number = value.as_f64()?;
+    if single && factor != 1.0 {
+        // Convert the decimal the float32 stands for (818.9), not its binary widening
+        // (818.900024...), so a conversion does not turn noise into digits.
+        number = float_text(number, true).parse().unwrap_or(number);
     }
+    let number = number * factor;
+    number
+        .is_finite()
+        .then(|| float_text(number, single && factor == 1.0))
 }
 
-/// `<map>_info{device=..., c_name="ALF_1000", ...} 1`, one sample per unit with text values.
-fn info_metric(
+/// Text values as info metrics: `<map>_<register>_info{device=..., unit=..., <register>="..."} 1`,
+/// one family per text register so every sample of a family has the same label names.
+fn info_metrics(
     out: &mut String,
     view: &View<'_>,
     prefix: &str,
     device: &str,
     serial: Option<&str>,
 ) {
-    let name = format!("{prefix}_info");
-    let mut lines: Vec<String> = Vec::new();
-    for unit in view.units() {
-        let mut labels: Vec<(String, String)> = vec![("device".to_owned(), device.to_owned())];
+    let mut families: Vec<(String, String, Vec<String>)> = Vec::new();
+    for reading in &view.readings {
+        let Some(Value::Text(text)) = reading.present() else {
+            continue;
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let mut key = label_name(reading.name());
+        if matches!(key.as_str(), "device" | "serial" | "unit" | "phase") {
+            if key == "serial" && Some(text.trim()) == serial {
+                // Already the `serial` label of every sample.
+                continue;
+            }
+            key.push_str("_text");
+        }
+        let name = format!("{prefix}_{}_info", metric_fragment(reading.name()));
+        let mut labels = vec![("device".to_owned(), device.to_owned())];
         if let Some(serial) = serial {
             labels.push(("serial".to_owned(), serial.to_owned()));
         }
-        labels.push(("unit".to_owned(), unit.to_string()));
-        let before = labels.len();
-        for reading in view.readings.iter().filter(|r| r.unit_id() == unit) {
-            let Some(Value::Text(text)) = reading.present() else {
-                continue;
-            };
-            if text.is_empty() {
-                continue;
-            }
-            let mut key = label_name(reading.name());
-            if matches!(key.as_str(), "device" | "serial" | "unit" | "phase") {
-                if key == "serial" && Some(text.as_str()) == serial {
-                    continue;
+        labels.push(("unit".to_owned(), reading.unit_id().to_string()));
+        labels.push((key, text.clone()));
+        let line = format!("{name}{} 1", label_set(&labels));
+        match families.iter_mut().find(|(n, _, _)| *n == name) {
+            Some((_, _, lines)) => {
+                if !lines.contains(&line) {
+                    lines.push(line);
                 }
-                key.push_str("_text");
             }
-            if labels.iter().any(|(k, _)| *k == key) {
-                continue;
-            }
-            labels.push((key, text.clone()));
-        }
-        if labels.len() > before {
-            lines.push(format!("{name}{} 1", label_set(&labels)));
+            None => families.push((name, reading.description().to_owned(), vec![line])),
         }
     }
-    if lines.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "# HELP {name} Text values of the device, as labels");
-    let _ = writeln!(out, "# TYPE {name} gauge");
-    for line in lines {
-        out.push_str(&line);
-        out.push('\n');
+    for (name, help, lines) in families {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {} (the text is a label)",
+            escape_help(&help)
+        );
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
 }
 
@@ -432,19 +451,25 @@ mod tests {
 
     #[test]
     fn samples_in_base_units() {
+        let sample = |v: Value, factor: f64, single: bool| sample_value(&v, factor, single);
         assert_eq!(
-            sample_value(&Value::Float(1.5), 1000.0).as_deref(),
+            sample(Value::Float(1.5), 1000.0, false).as_deref(),
             Some("1500")
         );
         assert_eq!(
-            sample_value(&Value::UInt(u64::MAX), 1.0).as_deref(),
+            sample(Value::UInt(u64::MAX), 1.0, false).as_deref(),
             Some("18446744073709551615")
         );
         assert_eq!(
-            sample_value(&Value::Float(0.1), 3.0).as_deref(),
+            sample(Value::Float(0.1), 3.0, false).as_deref(),
             Some("0.3")
         );
-        assert_eq!(sample_value(&Value::Text("x".into()), 1.0), None);
-        assert_eq!(sample_value(&Value::Float(f64::NAN), 1.0), None);
+        let single = f64::from(2.83_f32);
+        assert_eq!(
+            sample(Value::Float(single), 1000.0, true).as_deref(),
+            Some("2830")
+        );
+        assert_eq!(sample(Value::Text("x".into()), 1.0, false), None);
+        assert_eq!(sample(Value::Float(f64::NAN), 1.0, false), None);
     }
 }
