@@ -8,7 +8,14 @@
 //! Commands:
 //!
 //! - `cargo xtask tidy`: run the project rules and print every violation.
+//! - `cargo xtask schema [--check]`: write `docs/device-map.schema.json`, the JSON Schema of
+//!   the device map format.
+//! - `cargo xtask docs [--check]`: write `docs/devices/<id>.md`, one page per built-in map.
+//!
+//! Generated files are committed; `#[test]`s fail when they are stale.
 
+mod docs;
+mod schema;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +36,10 @@ fn main() -> anyhow::Result<()> {
                 anyhow::bail!("{} tidy rule(s) broken", problems.len())
             }
         }
+        "schema" => schema::generate(&project_root(), args.any(|a| a == "--check")),
+        "docs" => docs::generate(&project_root(), args.any(|a| a == "--check")),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <tidy>");
+            println!("usage: cargo xtask <tidy | schema [--check] | docs [--check]>");
             Ok(())
         }
         other => anyhow::bail!("unknown xtask command `{other}`; try `cargo xtask help`"),
@@ -43,4 +52,31 @@ pub(crate) fn project_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
+}
+
+/// Makes `path` hold `contents`. With `check`, a difference is an error naming the command that
+/// regenerates the file; without, the file is rewritten (and the write reported).
+pub(crate) fn ensure_file_contents(
+    path: &Path,
+    contents: &str,
+    check: bool,
+    command: &str,
+) -> anyhow::Result<()> {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    if current == contents {
+        return Ok(());
+    }
+    let shown = path.strip_prefix(project_root()).unwrap_or(path);
+    if check {
+        anyhow::bail!(
+            "{} is stale: run `{command}` and commit the result",
+            shown.display()
+        );
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, contents)?;
+    eprintln!("wrote {}", shown.display());
+    Ok(())
 }

@@ -2,14 +2,13 @@
 //! with the line it points at, is snapshotted.
 
 use std::error::Error as _;
-use std::path::Path;
 
 use device_maps::load_file;
 
 #[test]
 fn broken_maps_explain_themselves() {
     insta::glob!("broken/*.yaml", |path| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = env!("CARGO_MANIFEST_DIR");
         let relative = path.strip_prefix(root).unwrap_or(path);
         let err = match load_file(relative) {
             Ok(_) => panic!("{} loaded, but it is broken on purpose", relative.display()),

@@ -1,0 +1,512 @@
+//! The read, write, action and heartbeat paths over an in-memory device.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use device_maps::modbus_core::{Table, Value};
+use device_maps::{DeviceMap, MemoryDevice, Missing, Request, block_on, load_file};
+
+fn fixture(name: &str) -> Arc<DeviceMap> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.yaml"));
+    Arc::new(load_file(&path).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn reads(device: &MemoryDevice) -> Vec<String> {
+    device
+        .log
+        .iter()
+        .filter_map(|r| match r {
+            Request::Read {
+                unit,
+                table,
+                address,
+                count,
+            } => Some(format!("{unit} {table} {address}x{count}")),
+            Request::Write { .. } => None,
+        })
+        .collect()
+}
+
+fn writes(device: &MemoryDevice) -> Vec<String> {
+    device
+        .log
+        .iter()
+        .filter_map(|r| match r {
+            Request::Write {
+                unit,
+                table,
+                address,
+                values,
+            } => Some(format!("{unit} {table} {address} {values:04x?}")),
+            Request::Read { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_full_station_read_takes_six_requests() {
+    let map = fixture("station");
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_read(&map.select::<&str>(&[]).unwrap(), &map.units())
+        .unwrap();
+    let snapshot = block_on(plan.execute(&mut device));
+    assert_eq!(
+        reads(&device),
+        [
+            "1 holding 300x78",
+            "1 holding 422x4",
+            "1 holding 1200x16",
+            "200 holding 100x79",
+            "200 holding 1100x6",
+            "200 holding 1400x32"
+        ]
+    );
+    assert_eq!(snapshot.requests, 6);
+    assert_eq!(snapshot.readings.len(), map.registers.len());
+    let v = |name: &str| snapshot.value(name).cloned();
+    assert_eq!(v("c_name"), Some(Value::Text("ALF_1000".into())));
+    assert_eq!(
+        v("voltage_phase_L1N").and_then(|v| v.as_f64()),
+        Some(f64::from(238.19f32))
+    );
+    assert_eq!(v("c_uptime"), Some(Value::Float(125689.398)));
+    let availability = snapshot.get("availability").unwrap();
+    assert_eq!(availability.label.as_deref(), Some("Operable"));
+    assert_eq!(availability.unit_id, 1);
+    let meter = snapshot.get("meter_state").unwrap();
+    assert_eq!(meter.flags, ["Initialised", "Updated"]);
+    assert_eq!(
+        snapshot.get("voltage_phase_L1N").unwrap().title,
+        "Voltage Phase L1N"
+    );
+    assert_eq!(snapshot.get("c_time_zone").unwrap().title, "C time zone");
+    assert!(snapshot.readings.iter().all(|r| r.read_at.is_some()));
+}
+
+#[test]
+fn unit_override_reads_the_second_socket_with_the_same_registers() {
+    let map = fixture("station");
+    let mut units = map.units();
+    units.apply("2").unwrap();
+    let mut device = MemoryDevice::new();
+    device.set(2, Table::Holding, 1200, &[1]);
+    let selection = map
+        .select(&["availability", "c_modbus_table_version"])
+        .unwrap();
+    let plan = map.plan_read(&selection, &units).unwrap();
+    let snapshot = block_on(plan.execute(&mut device));
+    assert_eq!(reads(&device), ["2 holding 1200x1", "200 holding 122x1"]);
+    assert_eq!(snapshot.get("availability").unwrap().unit_id, 2);
+    assert_eq!(
+        snapshot.get("availability").unwrap().label.as_deref(),
+        Some("Operable")
+    );
+    assert!(units.apply("stations=3").is_err());
+    assert!(units.apply("socket=300").is_err());
+}
+
+#[test]
+fn missing_values_say_why() {
+    let map = fixture("station");
+    let mut device = MemoryDevice::with_examples(&map);
+    // Not available: a 0xFFFF sentinel, a NaN float, an all-ones string.
+    device.set(1, Table::Holding, 1200, &[0xFFFF]);
+    device.set(1, Table::Holding, 306, &[0x7FC0, 0x0000]);
+    device.set(200, Table::Holding, 100, &[0xFFFF; 17]);
+    let selection = map.select::<&str>(&[]).unwrap();
+    let plan = map.plan_read(&selection, &map.units()).unwrap();
+    let mut broken = MemoryDevice::new().strict();
+    let snapshot = block_on(plan.execute(&mut device));
+    let a = &snapshot.get("availability").unwrap().value;
+    assert!(matches!(a, Err(Missing::Sentinel)), "{a:?}");
+    assert!(matches!(
+        snapshot.get("voltage_phase_L1N").unwrap().value,
+        Err(Missing::Sentinel)
+    ));
+    assert!(matches!(
+        snapshot.get("c_name").unwrap().value,
+        Err(Missing::Sentinel)
+    ));
+    assert_eq!(snapshot.missing().count(), 3);
+
+    // A device that answers nothing: every reading says the read failed, none is zero.
+    let snapshot = block_on(plan.execute(&mut broken));
+    assert_eq!(broken.log.len(), 6, "every request is still tried");
+    let first = &snapshot.readings[0];
+    match &first.value {
+        Err(Missing::ReadFailed(e)) => assert!(e.to_string().contains("illegal data address")),
+        other => panic!("expected a read failure, got {other:?}"),
+    }
+    assert!(first.read_at.is_none());
+    assert_eq!(snapshot.missing().count(), snapshot.readings.len());
+}
+
+#[test]
+fn selection_by_name_and_group() {
+    let map = fixture("station");
+    let names = |sel: Vec<usize>| -> Vec<String> {
+        sel.into_iter()
+            .map(|i| map.registers[i].name.clone())
+            .collect()
+    };
+    assert_eq!(
+        names(map.select(&["meter"]).unwrap()),
+        [
+            "meter_state",
+            "voltage_phase_L1N",
+            "real_power_sum",
+            "real_energy_delivered_sum",
+            "reactive_energy_sum"
+        ]
+    );
+    assert_eq!(
+        names(map.select(&["meter/voltage", "c_name"]).unwrap()),
+        ["c_name", "voltage_phase_L1N"]
+    );
+    let err = map.select(&["availabilty"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`availabilty` is neither a register nor a group of map `station`; did you mean `availability`?"
+    );
+    let charger = fixture("charger");
+    assert_eq!(
+        charger.select(&["alive_register"]).unwrap_err().to_string(),
+        "register `alive_register` of map `charger` is write-only and cannot be read"
+    );
+}
+
+#[test]
+fn float_setpoint_goes_in_one_request_and_is_read_back() {
+    let map = fixture("station");
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_writes(&["modbus_slave_max_current=10"], &map.units())
+        .unwrap();
+    assert_eq!(plan.needs(), ["station_active_max_current"]);
+    // Dry run: nothing read, the dynamic bound listed as unchecked.
+    let dry = plan.resolve(None).unwrap();
+    assert_eq!(
+        dry.requests[0].to_string(),
+        "FC16 write multiple registers: unit 1, address 1210, 2 words 0x4120 0x0000"
+    );
+    assert_eq!(
+        dry.unchecked,
+        ["modbus_slave_max_current max = `station_active_max_current` (read at run time)"]
+    );
+    // The device applies the setpoint at 1206, as an Alfen does.
+    device.set(1, Table::Holding, 1206, &[0x4120, 0x0000]);
+    let report = block_on(plan.execute(&mut device)).unwrap();
+    assert_eq!(writes(&device), ["1 holding 1210 [4120, 0000]"]);
+    assert_eq!(report.confirmations.len(), 1);
+    assert_eq!(
+        report.confirmations[0].read_register,
+        "actual_applied_max_current"
+    );
+    assert!(report.all_confirmed());
+}
+
+#[test]
+fn writes_are_checked_before_anything_is_sent() {
+    let map = fixture("station");
+    let units = map.units();
+    let err = |a: &str| map.plan_writes(&[a], &units).unwrap_err().to_string();
+    assert_eq!(
+        err("modbus_slave_max_current=3"),
+        "3 for `modbus_slave_max_current` is below the minimum 6 (allowed: 6 to `station_active_max_current` or 0 A)"
+    );
+    assert_eq!(
+        err("charge_using_1_or_3_phases=2"),
+        "2 for `charge_using_1_or_3_phases` is not a value of its enumeration (allowed: One phase (1), Three phases (3))"
+    );
+    assert_eq!(
+        err("availability=1"),
+        "register `availability` is read-only (writable registers: modbus_slave_max_current, charge_using_1_or_3_phases)"
+    );
+    assert_eq!(
+        err("modbus_slave_max_curent=6"),
+        "map `station` has no register `modbus_slave_max_curent`; did you mean `modbus_slave_max_current`?"
+    );
+    assert_eq!(
+        err("modbus_slave_max_current"),
+        "`modbus_slave_max_current` is not NAME=VALUE"
+    );
+    assert_eq!(
+        err("modbus_slave_max_current=lots"),
+        "`lots` is not a value for `modbus_slave_max_current` (allowed: 6 to `station_active_max_current` or 0 A)"
+    );
+    // An enumeration label works, and the pause value 0 is allowed outside the range.
+    let plan = map
+        .plan_writes(
+            &[
+                "charge_using_1_or_3_phases=One phase",
+                "modbus_slave_max_current=0",
+            ],
+            &units,
+        )
+        .unwrap();
+    let resolved = plan.resolve(None).unwrap();
+    assert_eq!(
+        resolved.requests[0].to_string(),
+        "FC6 write single register: unit 1, address 1215, 1 word 0x0001"
+    );
+    assert_eq!(resolved.requests[1].words, [0, 0]);
+    assert!(
+        resolved.unchecked.is_empty(),
+        "0 is allowed by `also`, no bound to check"
+    );
+
+    // A bound read from the device: the station allows at most 25 A.
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_writes(&["modbus_slave_max_current=30"], &units)
+        .unwrap();
+    let err = block_on(plan.execute(&mut device)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the write was refused before sending anything"
+    );
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "30 for `modbus_slave_max_current` is above the maximum `station_active_max_current` = 25 (allowed: 6 to `station_active_max_current` or 0)"
+    );
+    assert!(writes(&device).is_empty());
+    assert_eq!(reads(&device), ["200 holding 1100x2"]);
+}
+
+#[test]
+fn charger_current_is_bounded_by_the_charger_and_heartbeat_follows_the_timeout() {
+    let map = fixture("charger");
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_writes(&["charging_current=16"], &map.units())
+        .unwrap();
+    let report = block_on(plan.execute(&mut device)).unwrap();
+    assert_eq!(writes(&device), ["255 holding 5004 [0010]"]);
+    assert!(report.confirmations.is_empty(), "read_back: false");
+    let plan = map
+        .plan_writes(&["charging_current=5"], &map.units())
+        .unwrap();
+    let err = block_on(plan.execute(&mut device)).unwrap_err();
+    assert!(
+        std::error::Error::source(&err)
+            .unwrap()
+            .to_string()
+            .contains("below the minimum `evse_min_current` = 6")
+    );
+
+    let alive = &map.heartbeats[0];
+    assert_eq!(alive.interval_register(), Some("failsafe_timeout"));
+    assert_eq!(alive.interval(Some(20.0)), Duration::from_secs(10));
+    assert_eq!(
+        alive.interval(Some(1.0)),
+        Duration::from_secs(1),
+        "never below min"
+    );
+    assert_eq!(
+        alive.interval(Some(0.0)),
+        Duration::from_secs(5),
+        "fallback"
+    );
+    assert_eq!(alive.interval(None), Duration::from_secs(5));
+    let plan = map
+        .plan_heartbeat(alive, &map.units(), |_| None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        plan.resolve(None).unwrap().requests[0].to_string(),
+        "FC6 write single register: unit 255, address 6000, 1 word 0x0001"
+    );
+
+    // Strings of one character per register.
+    let snapshot = block_on(
+        map.plan_read(&map.select(&["identity"]).unwrap(), &map.units())
+            .unwrap()
+            .execute(&mut device),
+    );
+    assert_eq!(
+        snapshot.value("serial_number"),
+        Some(&Value::Text("VESTEL123".into()))
+    );
+}
+
+#[test]
+fn refresh_heartbeat_rewrites_the_last_value() {
+    let map = fixture("station");
+    let refresh = &map.heartbeats[0];
+    assert_eq!(refresh.interval(None), Duration::from_secs(25));
+    assert!(
+        map.plan_heartbeat(refresh, &map.units(), |_| None)
+            .unwrap()
+            .is_none()
+    );
+    let plan = map
+        .plan_heartbeat(refresh, &map.units(), |name| {
+            (name == "modbus_slave_max_current").then_some(Value::Float(16.0))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(plan.writes[0].register, "modbus_slave_max_current");
+}
+
+#[test]
+fn scale_factor_registers_apply_both_ways() {
+    let map = fixture("inverter");
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_read(
+            &map.select(&["ac_current", "ac_power"]).unwrap(),
+            &map.units(),
+        )
+        .unwrap();
+    let snapshot = block_on(plan.execute(&mut device));
+    assert_eq!(
+        snapshot.readings.len(),
+        2,
+        "scale factors are read but not reported"
+    );
+    assert_eq!(snapshot.value("ac_current"), Some(&Value::Float(12.3)));
+    assert_eq!(snapshot.value("ac_power"), Some(&Value::Float(4500.0)));
+    assert_eq!(device.get(1, Table::Holding, 40071), Some(123));
+    assert_eq!(device.get(1, Table::Holding, 40083), Some(450));
+    // A "not implemented" scale factor makes the value missing, not wrong.
+    device.set(1, Table::Holding, 40075, &[0x8000]);
+    let snapshot = block_on(plan.execute(&mut device));
+    let current = snapshot.get("ac_current").unwrap();
+    assert_eq!(
+        current.value.as_ref().unwrap_err().to_string(),
+        "scale factor `ac_current_sf` unusable: not available (the device reports no value)"
+    );
+    // Writing needs the scale factor: read first, then encode.
+    let plan = map
+        .plan_writes(&["power_limit=3000"], &map.units())
+        .unwrap();
+    assert!(plan.resolve(None).is_err());
+    device.log.clear();
+    block_on(plan.execute(&mut device)).unwrap();
+    assert_eq!(writes(&device), ["1 holding 40199 [012c]"]);
+}
+
+#[test]
+fn actions_compute_and_check_every_write() {
+    let map = fixture("inverter");
+    let units = map.units();
+    let requests = |args: &[&str], action: &str| -> Vec<String> {
+        let plan = map.plan_action(action, args, &units).unwrap();
+        plan.resolve(None)
+            .unwrap()
+            .requests
+            .iter()
+            .map(|r| format!("{}={}", r.register, r.words[0]))
+            .collect()
+    };
+    assert_eq!(
+        requests(
+            &["start=0100", "finish=0400", "chargeToPercent=55"],
+            "setChargeSlot1"
+        ),
+        [
+            "enable_charge_target=1",
+            "charge_target_soc=55",
+            "charge_slot_1_start=100",
+            "charge_slot_1_end=400"
+        ]
+    );
+    assert_eq!(
+        requests(
+            &["start=23:30", "finish=05:30", "chargeToPercent=100"],
+            "setChargeSlot1"
+        ),
+        [
+            "enable_charge_target=0",
+            "charge_target_soc=100",
+            "charge_slot_1_start=2330",
+            "charge_slot_1_end=530"
+        ]
+    );
+    assert_eq!(
+        requests(&["start=0100", "finish=0400"], "setChargeSlot1"),
+        ["charge_slot_1_start=100", "charge_slot_1_end=400"]
+    );
+    assert_eq!(
+        requests(&["dateTime=13/07/2026 23:22:19"], "setDateTime"),
+        [
+            "system_time_year=26",
+            "system_time_month=7",
+            "system_time_day=13",
+            "system_time_hour=23",
+            "system_time_minute=22",
+            "system_time_second=19"
+        ]
+    );
+    assert_eq!(
+        requests(&["mode=2"], "setBatteryMode"),
+        [
+            "battery_power_mode=1",
+            "battery_soc_reserve=100",
+            "enable_discharge=1"
+        ]
+    );
+    assert_eq!(
+        requests(&["mode=export"], "setEcoMode"),
+        ["battery_power_mode=0"]
+    );
+    assert_eq!(requests(&[], "pauseChargeSchedule"), ["relay=0"]);
+
+    let err = |args: &[&str], action: &str| {
+        map.plan_action(action, args, &units)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err(&["start=0100", "finish=0460"], "setChargeSlot1"),
+        "`0460` is not a valid `finish` for action `setChargeSlot1` (allowed: a time of day: 0100, 01:00, 23:30)"
+    );
+    assert_eq!(
+        err(
+            &["start=0100", "finish=0400", "chargeToPercent=3"],
+            "setChargeSlot1"
+        ),
+        "`3` is not a valid `chargeToPercent` for action `setChargeSlot1` (allowed: a percentage, 4 to 100)"
+    );
+    assert_eq!(
+        err(&["finish=0400"], "setChargeSlot1"),
+        "action `setChargeSlot1` needs parameter `start` (a time of day: 0100, 01:00, 23:30)"
+    );
+    assert_eq!(
+        err(&["mode=5"], "setBatteryMode"),
+        "`5` is not a valid `mode` for action `setBatteryMode` (allowed: a whole number, 1 to 4)"
+    );
+    assert_eq!(
+        err(&["mood=1"], "setBatteryMode"),
+        "action `setBatteryMode` has no parameter `mood` (parameters: mode)"
+    );
+    assert_eq!(
+        err(&["dateTime=31/02/2026 10:00:00"], "setDateTime"),
+        "`31/02/2026 10:00:00` is not a valid `dateTime` for action `setDateTime` (allowed: a date and time: dd/mm/yyyy hh:mm:ss)"
+    );
+    assert_eq!(
+        err(&[], "setChargeSlot9"),
+        "map `inverter` has no action `setChargeSlot9` (actions: setChargeSlot1, setBatteryMode, setDateTime, setEcoMode, pauseChargeSchedule)"
+    );
+    // A computed value outside a register's range is refused.
+    let err = map
+        .plan_action("setDateTime", &["dateTime=13/07/2126 23:22:19"], &units)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "action `setDateTime`");
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "126 for `system_time_year` is above the maximum 99 (allowed: 0 to 99)"
+    );
+    // Executing writes in order, coils included.
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_action("pauseChargeSchedule", &[] as &[&str], &units)
+        .unwrap();
+    let report = block_on(plan.execute(&mut device)).unwrap();
+    assert_eq!(writes(&device), ["1 coil 10 [0000]"]);
+    assert_eq!(report.sent[0].function_code(), 5);
+    assert!(report.all_confirmed());
+}
