@@ -283,3 +283,23 @@ async fn a_map_that_wrongly_spans_gaps_is_rescued_by_hole_learning() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_map_behind_an_rtu_gateway() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../devices/vestel-evc04.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let gatewayed = text.replace("transport: modbus-tcp", "transport: rtu-over-tcp");
+    assert_ne!(gatewayed, text);
+    let map = Arc::new(device_maps::parse_map("vestel-evc04", &gatewayed).unwrap());
+    let sim = Simulator::builder(&map).bind("127.0.0.1:0").await.unwrap();
+    let units = map.units();
+    let mut client = client_for(&map, &units, &sim);
+    assert_eq!(
+        client.endpoint().transport,
+        modbus_client::Transport::RtuOverTcp
+    );
+    let snapshot = read_all(&map, &units, &mut client).await;
+    assert_examples(&map, &snapshot);
+    assert_eq!(sim.log().len(), snapshot.requests);
+}

@@ -91,6 +91,69 @@ impl Exception {
     }
 }
 
+/// An exception name that is not one of [`Exception`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a Modbus exception: use illegal-function, illegal-data-address, \
+     illegal-data-value, server-device-failure, acknowledge, server-device-busy, \
+     gateway-path-unavailable, gateway-target-device (or busy, or the code 1..11)"
+)]
+pub struct UnknownException(pub String);
+
+impl std::str::FromStr for Exception {
+    type Err = UnknownException;
+
+    /// Parses a name as the Modbus specification words it (any case, `-`, `_` or spaces), a
+    /// short form (`busy`, `failure`) or the code (`6`, `0x06`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name: String = text
+            .trim()
+            .chars()
+            .map(|c| {
+                if c == '_' || c == ' ' {
+                    '-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        let code = name.strip_prefix("0x").map_or_else(
+            || name.parse::<u8>().ok(),
+            |hex| u8::from_str_radix(hex, 16).ok(),
+        );
+        let all = [
+            Exception::IllegalFunction,
+            Exception::IllegalDataAddress,
+            Exception::IllegalDataValue,
+            Exception::ServerDeviceFailure,
+            Exception::Acknowledge,
+            Exception::ServerDeviceBusy,
+            Exception::GatewayPathUnavailable,
+            Exception::GatewayTargetDevice,
+        ];
+        if let Some(code) = code {
+            return all
+                .into_iter()
+                .find(|e| e.code() == code)
+                .ok_or_else(|| UnknownException(text.to_owned()));
+        }
+        let exception = match name.as_str() {
+            "illegal-function" => Exception::IllegalFunction,
+            "illegal-data-address" | "illegal-address" => Exception::IllegalDataAddress,
+            "illegal-data-value" | "illegal-value" => Exception::IllegalDataValue,
+            "server-device-failure" | "failure" => Exception::ServerDeviceFailure,
+            "acknowledge" => Exception::Acknowledge,
+            "server-device-busy" | "busy" => Exception::ServerDeviceBusy,
+            "gateway-path-unavailable" => Exception::GatewayPathUnavailable,
+            "gateway-target-device" | "gateway-target-device-failed-to-respond" => {
+                Exception::GatewayTargetDevice
+            }
+            _ => return Err(UnknownException(text.to_owned())),
+        };
+        Ok(exception)
+    }
+}
+
 /// How requests and responses are framed on the TCP stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Framing {
@@ -205,12 +268,20 @@ pub struct Simulator;
 impl Simulator {
     /// Starts describing a simulator of the device `map` describes: every unit id the map names,
     /// every register with its example value, unmapped addresses answering illegal data address
-    /// unless the map says the device spans gaps (then they read 0xFFFF).
+    /// unless the map says the device spans gaps (then they read 0xFFFF). A map whose transport
+    /// is RTU over TCP or serial RTU is served with RTU framing over TCP (as its gateway would).
     pub fn builder(map: &DeviceMap) -> SimulatorBuilder {
+        // A device behind an RTU gateway, or on a serial line, is simulated as the gateway.
+        let framing = match map.connection.transport {
+            device_maps::Transport::RtuOverTcp | device_maps::Transport::SerialRtu => {
+                Framing::RtuOverTcp
+            }
+            _ => Framing::Tcp,
+        };
         SimulatorBuilder {
             source: Source::Map(Box::new(MapSource::new(map))),
             faults: Faults::none(),
-            framing: Framing::Tcp,
+            framing,
         }
     }
 

@@ -458,3 +458,34 @@ async fn shutdown_closes_connections() {
     let closed = within(stream.read(&mut buf)).await;
     assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
 }
+
+#[test]
+fn exception_names_parse_for_command_lines() {
+    let parsed: Vec<Exception> = [
+        "busy",
+        "Server Device Busy",
+        "illegal_data_address",
+        "0x0B",
+        "3",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    assert_eq!(
+        parsed,
+        [
+            Exception::ServerDeviceBusy,
+            Exception::ServerDeviceBusy,
+            Exception::IllegalDataAddress,
+            Exception::GatewayTargetDevice,
+            Exception::IllegalDataValue
+        ]
+    );
+    let err = "exploded".parse::<Exception>().unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("`exploded` is not a Modbus exception"),
+        "{err}"
+    );
+    assert!("7".parse::<Exception>().is_err());
+}
