@@ -17,6 +17,8 @@
 //!   do not fit.
 //! - [`plan`] with [`Span`] and [`Limits`]: the fewest [`ReadRequest`]s that cover a set of
 //!   register spans, and a [`Plan`] that cuts the responses back into per-span words.
+//!   [`plan_with_mapped`] also knows which unneeded registers exist, so a device that refuses
+//!   reads of unmapped addresses can still be read through registers nobody asked for.
 //!
 //! # Key design decision
 //!
@@ -48,6 +50,8 @@
 //! assert_eq!(codec.decode(words[1])?, Some(Value::Float(5.0)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
 
 mod codec;
 mod error;

@@ -425,3 +425,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Any spans and any limits: a plan or a typed error, never a panic; a plan always
+    /// covers every span inside one feasible-sized request of the same unit and table.
+    #[test]
+    fn planner_is_total(
+        spans in prop::collection::vec(
+            (any::<u8>(), prop::sample::select(Table::ALL.to_vec()), any::<u16>(), any::<u16>())
+                .prop_map(|(u, t, a, n)| Span::new(u, t, a, 1 + n % 64)),
+            0..40,
+        ),
+        max_registers in 64u16..=125,
+        max_bits in 64u16..=2000,
+        gaps in prop_oneof![Just(Gaps::Never), any::<u16>().prop_map(Gaps::UpTo), Just(Gaps::Any)],
+        page_size in prop::option::of(64u16..=4096),
+    ) {
+        let limits = Limits { max_registers, max_bits, gaps, page_size };
+        let result = plan_with_mapped(&spans, &spans[spans.len() / 2..], &limits);
+        // Only a span crossing a page or running past 65535 can be refused here.
+        let refusable = spans.iter().any(|s| {
+            s.end() > 65536
+                || limits.page_size.is_some_and(|p| {
+                    u32::from(s.address) / u32::from(p) != (s.end() - 1) / u32::from(p)
+                })
+        });
+        prop_assert!(result.is_ok() || refusable, "{:?}", result);
+        if let Ok(p) = result {
+            for (span, placement) in spans.iter().zip(p.placements()) {
+                let r = p.requests()[placement.request];
+                prop_assert_eq!((r.unit, r.table), (span.unit, span.table));
+                prop_assert!(r.count <= limits.max_count(r.table));
+                prop_assert!(r.address <= span.address);
+                prop_assert!(u32::from(r.address) + u32::from(r.count) >= span.end());
+            }
+            assert_slices_match(&spans, &p);
+        }
+    }
+}
