@@ -86,6 +86,21 @@ impl Default for DongleOptions {
     }
 }
 
+impl DongleOptions {
+    /// Options as a map's connection section says: its timeout (for connecting and for each
+    /// request) and its pacing, never less than the dongle's 0.25 s; the rest as
+    /// [`DongleOptions::default`].
+    pub fn from_connection(connection: &device_maps::Connection) -> Self {
+        let defaults = Self::default();
+        Self {
+            connect_timeout: connection.timeout,
+            request_timeout: connection.timeout,
+            pacing: connection.pacing.max(defaults.pacing),
+            ..defaults
+        }
+    }
+}
+
 /// Why a dongle request failed. Every variant names the request.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -371,6 +386,18 @@ impl DongleClient {
                 next_waiter: AtomicU64::new(1),
             }),
         }
+    }
+
+    /// A client for the dongle of the device `map` describes at `host` (a host name or an IP
+    /// address) on `port`, or the map's port (8899), with [`DongleOptions::from_connection`].
+    pub fn for_map(map: &device_maps::DeviceMap, host: &str, port: Option<u16>) -> Self {
+        let port = port.unwrap_or(map.connection.port);
+        let address = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Self::new(address, DongleOptions::from_connection(&map.connection))
     }
 
     /// The `host:port` this client talks to.

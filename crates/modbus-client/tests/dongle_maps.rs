@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use device_maps::{Access, DeviceMap, Registry, Units, WriteError};
+use device_maps::{DeviceMap, Registry, Units, WriteError};
 use modbus_client::dongle::{DongleClient, DongleOptions};
 use modbus_core::Table;
 use simulator::dongle::{DongleSimulator, DongleSimulatorHandle, DongleSimulatorOptions};
@@ -31,12 +31,9 @@ async fn simulate(map: &DeviceMap, options: DongleSimulatorOptions) -> DongleSim
         .gap_fill(0)
         .bank()
         .expect("bank from the map");
-    let mut builder = DongleSimulator::builder(bank).options(options);
-    for r in &map.registers {
-        if r.table == Table::Holding && r.access == Access::Read {
-            builder = builder.read_only(units.resolve(&r.unit_id), r.wire_address, r.count);
-        }
-    }
+    let builder = DongleSimulator::builder(bank)
+        .options(options)
+        .read_only_from_map(map, &units);
     builder.bind("127.0.0.1:0").await.expect("simulator binds")
 }
 
@@ -425,6 +422,10 @@ fn maps_use_the_dongle_transport_with_its_limits() {
             "{id}"
         );
         assert!(c.pacing >= Duration::from_millis(250), "{id}");
+        let options = DongleOptions::from_connection(c);
+        assert_eq!((options.pacing, options.request_timeout), (c.pacing, c.timeout), "{id}");
+        assert_eq!(DongleClient::for_map(&map, "127.0.0.1", None).endpoint(), "127.0.0.1:8899");
+        assert_eq!(DongleClient::for_map(&map, "::1", Some(1)).endpoint(), "[::1]:1");
         let units: Units = map.units();
         assert_eq!(units.id("inverter"), Some(0x11), "{id}");
         if id != "givenergy-aio" {

@@ -174,6 +174,21 @@ impl DongleSimulatorBuilder {
         self
     }
 
+    /// Refuses writes to every holding register `map` declares read-only, at the unit ids
+    /// `units` resolves, as the inverter refuses writes to its identity registers.
+    pub fn read_only_from_map(
+        mut self,
+        map: &device_maps::DeviceMap,
+        units: &device_maps::Units,
+    ) -> Self {
+        for r in &map.registers {
+            if r.table == Table::Holding && r.access == device_maps::Access::Read {
+                self = self.read_only(units.resolve(&r.unit_id), r.wire_address, r.count);
+            }
+        }
+        self
+    }
+
     /// The bank as it will be served; edit it before binding.
     pub fn bank_mut(&mut self) -> &mut RegisterBank {
         &mut self.bank
