@@ -31,8 +31,11 @@ fn request_count(map: &Arc<DeviceMap>) -> usize {
         .len()
 }
 
+/// A write request as (function code, unit, wire address, words).
+type Sent = (u8, u8, u16, Vec<u16>);
+
 /// Plans `assignment` and resolves it against a read of the example device.
-fn write(map: &Arc<DeviceMap>, assignment: &str) -> Result<Vec<(u8, u8, u16, Vec<u16>)>, String> {
+fn write(map: &Arc<DeviceMap>, assignment: &str) -> Result<Vec<Sent>, String> {
     let plan = map
         .plan_writes(&[assignment], &map.units())
         .map_err(|e| e.to_string())?;
