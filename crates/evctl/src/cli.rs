@@ -1,0 +1,377 @@
+//! The command line as clap sees it: raw arguments, before any file is read.
+//!
+//! Turning these into a connection to a device (site config, map lookup, flag overrides) happens
+//! in `target.rs`; running them happens in `commands/`.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Read, control and integrate EV chargers, energy meters and home batteries on the local network.
+///
+/// Devices are described by YAML register maps (built in, or dropped into a folder given with
+/// --maps, EVCTL_MAPS or ~/.config/evctl/devices/). A site config (--config, EVCTL_CONFIG or
+/// ~/.config/evctl/site.yaml) names devices, so `evctl read garage` works.
+///
+/// Exit status: 0 on success, 1 for a device or network failure, 2 for a usage or
+/// configuration error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "evctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Site configuration file naming devices (default: ~/.config/evctl/site.yaml if present)
+    #[arg(long, global = true, env = "EVCTL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Extra folder of device maps; repeatable. Files here override built-in maps of the same id
+    #[arg(long = "maps", global = true, value_name = "DIR")]
+    pub maps: Vec<PathBuf>,
+
+    /// More log output on stderr (-v: debug, -vv: trace); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the device maps: built-in and from user folders
+    List(ListArgs),
+    /// Describe a device map, or one register of it
+    Describe(DescribeArgs),
+    /// Read registers from a device and print them
+    Read(ReadArgs),
+    /// Write registers of a device (only writable ones, checked before anything is sent)
+    Write(WriteArgs),
+    /// Run a named action of a device map (several register writes with typed parameters)
+    Call(CallArgs),
+    /// Read a device at an interval, keeping its heartbeats alive, until Ctrl-C
+    Poll(PollArgs),
+    /// Serve a device map over Modbus TCP with its example values (a simulated device)
+    Simulate(SimulateArgs),
+    /// EVSEMaster chargers over UDP: discover, login, status, watch, config, set, start, stop
+    Em(crate::em::EmArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per command into a folder
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// Map id (see `evctl list`) or a device named in the site config
+    pub map: String,
+    /// One register to describe in detail
+    pub register: Option<String>,
+}
+
+/// How to reach the device: flags that override the site config and the map's defaults.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Map id (see `evctl list`) or a device named in the site config
+    pub target: String,
+
+    /// Host name or IP address of the device
+    #[arg(long, short = 'H', value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// TCP port (default: the map's, usually 502)
+    #[arg(long, short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Modbus unit id; for maps with several units: NAME=ID (e.g. socket=2); repeatable
+    #[arg(long, short = 'u', value_name = "N|NAME=N")]
+    pub unit: Vec<String>,
+
+    /// Timeout of each request (e.g. 500ms, 2s; default: the map's)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text with units and labels
+    Human,
+    /// JSON: flat by default, grouped with --nested
+    Json,
+    /// Prometheus text exposition format
+    Prometheus,
+    /// InfluxDB line protocol
+    Influx,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Registers or groups to read (default: all)
+    #[arg(value_name = "REG|GROUP")]
+    pub registers: Vec<String>,
+
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Group JSON output by the map's groups
+    #[arg(long)]
+    pub nested: bool,
+
+    /// Read an in-process simulator of the map on loopback instead of a real device
+    #[arg(long, conflicts_with_all = ["host", "port"])]
+    pub simulated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Assignments NAME=VALUE (a number, or an enumeration label)
+    #[arg(value_name = "NAME=VALUE", required = true)]
+    pub assignments: Vec<String>,
+
+    /// Print the exact Modbus requests and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write to an in-process simulator of the map on loopback instead of a real device
+    #[arg(long, conflicts_with_all = ["host", "port"])]
+    pub simulated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Action name (see `evctl describe <map>`)
+    pub action: String,
+
+    /// Parameters key=value
+    #[arg(value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// Print the exact Modbus requests and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Run against an in-process simulator of the map on loopback instead of a real device
+    #[arg(long, conflicts_with_all = ["host", "port"])]
+    pub simulated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Registers or groups to read (default: all)
+    #[arg(value_name = "REG|GROUP")]
+    pub registers: Vec<String>,
+
+    /// Time between reads (e.g. 500ms, 10s, 1m; default: the site config's, else 10s)
+    #[arg(long, short = 'i', value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+
+    /// Stop after this many reads (default: run until Ctrl-C)
+    #[arg(long, short = 'n', value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Write NAME=VALUE once at the start; heartbeats that refresh it keep it alive (Alfen's
+    /// setpoint must be rewritten within its validity time); repeatable
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Group JSON output by the map's groups
+    #[arg(long)]
+    pub nested: bool,
+
+    /// Poll an in-process simulator of the map on loopback instead of a real device
+    #[arg(long, conflicts_with_all = ["host", "port"])]
+    pub simulated: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Map id to simulate (see `evctl list`)
+    pub map: String,
+
+    /// Address to listen on (port 0 picks a free port; the bound address is printed)
+    #[arg(
+        long,
+        short = 'l',
+        default_value = "127.0.0.1:5020",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+
+    /// Start values by register name, YAML or JSON (default: the map's example values)
+    #[arg(long, value_name = "FILE")]
+    pub values: Option<PathBuf>,
+
+    /// Unit ids to serve: N for the map's main unit, or ROLE=N; repeatable
+    #[arg(long, short = 'u', value_name = "N|ROLE=N")]
+    pub unit: Vec<String>,
+
+    /// Print every request received on stderr
+    #[arg(long)]
+    pub log_requests: bool,
+
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Exceptions the simulator can inject.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum SimException {
+    /// 0x01 illegal function
+    IllegalFunction,
+    /// 0x02 illegal data address
+    IllegalAddress,
+    /// 0x03 illegal data value
+    IllegalValue,
+    /// 0x04 server device failure
+    Failure,
+    /// 0x06 server device busy
+    #[default]
+    Busy,
+    /// 0x0B gateway target device failed to respond
+    GatewayTarget,
+}
+
+/// Faults the simulator injects, for testing clients against a misbehaving device.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Fault injection")]
+pub struct FaultArgs {
+    /// Delay every response by this long (e.g. 200ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub latency: Option<Duration>,
+
+    /// Close the connection instead of answering every Nth request
+    #[arg(long, value_name = "N")]
+    pub drop_every: Option<NonZeroU32>,
+
+    /// Accept at most N connections at once (close the others at once)
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Answer every Nth request with an exception (server device busy unless --exception says)
+    #[arg(long, value_name = "N")]
+    pub exception_every: Option<NonZeroU32>,
+
+    /// The exception --exception-every answers
+    #[arg(long, value_enum, default_value_t = SimException::Busy, requires = "exception_every")]
+    pub exception: SimException,
+
+    /// Answer every Nth request with eight bytes that are not a Modbus frame
+    #[arg(long, value_name = "N")]
+    pub garbage_every: Option<NonZeroU32>,
+
+    /// Answer every Nth request under a wrong transaction id
+    #[arg(long, value_name = "N")]
+    pub wrong_transaction_id_every: Option<NonZeroU32>,
+
+    /// Close a connection idle this long, as Alfen does after 60 s (e.g. 60s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Refuse every write with an "illegal function" exception
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write evctl.1 and one page per subcommand (evctl-read.1, ...) into this folder
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Parses durations as people write them: `250ms`, `10s`, `1.5s`, `2m`, `1h`; a bare number is
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 10s or 1m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}`; use ms, s, m or h (e.g. 500ms, 10s)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || !(0.0..=1.0e9).contains(&seconds) {
+        return Err(format!("`{text}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 fortnights").is_err());
+    }
+}

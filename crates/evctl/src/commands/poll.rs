@@ -1,0 +1,228 @@
+//! `evctl poll`: read at an interval over one connection, until Ctrl-C (or `--count` reads).
+//!
+//! While it runs it keeps the map's heartbeats alive (Vestel's alive register, Alfen's setpoint
+//! refresh for a value written with `--set`), lets the client reconnect after a drop, and shows
+//! a value it could not read this time as the last value read, marked stale, never as a 0.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use device_maps::{DeviceMap, Heartbeat, Missing, Reading, Snapshot, Units};
+use modbus_core::Value;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::cli::{Format, PollArgs};
+use crate::commands::read::{failures, plan, render_options};
+use crate::device::{Client, Device};
+use crate::report::{self, Usage};
+
+pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<ExitCode> {
+    let mut target = env.target(&args.connect)?;
+    let read_plan = plan(&target, &args.registers)?;
+    let interval = args
+        .interval
+        .or(target.interval)
+        .unwrap_or(Duration::from_secs(10));
+    if interval.is_zero() {
+        return Err(report::usage("the poll interval must be more than 0"));
+    }
+    // Values to write once at the start (and keep alive through `refresh` heartbeats).
+    let set_plan = if args.set.is_empty() {
+        None
+    } else {
+        Some(
+            target
+                .map
+                .plan_writes(&args.set, &target.units)
+                .with_context(|| Usage(format!("cannot write {}", target.map.id)))?,
+        )
+    };
+    let mut device = Device::open(&mut target, args.simulated).await?;
+    let map = std::sync::Arc::clone(&target.map);
+    let mut last_written: HashMap<String, Value> = HashMap::new();
+    if let Some(set_plan) = &set_plan {
+        let report = set_plan
+            .execute(&mut device.client)
+            .await
+            .with_context(|| format!("cannot write to {target}"))?;
+        for w in &set_plan.writes {
+            last_written.insert(w.register.clone(), w.value.clone());
+        }
+        for request in &report.sent {
+            eprintln!("sent {request}  # {}", request.register);
+        }
+    }
+    let mut heartbeats: Vec<Beat> = map
+        .heartbeats
+        .iter()
+        .map(|hb| Beat {
+            heartbeat: hb.clone(),
+            due: Instant::now(),
+        })
+        .collect();
+
+    let options = render_options(&target, args.nested);
+    let format = crate::commands::output_format(args.format);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_good: HashMap<String, Reading> = HashMap::new();
+    let mut reads: u64 = 0;
+    let mut failed_reads: u64 = 0;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let next_beat = heartbeats
+            .iter()
+            .map(|b| b.due)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = ticker.tick() => {
+                let snapshot = read_plan.execute(&mut device.client).await;
+                let failure = failures(&snapshot, &target, read_plan.requests().len());
+                let (snapshot, stale) = with_stale(snapshot, &mut last_good);
+                let mut text = outputs::render(&snapshot, &map, format, &options);
+                if let Some((_, err)) = &failure {
+                    failed_reads += 1;
+                    eprint!("warning: {}", report::render(err).trim_start_matches("error: "));
+                }
+                if !stale.is_empty() {
+                    let note = stale_note(&stale);
+                    if args.format == Format::Human {
+                        let _ = writeln!(text, "{note}");
+                    } else {
+                        eprintln!("warning: {note}");
+                    }
+                }
+                crate::commands::print(&text)?;
+                reads += 1;
+                if args.count.is_some_and(|n| reads >= n) {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(next_beat), if !heartbeats.is_empty() => {
+                for beat in heartbeats.iter_mut().filter(|b| b.due <= Instant::now()) {
+                    beat.due = Instant::now()
+                        + send_heartbeat(&map, &target.units, &beat.heartbeat, &mut device.client, &last_written, &last_good).await;
+                }
+            }
+        }
+    }
+    drop(device);
+    if failed_reads > 0 && failed_reads == reads {
+        Err(anyhow::anyhow!(
+            "every read of {target} failed ({reads} read(s))"
+        ))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+struct Beat {
+    heartbeat: Heartbeat,
+    due: Instant,
+}
+
+/// Sends one heartbeat and returns the time until the next one.
+async fn send_heartbeat(
+    map: &std::sync::Arc<DeviceMap>,
+    units: &Units,
+    heartbeat: &Heartbeat,
+    client: &mut Client,
+    last_written: &HashMap<String, Value>,
+    last_good: &HashMap<String, Reading>,
+) -> Duration {
+    // The interval may be a register's value (Vestel: failsafe_timeout / 2): use the last value
+    // read, or read it now.
+    let register_value = match heartbeat.interval_register() {
+        None => None,
+        Some(name) => match last_good.get(name).and_then(Reading::value) {
+            Some(v) => v.as_f64(),
+            None => read_one(map, units, name, client).await,
+        },
+    };
+    let interval = heartbeat.interval(register_value);
+    match map.plan_heartbeat(heartbeat, units, |name| last_written.get(name).cloned()) {
+        Ok(Some(plan)) => match plan.execute(client).await {
+            Ok(report) => {
+                tracing::debug!(heartbeat = %heartbeat.name, requests = report.sent.len(), "heartbeat sent");
+            }
+            Err(err) => {
+                let err = anyhow::Error::new(err).context(format!(
+                    "heartbeat `{}` of {} failed",
+                    heartbeat.name, map.id
+                ));
+                eprint!(
+                    "warning: {}",
+                    report::render(&err).trim_start_matches("error: ")
+                );
+            }
+        },
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!(
+                "warning: heartbeat `{}` of {}: {err}",
+                heartbeat.name, map.id
+            );
+        }
+    }
+    interval
+}
+
+async fn read_one(
+    map: &std::sync::Arc<DeviceMap>,
+    units: &Units,
+    name: &str,
+    client: &mut Client,
+) -> Option<f64> {
+    let index = map.register_index(name)?;
+    let plan = map.plan_read(&[index], units).ok()?;
+    let snapshot = plan.execute(client).await;
+    snapshot.value(name).and_then(Value::as_f64)
+}
+
+/// Replaces readings whose request failed by the last value read, and names them.
+fn with_stale(
+    mut snapshot: Snapshot,
+    last_good: &mut HashMap<String, Reading>,
+) -> (Snapshot, Vec<(String, SystemTime)>) {
+    let mut stale = Vec::new();
+    for reading in &mut snapshot.readings {
+        match &reading.value {
+            Ok(_) => {
+                last_good.insert(reading.name.clone(), reading.clone());
+            }
+            Err(Missing::ReadFailed(_)) => {
+                if let Some(previous) = last_good.get(&reading.name) {
+                    stale.push((
+                        reading.name.clone(),
+                        previous.read_at.unwrap_or(snapshot.started_at),
+                    ));
+                    *reading = previous.clone();
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    (snapshot, stale)
+}
+
+fn stale_note(stale: &[(String, SystemTime)]) -> String {
+    let oldest = stale
+        .iter()
+        .map(|(_, at)| *at)
+        .min()
+        .and_then(|t| t.elapsed().ok())
+        .map(|d| format!("{:.0} s ago", d.as_secs_f64()))
+        .unwrap_or_else(|| "earlier".to_owned());
+    let names: Vec<&str> = stale.iter().map(|(n, _)| n.as_str()).collect();
+    format!(
+        "stale: {} value(s) from an earlier read ({oldest}), this read failed: {}",
+        names.len(),
+        names.join(", ")
+    )
+}

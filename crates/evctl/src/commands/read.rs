@@ -1,0 +1,88 @@
+//! `evctl read`: plan the fewest requests for the selected registers, read them, print them.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use device_maps::{Missing, ReadPlan, Snapshot};
+
+use crate::cli::ReadArgs;
+use crate::device::Device;
+use crate::report::{SharedError, Usage};
+use crate::target::{Env, Target};
+
+pub async fn run(env: &Env, args: &ReadArgs) -> anyhow::Result<ExitCode> {
+    let mut target = env.target(&args.connect)?;
+    let plan = plan(&target, &args.registers)?;
+    let mut device = Device::open(&mut target, args.simulated).await?;
+    let snapshot = plan.execute(&mut device.client).await;
+    let options = render_options(&target, args.nested);
+    let text = outputs::render(
+        &snapshot,
+        &target.map,
+        crate::commands::output_format(args.format),
+        &options,
+    );
+    let failure = failures(&snapshot, &target, plan.requests().len());
+    match failure {
+        // Nothing could be read: the error says why, and there is nothing worth printing.
+        Some((failed, err)) if failed == plan.requests().len() => Err(err),
+        Some((_, err)) => {
+            crate::commands::print(&text)?;
+            Err(err)
+        }
+        None => {
+            crate::commands::print(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The read plan for a selection of register and group names (empty: every readable register).
+pub fn plan(target: &Target, names: &[String]) -> anyhow::Result<ReadPlan> {
+    let selection = target
+        .map
+        .select(names)
+        .with_context(|| Usage(format!("cannot read {}", target.map.id)))?;
+    target
+        .map
+        .plan_read(&selection, &target.units)
+        .with_context(|| Usage(format!("cannot plan a read of {}", target.map.id)))
+}
+
+pub fn render_options(target: &Target, nested: bool) -> outputs::Options {
+    outputs::Options {
+        device: Some(target.name.clone()),
+        nested,
+        ..outputs::Options::default()
+    }
+}
+
+/// How many requests failed, and an error naming the device and carrying the first failure.
+pub fn failures(
+    snapshot: &Snapshot,
+    target: &Target,
+    requests: usize,
+) -> Option<(usize, anyhow::Error)> {
+    let mut distinct: Vec<Arc<dyn std::error::Error + Send + Sync>> = Vec::new();
+    for reading in &snapshot.readings {
+        if let Err(Missing::ReadFailed(err)) = &reading.value
+            && !distinct.iter().any(|e| Arc::ptr_eq(e, err))
+        {
+            distinct.push(Arc::clone(err));
+        }
+    }
+    let first = distinct.first()?;
+    let failed = distinct.len();
+    let top = if failed >= requests {
+        format!("cannot read {target}")
+    } else {
+        format!(
+            "{failed} of {requests} requests to {target} failed; their registers are shown as missing"
+        )
+    };
+    Some((
+        failed,
+        anyhow::Error::new(SharedError(Arc::clone(first))).context(top),
+    ))
+}

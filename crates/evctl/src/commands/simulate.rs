@@ -1,0 +1,148 @@
+//! `evctl simulate <map>`: serve a map over Modbus TCP (or the GivEnergy dongle framing) until
+//! Ctrl-C, with its example values or a values file, and optional faults.
+//!
+//! The first line on stdout is `listening on <ADDR>` (the real port when port 0 was asked for),
+//! so scripts and tests can connect to it.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use device_maps::Transport;
+use simulator::dongle::DongleSimulator;
+use simulator::modbus::{Exception, Faults, Simulator};
+
+use crate::cli::{FaultArgs, SimException, SimulateArgs};
+use crate::report::{Usage, usage};
+use crate::target::Env;
+
+pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    let map = env.map(&args.map)?;
+    let mut units = map.units();
+    for value in &args.unit {
+        units
+            .apply(value)
+            .with_context(|| Usage(format!("--unit {value}")))?;
+    }
+    let mut builder = Simulator::builder(&map)
+        .units(units.clone())
+        .faults(faults(&args.faults));
+    if let Some(path) = &args.values {
+        builder = builder
+            .values_file(path)
+            .with_context(|| Usage(format!("cannot use the values file {}", path.display())))?;
+    }
+    // Check the map and the values now, so a bad value is a usage error.
+    let bank = builder
+        .bank()
+        .with_context(|| Usage(format!("cannot simulate map `{}`", map.id)))?;
+    let listen = args.listen.to_string();
+    let units_text = units
+        .roles()
+        .iter()
+        .map(|(role, id)| format!("{role} {id}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if map.connection.transport == Transport::GivenergyDongle {
+        if !args.faults.is_none() {
+            return Err(usage(
+                "fault options are for Modbus TCP simulators; the dongle simulator takes none",
+            ));
+        }
+        let handle = DongleSimulator::builder(bank)
+            .bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        announce(
+            &map.id,
+            handle.local_addr(),
+            "givenergy-dongle",
+            &units_text,
+        )?;
+        let mut printed = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            if args.log_requests {
+                let log = handle.log();
+                for entry in log.iter().skip(printed) {
+                    eprintln!("request: {entry:?}");
+                }
+                printed = log.len();
+            }
+        }
+        handle.shutdown().await;
+    } else {
+        let handle = builder
+            .bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        announce(&map.id, handle.local_addr(), "modbus-tcp", &units_text)?;
+        let log = handle.log();
+        let mut printed = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            if args.log_requests {
+                let entries = log.entries();
+                for e in entries.iter().skip(printed) {
+                    eprintln!(
+                        "request: connection {} unit {} FC{} address {} count {}",
+                        e.connection, e.unit, e.function, e.address, e.count
+                    );
+                }
+                printed = entries.len();
+            }
+        }
+        let served = log.len();
+        handle.shutdown().await;
+        eprintln!("stopped after {served} request(s)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn announce(
+    id: &str,
+    addr: std::net::SocketAddr,
+    protocol: &str,
+    units: &str,
+) -> anyhow::Result<()> {
+    crate::commands::print(&format!(
+        "listening on {addr}\nsimulating {id} ({protocol}, units {units}); Ctrl-C stops\n"
+    ))?;
+    Ok(())
+}
+
+impl FaultArgs {
+    fn is_none(&self) -> bool {
+        faults(self).is_none()
+    }
+}
+
+fn faults(args: &FaultArgs) -> Faults {
+    Faults {
+        latency: args.latency.unwrap_or_default(),
+        drop_every: args.drop_every,
+        max_connections: args.max_connections,
+        exception_every: args.exception_every.map(|n| (n, exception(args.exception))),
+        garbage_every: args.garbage_every,
+        wrong_transaction_id_every: args.wrong_transaction_id_every,
+        read_only: args.read_only,
+        idle_timeout: args.idle_timeout,
+    }
+}
+
+fn exception(e: SimException) -> Exception {
+    match e {
+        SimException::IllegalFunction => Exception::IllegalFunction,
+        SimException::IllegalAddress => Exception::IllegalDataAddress,
+        SimException::IllegalValue => Exception::IllegalDataValue,
+        SimException::Failure => Exception::ServerDeviceFailure,
+        SimException::Busy => Exception::ServerDeviceBusy,
+        SimException::GatewayTarget => Exception::GatewayTargetDevice,
+    }
+}

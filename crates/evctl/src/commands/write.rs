@@ -1,0 +1,122 @@
+//! `evctl write` and `evctl call`: checked writes, with `--dry-run` and read-back.
+//!
+//! Every value is parsed and checked against the map (access, range, enumeration, step) before
+//! a connection is opened; a refused value is a usage error (exit 2) that lists what is
+//! allowed. `--dry-run` prints the exact requests and sends nothing, not even a read. Checks
+//! that depend on the device (a maximum that is another register's value) are done by reading
+//! that register first, and still before any write.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use device_maps::{ExecuteError, WritePlan};
+
+use crate::cli::{CallArgs, WriteArgs};
+use crate::device::Device;
+use crate::report::Usage;
+use crate::target::{Env, Target};
+
+pub async fn run(env: &Env, args: &WriteArgs) -> anyhow::Result<ExitCode> {
+    let target = env.target(&args.connect)?;
+    let plan = target
+        .map
+        .plan_writes(&args.assignments, &target.units)
+        .with_context(|| Usage(format!("cannot write {}", target.map.id)))?;
+    execute(target, plan, args.dry_run, args.simulated).await
+}
+
+pub async fn call(env: &Env, args: &CallArgs) -> anyhow::Result<ExitCode> {
+    let target = env.target(&args.connect)?;
+    let plan = target
+        .map
+        .plan_action(&args.action, &args.params, &target.units)
+        .with_context(|| Usage(format!("cannot run {} on {}", args.action, target.map.id)))?;
+    execute(target, plan, args.dry_run, args.simulated).await
+}
+
+async fn execute(
+    mut target: Target,
+    plan: WritePlan,
+    dry_run: bool,
+    simulated: bool,
+) -> anyhow::Result<ExitCode> {
+    if dry_run {
+        let resolved = plan
+            .resolve(None)
+            .with_context(|| Usage(format!("cannot write {}", target.map.id)))?;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "dry run: {} request(s) to {target}; nothing sent",
+            resolved.requests.len()
+        );
+        for request in &resolved.requests {
+            let _ = writeln!(out, "  {}  # {}", request, request.register);
+        }
+        for note in &resolved.unchecked {
+            let _ = writeln!(out, "  not checked without the device: {note}");
+        }
+        crate::commands::print(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut device = Device::open(&mut target, simulated).await?;
+    let report = match plan.execute(&mut device.client).await {
+        Ok(report) => report,
+        Err(ExecuteError::Invalid(err)) => {
+            return Err(anyhow::Error::new(err)
+                .context(Usage(format!("refused before writing to {target}"))));
+        }
+        Err(ExecuteError::Plan(err)) => {
+            return Err(anyhow::Error::new(err)
+                .context(Usage(format!("cannot plan the checks for {target}"))));
+        }
+        Err(err @ ExecuteError::Write { .. }) => {
+            return Err(anyhow::Error::new(err).context(format!("cannot write to {target}")));
+        }
+    };
+    let mut out = String::new();
+    for request in &report.sent {
+        let _ = writeln!(out, "sent {}  # {}", request, request.register);
+    }
+    let mut unconfirmed = Vec::new();
+    for c in &report.confirmations {
+        let same = c.read_register == c.register;
+        match &c.read {
+            Ok(value) if c.confirmed => {
+                let _ = writeln!(out, "confirmed {} = {value}", c.read_register);
+            }
+            // Another register shows what the device applies, which its own limits (the car,
+            // the cable, load balancing) may hold below the value written: worth saying, not
+            // a failure.
+            Ok(value) if !same => {
+                let _ = writeln!(
+                    out,
+                    "note: {} reads {value} after writing {} = {}; the device applies its own limits too",
+                    c.read_register, c.register, c.expected
+                );
+            }
+            Ok(value) => {
+                let _ = writeln!(
+                    out,
+                    "NOT confirmed: {} reads {value}, expected {}",
+                    c.read_register, c.expected
+                );
+                unconfirmed.push(c.read_register.clone());
+            }
+            Err(missing) => {
+                let _ = writeln!(out, "NOT confirmed: {} {missing}", c.read_register);
+                unconfirmed.push(c.read_register.clone());
+            }
+        }
+    }
+    crate::commands::print(&out)?;
+    if unconfirmed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(anyhow::anyhow!(
+            "{target} accepted the write but reading back {} did not show the value written",
+            unconfirmed.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,157 @@
+//! Opening a device: a client for a resolved [`Target`], or an in-process simulator of its map
+//! on loopback (`--simulated`) with the client pointed at it.
+//!
+//! Everything protocol-shaped lives in the libraries: `modbus-client` talks Modbus (and the
+//! GivEnergy dongle framing), `simulator` serves a map. This module only picks the library
+//! objects from the map and the flags and hands out one [`RegisterIo`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use device_maps::{RegisterIo, Transport};
+use modbus_client::dongle::{DongleClient, DongleError, DongleOptions};
+use modbus_client::{ClientOptions, Endpoint, Layout, ModbusClient};
+use modbus_core::Table;
+use simulator::dongle::{DongleSimulator, DongleSimulatorHandle};
+use simulator::modbus::{Simulator, SimulatorHandle};
+
+use crate::report::Usage;
+use crate::target::Target;
+
+/// The client of one command.
+#[derive(Debug, Clone)]
+pub enum Client {
+    Modbus(ModbusClient),
+    Dongle(DongleClient),
+}
+
+/// A failure of either client.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error(transparent)]
+    Modbus(#[from] modbus_client::Error),
+    #[error(transparent)]
+    Dongle(#[from] DongleError),
+}
+
+impl RegisterIo for Client {
+    type Error = IoError;
+
+    fn read(
+        &mut self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        count: u16,
+    ) -> impl Future<Output = Result<Vec<u16>, IoError>> + Send {
+        let this = self.clone();
+        async move {
+            match this {
+                Client::Modbus(c) => Ok(c.read(unit, table, address, count).await?),
+                Client::Dongle(c) => Ok(c.read(unit, table, address, count).await?),
+            }
+        }
+    }
+
+    fn write(
+        &mut self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        values: &[u16],
+    ) -> impl Future<Output = Result<(), IoError>> + Send {
+        let this = self.clone();
+        let values = values.to_vec();
+        async move {
+            match this {
+                Client::Modbus(c) => Ok(c.write(unit, table, address, &values).await?),
+                Client::Dongle(c) => Ok(c.write(unit, table, address, &values).await?),
+            }
+        }
+    }
+}
+
+/// A simulator started for `--simulated`; it stops when dropped, so it is only ever held.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub enum SimHandle {
+    Modbus(SimulatorHandle),
+    Dongle(DongleSimulatorHandle),
+}
+
+/// A device connection for one command.
+pub struct Device {
+    pub client: Client,
+    /// The simulator behind a `--simulated` device.
+    pub _simulator: Option<SimHandle>,
+}
+
+impl Device {
+    /// Opens the target: a real device at its address, or (with `simulated`) a simulator of its
+    /// map on `127.0.0.1:0` holding the map's example values. No connection is made until the
+    /// first request.
+    pub async fn open(target: &mut Target, simulated: bool) -> anyhow::Result<Device> {
+        let map = std::sync::Arc::clone(&target.map);
+        let map = &map;
+        let dongle = map.connection.transport == Transport::GivenergyDongle;
+        let (host, port, simulator) = if simulated {
+            let builder = Simulator::builder(map).units(target.units.clone());
+            let (addr, handle) = if dongle {
+                let bank = builder
+                    .bank()
+                    .with_context(|| format!("cannot simulate map `{}`", map.id))?;
+                let handle = DongleSimulator::builder(bank)
+                    .bind("127.0.0.1:0")
+                    .await
+                    .context("cannot start the simulator")?;
+                (handle.local_addr(), SimHandle::Dongle(handle))
+            } else {
+                let handle = builder
+                    .bind("127.0.0.1:0")
+                    .await
+                    .context("cannot start the simulator")?;
+                (handle.local_addr(), SimHandle::Modbus(handle))
+            };
+            (addr.ip().to_string(), addr.port(), Some(handle))
+        } else {
+            target.address()?;
+            let host = target.host.clone().unwrap_or_default();
+            (host, target.port, None)
+        };
+        if simulated {
+            target.host = Some(host.clone());
+            target.port = port;
+        }
+        let timeout = target.timeout;
+        let client = if dongle {
+            let address = target.address()?;
+            let options = DongleOptions {
+                connect_timeout: timeout.min(Duration::from_secs(5)),
+                request_timeout: timeout,
+                ..DongleOptions::default()
+            };
+            Client::Dongle(DongleClient::new(address, options))
+        } else {
+            let endpoint = Endpoint::for_map(map, &host, Some(port)).map_err(|e| {
+                anyhow::Error::new(e).context(Usage(format!("cannot open {target}")))
+            })?;
+            let options = ClientOptions {
+                connect_timeout: timeout.min(Duration::from_secs(5)),
+                request_timeout: timeout,
+                // One command needs one connection; the device's other slots stay free for
+                // other clients.
+                max_connections: 1,
+                ..ClientOptions::from_connection(&map.connection)
+            };
+            Client::Modbus(
+                ModbusClient::new(endpoint, options)
+                    .with_layout(Layout::from_map(map, &target.units)),
+            )
+        };
+        Ok(Device {
+            client,
+            _simulator: simulator,
+        })
+    }
+}

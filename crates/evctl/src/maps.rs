@@ -1,0 +1,144 @@
+//! Finding device maps: the built-in ones and the user's folders, in the precedence the design
+//! gives (`--maps` first, then `EVCTL_MAPS`, then the site config's `maps:`, then
+//! `~/.config/evctl/devices/`, then the maps compiled in).
+//!
+//! A command that needs one map parses only that map: a user file named `<id>.yaml` if a folder
+//! has one, else the built-in text. Parsing every map (`Registry::load`) costs more than the
+//! whole rest of `evctl read`, so only `list` and "did you mean" suggestions do it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use device_maps::{DeviceMap, Registry, UserFolders};
+
+use crate::report::{Usage, usage};
+
+/// Where maps are looked for, highest precedence first.
+#[derive(Debug, Clone)]
+pub struct MapFolders {
+    /// Folders or files, highest precedence first.
+    pub paths: Vec<PathBuf>,
+    /// Folders named by `EVCTL_MAPS` that do not exist (a warning, not an error).
+    pub missing: Vec<PathBuf>,
+}
+
+impl MapFolders {
+    /// `--maps` values, then `EVCTL_MAPS`, then the site config's folders, then the user's
+    /// config folder.
+    pub fn new(flags: &[PathBuf], site_maps: &[PathBuf]) -> anyhow::Result<MapFolders> {
+        for path in flags {
+            if !path.exists() {
+                return Err(usage(format!(
+                    "the map folder {} given with --maps does not exist",
+                    path.display()
+                )));
+            }
+        }
+        let env = UserFolders::from_env(None);
+        let mut paths: Vec<PathBuf> = flags.to_vec();
+        let mut missing = Vec::new();
+        for dir in &env.env {
+            if dir.exists() {
+                paths.push(dir.clone());
+            } else {
+                missing.push(dir.clone());
+            }
+        }
+        for dir in site_maps {
+            if !dir.exists() {
+                return Err(usage(format!(
+                    "the map folder {} named in the site config does not exist",
+                    dir.display()
+                )));
+            }
+            paths.push(dir.clone());
+        }
+        if let Some(config) = env.config
+            && config.is_dir()
+        {
+            paths.push(config);
+        }
+        Ok(MapFolders { paths, missing })
+    }
+
+    /// Warnings about the folders themselves.
+    pub fn warn(&self) {
+        for dir in &self.missing {
+            eprintln!(
+                "warning: {} names {}, which does not exist",
+                device_maps::MAPS_ENV,
+                dir.display()
+            );
+        }
+    }
+
+    /// The map `id`, parsing only that map. `Ok(None)` when no folder and no built-in map has it.
+    pub fn find(&self, id: &str) -> anyhow::Result<Option<Arc<DeviceMap>>> {
+        for path in &self.paths {
+            if let Some(file) = file_for(path, id) {
+                let map = device_maps::load_file(&file)
+                    .with_context(|| Usage(format!("cannot load map `{id}`")))?;
+                if built_in_text(id).is_some() {
+                    eprintln!(
+                        "warning: map `{id}` from {} replaces the built-in one",
+                        file.display()
+                    );
+                }
+                return Ok(Some(Arc::new(map)));
+            }
+        }
+        match built_in_text(id) {
+            Some(text) => {
+                let map = device_maps::parse_map(id, text)
+                    .with_context(|| format!("the built-in map `{id}` is broken"))?;
+                Ok(Some(Arc::new(map)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every map: the built-in ones and every file of every folder, with the override warnings.
+    pub fn registry(&self) -> anyhow::Result<(Registry, Vec<String>)> {
+        let mut registry = Registry::built_in().context("a built-in map is broken")?;
+        let mut warnings = Vec::new();
+        for path in self.paths.iter().rev() {
+            let added = registry
+                .add_path(path)
+                .with_context(|| Usage(format!("cannot load the maps of {}", path.display())))?;
+            warnings.extend(added.into_iter().map(|w| w.to_string()));
+        }
+        Ok((registry, warnings))
+    }
+
+    /// The closest known map id to `id`, for "did you mean".
+    pub fn suggest(&self, id: &str) -> Option<String> {
+        let (registry, _) = self.registry().ok()?;
+        registry.suggest(id).map(str::to_owned)
+    }
+}
+
+/// The map file for `id` in `path` (a folder, or a single file named `<id>.yaml`).
+fn file_for(path: &Path, id: &str) -> Option<PathBuf> {
+    if path.is_file() {
+        let stem = path.file_stem()?.to_str()?;
+        return (stem == id).then(|| path.to_path_buf());
+    }
+    ["yaml", "yml"]
+        .iter()
+        .map(|ext| path.join(format!("{id}.{ext}")))
+        .find(|file| file.is_file())
+}
+
+/// The text of the built-in map `id`.
+fn built_in_text(id: &str) -> Option<&'static str> {
+    Registry::built_in_files()
+        .iter()
+        .find(|(path, _)| {
+            Path::new(path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|stem| stem == id)
+        })
+        .map(|(_, text)| *text)
+}

@@ -1,0 +1,155 @@
+//! `evctl read` against a simulator of every shipped map, in every format.
+
+use crate::util::{Sim, TestEnv, run, shipped_maps};
+
+const FORMATS: [&str; 4] = ["human", "json", "prometheus", "influx"];
+
+#[test]
+fn every_shipped_map_in_every_format() {
+    let env = TestEnv::new();
+    let maps = shipped_maps();
+    assert!(maps.len() >= 5, "the shipped maps are found: {maps:?}");
+    for id in &maps {
+        let sim = Sim::start(id);
+        let port = sim.port().to_string();
+        for format in FORMATS {
+            let (code, stdout, stderr) = run(env.evctl().args([
+                "read",
+                id,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--format",
+                format,
+            ]));
+            assert_eq!(code, 0, "{id} {format}: {stderr}");
+            assert_eq!(stderr, "", "{id} {format} prints no warning");
+            insta::assert_snapshot!(format!("read-{id}-{format}"), stdout);
+        }
+    }
+}
+
+#[test]
+fn nested_json_follows_the_map_groups() {
+    let env = TestEnv::new();
+    for id in ["vestel-evc04", "givenergy-hybrid"] {
+        let (code, stdout, stderr) =
+            run(env
+                .evctl()
+                .args(["read", id, "--simulated", "--format", "json", "--nested"]));
+        assert_eq!(code, 0, "{stderr}");
+        let value: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+        assert!(value.is_object());
+        insta::assert_snapshot!(format!("read-{id}-json-nested"), stdout);
+    }
+}
+
+#[test]
+fn full_alfen_eve_read_is_six_requests() {
+    let env = TestEnv::new();
+    let sim = Sim::start("alfen-eve");
+    let (code, stdout, stderr) = run(env.evctl().args([
+        "read",
+        "alfen-eve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &sim.port().to_string(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let value: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(value["c_manufacturer"], "Alfen NV");
+    assert_eq!(sim.requests(), 6, "{:#?}", sim.modbus().log().entries());
+}
+
+#[test]
+fn named_registers_and_groups() {
+    let env = TestEnv::new();
+    let sim = Sim::start("alfen-eve");
+    let port = sim.port().to_string();
+    crate::assert_evctl_snapshot!(&mut env.evctl().args([
+        "read",
+        "alfen-eve",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "c_manufacturer",
+        "voltage_phase_L1N",
+        "--format",
+        "json"
+    ]));
+    assert_eq!(sim.requests(), 2, "one request per unit");
+    crate::assert_evctl_snapshot!(&mut env.evctl().args([
+        "read",
+        "alfen-eve",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "socket/meter",
+        "--format",
+        "human"
+    ]));
+}
+
+#[test]
+fn unknown_register_is_a_usage_error_and_sends_nothing() {
+    let env = TestEnv::new();
+    let sim = Sim::start("alfen-eve");
+    crate::assert_evctl_snapshot!(&mut env.evctl().args([
+        "read",
+        "alfen-eve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &sim.port().to_string(),
+        "voltage_phase_L1",
+    ]));
+    assert_eq!(sim.requests(), 0);
+}
+
+#[test]
+fn simulated_read_needs_no_device() {
+    let env = TestEnv::new();
+    let (code, stdout, stderr) =
+        run(env
+            .evctl()
+            .args(["read", "alfen-eve", "--simulated", "--format", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+    let value: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(value["c_name"], "ALF_1000");
+    assert_eq!(value["c_manufacturer"], "Alfen NV");
+}
+
+#[test]
+fn a_device_of_the_site_config() {
+    let env = TestEnv::new();
+    let sim = Sim::start("vestel-evc04");
+    env.write(
+        "site.yaml",
+        &format!(
+            "devices:\n  driveway:\n    map: vestel-evc04\n    host: 127.0.0.1\n    port: {}\n    timeout: 2s\n",
+            sim.port()
+        ),
+    );
+    crate::assert_evctl_snapshot!(&mut env.evctl().args([
+        "--config",
+        "site.yaml",
+        "read",
+        "driveway",
+        "chargepoint_state",
+        "serial_number",
+    ]));
+    // The default location is used when no --config is given.
+    env.write(
+        ".config/evctl/site.yaml",
+        &std::fs::read_to_string(env.path().join("site.yaml")).expect("written above"),
+    );
+    let (code, stdout, stderr) = run(env.evctl().args(["read", "driveway", "chargepoint_state"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Charging"), "{stdout}");
+}
