@@ -14,6 +14,7 @@ use tokio_modbus::prelude::{Reader as _, Slave, SlaveContext as _, Writer as _};
 use crate::error::{Error, Exception, Operation, Target};
 use crate::holes::{Holes, Layout};
 use crate::options::{ClientOptions, Endpoint, Transport};
+use crate::stream::{Closed, Watched};
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -52,6 +53,7 @@ impl Pool {
 /// An open connection resting in the pool.
 struct Idle {
     context: Context,
+    closed: Closed,
     since: Instant,
 }
 
@@ -355,10 +357,10 @@ impl ModbusClient {
         };
         let pooled = self.take_idle();
         let reused = pooled.is_some();
-        let mut context = match pooled {
-            Some(context) => context,
+        let (mut context, closed) = match pooled {
+            Some(connection) => connection,
             None => match self.open(target).await {
-                Ok(context) => context,
+                Ok(connection) => connection,
                 Err(err) => return (Err(err), false),
             },
         };
@@ -375,7 +377,16 @@ impl ModbusClient {
             Ok(Err(tokio_modbus::Error::Transport(source))) => Err(Error::Transport {
                 target: target.clone(),
                 attempts: 1,
-                source,
+                // tokio-modbus reports the end of the stream with a stale OS error; say what
+                // happened instead.
+                source: if closed.get() {
+                    std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the device closed the connection",
+                    )
+                } else {
+                    source
+                },
             }),
             Ok(Err(tokio_modbus::Error::Protocol(source))) => Err(Error::Protocol {
                 target: target.clone(),
@@ -385,6 +396,7 @@ impl ModbusClient {
             Ok(Ok(answer)) => {
                 lock(&device.idle).push(Idle {
                     context,
+                    closed,
                     since: Instant::now(),
                 });
                 match answer {
@@ -406,21 +418,21 @@ impl ModbusClient {
     }
 
     /// A pooled connection young enough that the device has not closed it for idleness.
-    fn take_idle(&self) -> Option<Context> {
+    fn take_idle(&self) -> Option<(Context, Closed)> {
         let mut idle = lock(&self.device.idle);
         while let Some(entry) = idle.pop() {
             let expired = self.device.options.idle_timeout.is_some_and(|limit| {
                 // Leave a margin: a device closing at exactly its timeout races the request.
                 entry.since.elapsed() + limit / 10 >= limit
             });
-            if !expired {
-                return Some(entry.context);
+            if !expired && !entry.closed.get() {
+                return Some((entry.context, entry.closed));
             }
         }
         None
     }
 
-    async fn open(&self, target: &Target) -> Result<Context, Error> {
+    async fn open(&self, target: &Target) -> Result<(Context, Closed), Error> {
         let options = &self.device.options;
         let endpoint = &self.device.endpoint;
         let connect_error = |source| Error::Connect {
@@ -428,7 +440,7 @@ impl ModbusClient {
             attempts: 1,
             source,
         };
-        let context = match &endpoint.transport {
+        let (context, closed) = match &endpoint.transport {
             Transport::Tcp | Transport::RtuOverTcp => {
                 let stream = tokio::time::timeout(
                     options.connect_timeout,
@@ -442,19 +454,22 @@ impl ModbusClient {
                 })?
                 .map_err(connect_error)?;
                 let _ = stream.set_nodelay(true);
-                if endpoint.transport == Transport::Tcp {
+                let (stream, closed) = Watched::new(stream);
+                let context = if endpoint.transport == Transport::Tcp {
                     tokio_modbus::client::tcp::attach_slave(stream, Slave(target.unit))
                 } else {
                     tokio_modbus::client::rtu::attach_slave(stream, Slave(target.unit))
-                }
+                };
+                (context, closed)
             }
-            Transport::Serial { baud_rate } => {
-                open_serial(&endpoint.address, *baud_rate, target.unit).map_err(connect_error)?
-            }
+            Transport::Serial { baud_rate } => (
+                open_serial(&endpoint.address, *baud_rate, target.unit).map_err(connect_error)?,
+                Closed::default(),
+            ),
         };
         let n = self.device.opened.fetch_add(1, Ordering::SeqCst) + 1;
         tracing::debug!(endpoint = %endpoint, transport = %endpoint.transport, connection = n, "connected");
-        Ok(context)
+        Ok((context, closed))
     }
 
     /// Waits for the endpoint's next pacing slot (start-to-start spacing of requests).

@@ -45,6 +45,7 @@ mod error;
 mod holes;
 mod map;
 mod options;
+mod stream;
 
 pub use client::{ModbusClient, Pool};
 pub use error::{Error, Exception, Operation, Target};
