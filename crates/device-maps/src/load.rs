@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use modbus_core::{Codec, DataType, Order, Sentinel, Table, Value};
@@ -98,7 +99,8 @@ pub(crate) fn parse(
     })?;
     let checker = Checker {
         file,
-        locations: Locations::build(text),
+        text,
+        locations: OnceLock::new(),
     };
     checker.map(id, source, raw)
 }
@@ -170,12 +172,18 @@ fn seconds_per_unit(unit: Option<&str>) -> Option<f64> {
 
 struct Checker<'a> {
     file: &'a str,
-    locations: Locations,
+    text: &'a str,
+    /// Built on the first error only: a valid map never pays for the second parse.
+    locations: OnceLock<Locations>,
 }
 
 type Check<T> = Result<T, MapError>;
 
 impl Checker<'_> {
+    fn locations(&self) -> &Locations {
+        self.locations.get_or_init(|| Locations::build(self.text))
+    }
+
     /// An error at the value of `path`.
     fn at(
         &self,
@@ -184,7 +192,7 @@ impl Checker<'_> {
         problem: impl Into<String>,
         allowed: Option<&str>,
     ) -> MapError {
-        let (line, column) = self.locations.value(path);
+        let (line, column) = self.locations().value(path);
         self.error(line, column, item, problem, allowed)
     }
 
@@ -196,7 +204,7 @@ impl Checker<'_> {
         problem: impl Into<String>,
         allowed: Option<&str>,
     ) -> MapError {
-        let (line, column) = self.locations.key(path);
+        let (line, column) = self.locations().key(path);
         self.error(line, column, item, problem, allowed)
     }
 
@@ -245,7 +253,7 @@ impl Checker<'_> {
                 ));
             }
             if let Some(first) = names.insert(&r.name, i) {
-                let (line, _) = self.locations.value(&format!("registers.{first}.name"));
+                let (line, _) = self.locations().value(&format!("registers.{first}.name"));
                 return Err(self.at(
                     &path,
                     Some(&r.name),
@@ -1252,6 +1260,16 @@ impl Checker<'_> {
                             }
                         },
                     };
+                    if let (Some(w), Some(v)) = (&r.write, value.as_f64())
+                        && let Some(problem) = static_violation(w, v)
+                    {
+                        return Err(self.at(
+                            &path,
+                            Some(&item),
+                            format!("{v} for `{reg}` {problem}"),
+                            Some(&describe_rule(w)),
+                        ));
+                    }
                     if let Some(codec) = &r.codec
                         && let Err(e) = codec.encode(&value)
                     {
