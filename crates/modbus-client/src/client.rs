@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use modbus_core::Table;
 use tokio::net::TcpStream;
@@ -478,15 +478,17 @@ impl ModbusClient {
         if pacing.is_zero() {
             return;
         }
-        let slot = {
-            let mut next = lock(&self.device.next_slot);
-            let now = Instant::now();
-            let slot = next.map_or(now, |at| at.max(now));
-            *next = Some(slot + pacing);
-            slot
-        };
+        let slot = reserve_slot(&mut lock(&self.device.next_slot), Instant::now(), pacing);
         tokio::time::sleep_until(slot.into()).await;
     }
+}
+
+/// Takes the next pacing slot: now, or the slot after the last one taken, whichever is later.
+/// Requests from any task and any connection of the endpoint queue up `pacing` apart.
+fn reserve_slot(next: &mut Option<Instant>, now: Instant, pacing: Duration) -> Instant {
+    let slot = next.map_or(now, |at| at.max(now));
+    *next = Some(slot + pacing);
+    slot
 }
 
 fn op_expects(op: Op<'_>, target: &Target) -> usize {
@@ -544,4 +546,23 @@ fn open_serial(path: &str, _baud_rate: u32, _unit: u8) -> std::io::Result<Contex
         std::io::ErrorKind::Unsupported,
         format!("serial RTU on {path} needs evctl built with the `serial` feature"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_slots_queue_up_and_reset_after_a_pause() {
+        let pacing = Duration::from_millis(100);
+        let start = Instant::now();
+        let mut next = None;
+        let slots: Vec<Duration> = (0..3)
+            .map(|_| reserve_slot(&mut next, start, pacing) - start)
+            .collect();
+        assert_eq!(slots, [Duration::ZERO, pacing, pacing * 2]);
+        // Long after the queue drained, a request goes at once.
+        let later = start + Duration::from_secs(5);
+        assert_eq!(reserve_slot(&mut next, later, pacing), later);
+    }
 }
