@@ -323,9 +323,11 @@ async fn accept_loop(
             _ = stopped.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Subscribe before counting the connection: from then on it gets every reply.
+                    let replies = shared.replies.subscribe();
                     let id = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::debug!(%peer, id, "simulator: dongle client connected");
-                    connections.push(tokio::spawn(serve(stream, id, Arc::clone(&shared), stopped.clone())));
+                    connections.push(tokio::spawn(serve(stream, id, Arc::clone(&shared), replies, stopped.clone())));
                     connections.retain(|c: &JoinHandle<()>| !c.is_finished());
                 }
                 Err(error) => {
@@ -346,11 +348,11 @@ async fn serve(
     stream: TcpStream,
     id: u64,
     shared: Arc<Shared>,
+    mut replies: broadcast::Receiver<Reply>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
-    let mut replies = shared.replies.subscribe();
     let mut framer = Framer::new();
     let mut buf = vec![0_u8; 4096];
     let period = shared
