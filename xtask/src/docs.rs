@@ -142,11 +142,11 @@ fn connection(out: &mut String, map: &DeviceMap) {
             format!("{p} (a request stays within one page)"),
         );
     }
-    row("pacing between requests", format!("{:?}", c.pacing));
-    row("timeout per request", format!("{:?}", c.timeout));
+    row("pacing between requests", duration(c.pacing));
+    row("timeout per request", duration(c.timeout));
     row("connections allowed", c.max_connections.to_string());
     if let Some(idle) = c.idle_timeout {
-        row("idle connection closed after", format!("{idle:?}"));
+        row("idle connection closed after", duration(idle));
     }
     out.push('\n');
 }
@@ -202,6 +202,12 @@ fn registers(out: &mut String, map: &DeviceMap) {
         let mut description = r.description.clone().unwrap_or_default();
         if !r.sentinels.is_empty() {
             let s: Vec<String> = r.sentinels.iter().map(|s| s.to_string()).collect();
+            let description_so_far = description.trim_end().to_owned();
+            description = if description_so_far.is_empty() || description_so_far.ends_with('.') {
+                description_so_far
+            } else {
+                format!("{description_so_far}.")
+            };
             description.push_str(&format!(" Not available when {}.", s.join(", ")));
         }
         let _ = writeln!(
@@ -364,7 +370,7 @@ fn heartbeat_write(h: &Heartbeat) -> String {
 
 fn every(h: &Heartbeat) -> String {
     match &h.every {
-        Every::Fixed(d) => format!("every {d:?}"),
+        Every::Fixed(d) => format!("every {}", duration(*d)),
         Every::Register {
             register,
             factor,
@@ -378,13 +384,27 @@ fn every(h: &Heartbeat) -> String {
                 format!("every `{register}` × {}", round(*factor))
             };
             if let Some(m) = min {
-                s.push_str(&format!(", at most every {m:?}"));
+                s.push_str(&format!(", at most every {}", duration(*m)));
             }
             if let Some(f) = fallback {
-                s.push_str(&format!(", every {f:?} while `{register}` is unknown or 0"));
+                s.push_str(&format!(
+                    ", every {} while `{register}` is unknown or 0",
+                    duration(*f)
+                ));
             }
             s
         }
+    }
+}
+
+/// `250 ms`, `3 s`, `1.5 s`, `none` for zero.
+fn duration(d: std::time::Duration) -> String {
+    if d.is_zero() {
+        "none".to_owned()
+    } else if d.as_millis() < 1000 {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", round(d.as_secs_f64()))
     }
 }
 
