@@ -179,13 +179,23 @@ pub struct LogEntry {
     pub count: u16,
 }
 
-/// Every request the simulator received, in order, shared with the running server.
+/// The requests the simulator received, in order, shared with the running server.
+///
+/// It keeps the most recent [`RequestLog::CAPACITY`] entries, so a simulator left running for
+/// days does not grow without bound; tests stay far below that.
 #[derive(Debug, Clone, Default)]
 pub struct RequestLog {
-    entries: Arc<Mutex<Vec<LogEntry>>>,
+    entries: Arc<Mutex<std::collections::VecDeque<LogEntry>>>,
 }
 
 impl RequestLog {
+    /// Most entries kept; older ones are forgotten first.
+    pub const CAPACITY: usize = 100_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<LogEntry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn push(&self, connection: u64, unit: u8, summary: pdu::Summary) {
         let entry = LogEntry {
             connection,
@@ -195,39 +205,31 @@ impl RequestLog {
             count: summary.count,
         };
         tracing::trace!(?entry, "simulator: request");
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(entry);
+        let mut entries = self.lock();
+        if entries.len() == Self::CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
     }
 
-    /// A copy of all entries so far.
+    /// A copy of the entries kept, oldest first.
     pub fn entries(&self) -> Vec<LogEntry> {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.lock().iter().copied().collect()
     }
 
-    /// Number of requests so far.
+    /// Number of entries kept (every request so far, up to [`RequestLog::CAPACITY`]).
     pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().len()
     }
 
-    /// Whether no request has arrived yet.
+    /// Whether no request has arrived yet (or since the last [`RequestLog::clear`]).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Forgets every entry (the fault counters keep counting).
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.lock().clear();
     }
 }
 
