@@ -158,43 +158,44 @@ async fn resolve(
     net: &NetArgs,
     pattern: Option<&str>,
 ) -> anyhow::Result<ChargerView> {
+    // Waiting cannot make an ambiguous choice unique, so that ends the wait at once.
     let found = driver
         .wait_for("a matching charger", net.wait, |views| match pattern {
-            Some(p) => session::select(views, p).ok().cloned(),
-            None if views.len() == 1 => views.first().cloned(),
+            Some(p) => match session::select(views, p) {
+                Ok(v) => Some(Ok(v.clone())),
+                Err(e @ SelectError::Ambiguous { .. }) => Some(Err(e.to_string())),
+                Err(SelectError::NoMatch { .. }) => None,
+            },
+            None if views.len() == 1 => views.first().cloned().map(Ok),
+            None if views.len() > 1 => Some(Err(format!(
+                "{} chargers are known; name one (any unique part of its serial, brand or \
+                 model): {}",
+                views.len(),
+                views
+                    .iter()
+                    .map(|v| v.serial.to_hex())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
             None => None,
         })
         .await;
     match found {
-        Ok(v) => Ok(v),
-        Err(DriverError::Timeout { .. }) => {
-            let views = driver.chargers().await.map_err(driver_err)?;
-            match pattern {
-                Some(p) => match session::select(&views, p) {
-                    Ok(v) => Ok(v.clone()),
-                    Err(e @ SelectError::Ambiguous { .. }) => {
-                        let msg = e.to_string();
-                        Err(usage_from(e, msg))
-                    }
-                    Err(e) => Err(anyhow::Error::new(e).context(format!(
-                        "no charger matching {p:?} was heard within {} s (chargers broadcast to UDP \
-                         port {}; check the network, or use `evctl em discover`)",
-                        net.wait.as_secs(),
-                        net.port
-                    ))),
-                },
-                None if views.is_empty() => Err(anyhow::anyhow!(
-                    "no charger was heard within {} s on UDP port {}",
-                    net.wait.as_secs(),
-                    net.port
-                )),
-                None => Err(usage(format!(
-                    "{} chargers are known; name one (any unique part of its serial, brand or model): {}",
-                    views.len(),
-                    views.iter().map(|v| v.serial.to_hex()).collect::<Vec<_>>().join(", ")
-                ))),
-            }
-        }
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(ambiguous)) => Err(usage(ambiguous)),
+        Err(DriverError::Timeout { .. }) => match pattern {
+            Some(p) => Err(anyhow::anyhow!(
+                "no charger matching {p:?} was heard within {} s (chargers broadcast to UDP port \
+                 {}; check the network, or use `evctl em discover`)",
+                net.wait.as_secs(),
+                net.port
+            )),
+            None => Err(anyhow::anyhow!(
+                "no charger was heard within {} s on UDP port {}",
+                net.wait.as_secs(),
+                net.port
+            )),
+        },
         Err(e) => Err(driver_err(e)),
     }
 }
@@ -735,4 +736,33 @@ async fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     sim.stop();
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_are_local_and_in_the_future() {
+        let now = jiff::Timestamp::now();
+        let at = parse_at("03:30").expect("HH:MM");
+        assert!(at > now && at.duration_since(now) <= jiff::SignedDuration::from_hours(24));
+        let at = parse_at("2031-05-06T07:08").expect("date and time");
+        let local = at.to_zoned(jiff::tz::TimeZone::system());
+        assert_eq!(
+            local.strftime("%Y-%m-%d %H:%M").to_string(),
+            "2031-05-06 07:08"
+        );
+        assert!(parse_at("tomorrow").is_err());
+    }
+
+    #[test]
+    fn config_values_by_name_or_number() {
+        assert_eq!(parse_language("German").expect("name"), Language::GERMAN);
+        assert_eq!(parse_language("fr").expect("prefix"), Language::FRENCH);
+        assert_eq!(parse_language("6").expect("number"), Language::HEBREW);
+        assert!(parse_language("klingon").is_err());
+        assert_eq!(parse_unit("F").expect("unit"), TemperatureUnit::FAHRENHEIT);
+        assert!(parse_unit("kelvin").is_err());
+    }
 }
