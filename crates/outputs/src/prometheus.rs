@@ -37,6 +37,8 @@ struct Family {
     name: String,
     counter: bool,
     help: String,
+    /// Titles of the registers sharing this metric, for the HELP of a per-phase metric.
+    titles: Vec<String>,
 }
 
 /// The metric plan of a whole map, so names do not depend on which registers were read.
@@ -176,7 +178,8 @@ impl Plans {
         let family = match self.families.iter().position(|f| f.name == metric) {
             Some(index) => {
                 if let Some(f) = self.families.get_mut(index) {
-                    f.help = family_help(c);
+                    f.titles.push(c.title.to_owned());
+                    f.help = family_help(&f.titles, &c.quantity, &c.suffix);
                 }
                 index
             }
@@ -185,6 +188,7 @@ impl Plans {
                     name: metric.clone(),
                     counter: c.counter,
                     help: single_help(c, description),
+                    titles: vec![c.title.to_owned()],
                 });
                 self.families.len() - 1
             }
@@ -300,27 +304,28 @@ fn single_help(c: &Candidate<'_>, description: &str) -> String {
     help
 }
 
-/// HELP of a per-phase metric: the title without its phase words.
-fn family_help(c: &Candidate<'_>) -> String {
-    let words: Vec<&str> = c
-        .title
+/// HELP of a per-phase metric: the words its registers' titles share (`Voltage Phase L1N`,
+/// `Voltage Phase L2N`, ... give `Voltage`), without the word "phase".
+fn family_help(titles: &[String], quantity: &str, suffix: &str) -> String {
+    let first = titles.first().map(String::as_str).unwrap_or_default();
+    let words: Vec<&str> = first
         .split_whitespace()
+        .filter(|w| !w.eq_ignore_ascii_case("phase"))
         .filter(|w| {
-            !w.eq_ignore_ascii_case("phase")
-                && c.phase
-                    .as_deref()
-                    .is_none_or(|p| !w.eq_ignore_ascii_case(p))
+            titles
+                .iter()
+                .all(|t| t.split_whitespace().any(|o| o.eq_ignore_ascii_case(w)))
         })
         .collect();
     let what = if words.is_empty() {
-        c.quantity.clone()
+        quantity.replace('_', " ")
     } else {
         words.join(" ")
     };
-    if c.suffix.is_empty() {
+    if suffix.is_empty() {
         format!("{what}, by phase")
     } else {
-        format!("{what} in {}, by phase", c.suffix.replace('_', " "))
+        format!("{what} in {}, by phase", suffix.replace('_', " "))
     }
 }
 
