@@ -720,3 +720,6 @@ impl Task {
         let _ = self.events.send(DriverEvent::Warning(text));
     }
 }
+
+#[cfg(test)]
+mod tests;
