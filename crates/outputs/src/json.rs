@@ -118,3 +118,39 @@ fn json_value(reading: &Reading<'_>) -> Json {
         Value::Bool(b) => Json::Bool(*b),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(n: i64) -> Node {
+        Node::Leaf(Json::from(n))
+    }
+
+    fn text(root: &[(String, Node)]) -> String {
+        let mut out = String::new();
+        write_object(&mut out, root, 0);
+        out
+    }
+
+    #[test]
+    fn groups_nest_and_never_hide_a_value() {
+        let mut root = Vec::new();
+        insert(&mut root, &[], "meter".into(), leaf(1));
+        insert(&mut root, &["meter", "today"], "energy".into(), leaf(2));
+        insert(&mut root, &["meter", "today"], "power".into(), leaf(3));
+        insert(&mut root, &["meter"], "state".into(), leaf(4));
+        let value: Json = serde_json::from_str(&text(&root)).expect("valid JSON");
+        assert_eq!(value["meter"], 1);
+        assert_eq!(value["meter_group"]["today"]["energy"], 2);
+        assert_eq!(value["meter_group"]["today"]["power"], 3);
+        assert_eq!(value["meter_group"]["state"], 4);
+    }
+
+    #[test]
+    fn empty_objects_and_escaped_keys() {
+        assert_eq!(text(&[]), "{}");
+        let root = vec![("a\"b".to_owned(), leaf(1))];
+        assert_eq!(text(&root), "{\n  \"a\\\"b\": 1\n}");
+    }
+}

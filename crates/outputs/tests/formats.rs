@@ -519,3 +519,49 @@ fn human_output_reads_like_the_seed_tools() {
         .collect();
     assert!(columns.windows(2).all(|w| w[0] == w[1]), "{human}");
 }
+
+#[test]
+fn readings_the_map_does_not_declare_still_render_validly() {
+    // An Alfen snapshot rendered with the Vestel map: no reading is found in the map, so every
+    // format works from what the readings themselves carry.
+    let alfen = map("alfen-eve");
+    let vestel = self::map("vestel-evc04");
+    let snapshot = example_snapshot(&alfen);
+    let options = Options::default();
+    let prom = outputs::prometheus(&snapshot, &vestel, &options);
+    assert!(strict_prometheus(&prom) > 80, "{prom}");
+    assert!(prom.contains("vestel_evc04_real_energy_delivered_sum_joules_total{"));
+    let influx = outputs::influx(&snapshot, &vestel, &options);
+    assert_eq!(
+        influxdb_line_protocol::parse_lines(&influx)
+            .filter(Result::is_ok)
+            .count(),
+        2
+    );
+    let human = outputs::human(&snapshot, &vestel, &options);
+    assert!(human.contains("Voltage Phase L1N:"), "{human}");
+    let json: serde_json::Value =
+        serde_json::from_str(&outputs::json(&snapshot, &vestel, &options)).expect("valid JSON");
+    assert_eq!(json["c_name"], "ALF_1000");
+}
+
+#[test]
+fn options_name_the_device_serial_and_measurement() {
+    let map = map("schneider-pm8000");
+    let snapshot = example_snapshot(&map);
+    let options = Options {
+        device: Some("main meter".into()),
+        serial: Some("PM8-0042".into()),
+        measurement: Some("energy".into()),
+        nested: false,
+    };
+    let prom = outputs::prometheus(&snapshot, &map, &options);
+    assert!(prom.contains("{device=\"main meter\",serial=\"PM8-0042\",unit=\"1\",phase=\"A\"}"));
+    let influx = outputs::influx(&snapshot, &map, &options);
+    assert!(
+        influx.starts_with("energy,device=main\\ meter,serial=PM8-0042,unit=1 "),
+        "{influx}"
+    );
+    let human = outputs::human(&snapshot, &map, &options);
+    assert!(human.starts_with("main meter: Schneider Electric PowerLogic PM8000, read "));
+}
