@@ -133,10 +133,9 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
         let (found, expected) = tail
             .split_once(", expected ")
             .unwrap_or((tail, "another type"));
-        let hint = if found.starts_with("string \"")
-            && found.contains(' ')
-            && expected != "a string"
-        {
+        let numeric = matches!(expected, "u8" | "u16" | "u32" | "u64" | "f64" | "i64");
+        let text = found.strip_prefix("string \"").unwrap_or("");
+        let hint = if numeric && text.contains(' ') {
             "; if that text was not meant to be one value, check the indentation of the next line \
              and that every `{` has its `}`"
         } else {
@@ -151,16 +150,6 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
             .split_once(", expected ")
             .unwrap_or((tail, "another value"));
         format!("expected {}, found {found}", friendly_expected(expected))
-    } else if rest.starts_with("data did not match any variant of untagged enum RawNumberOrName") {
-        "expected a number or a register name".to_owned()
-    } else if rest.starts_with("data did not match any variant of untagged enum RawUnitRef") {
-        "expected a unit role name or a unit id from 0 to 255".to_owned()
-    } else if rest.starts_with("data did not match any variant of untagged enum RawSentinel") {
-        "expected a raw number such as 0xFFFF, `all-ones` or `nan`".to_owned()
-    } else if rest.starts_with("data did not match any variant of untagged enum RawExpr") {
-        "expected a number or an expression such as `start` or `dateTime.year - 2000`".to_owned()
-    } else if rest.starts_with("data did not match any variant of untagged enum RawReadBack") {
-        "expected true, false or a register name".to_owned()
     } else {
         rest
     };
@@ -180,6 +169,29 @@ fn friendly_expected(expected: &str) -> String {
         "a boolean" => "true or false".to_owned(),
         "a string" => "text".to_owned(),
         "a sequence" => "a list (`[a, b]` or `- a` lines)".to_owned(),
+        "struct RawMap" => {
+            "a device map: a mapping with manufacturer, model, connection and registers".to_owned()
+        }
+        "struct RawConnection" => {
+            "a mapping such as {unit_ids: {meter: 1}, address_base: 0}".to_owned()
+        }
+        "struct RawDefaults" => "a mapping such as {table: input}".to_owned(),
+        "struct RawRegister" => {
+            "a register: a mapping such as {name: voltage, address: 0, type: uint16, example: 230}"
+                .to_owned()
+        }
+        "struct RawWrite" => "a mapping such as {min: 6, max: 32}".to_owned(),
+        "struct RawHeartbeat" => {
+            "a heartbeat: a mapping such as {name: alive, write: {alive: 1}, every: 10s}".to_owned()
+        }
+        "struct RawAction" => "an action: a mapping with params and writes".to_owned(),
+        "struct RawParam" => {
+            "a parameter: a mapping such as {type: int, min: 1, max: 4}".to_owned()
+        }
+        "struct RawStep" => {
+            "a step: a mapping such as {when: mode == 1, set: {register: value}}".to_owned()
+        }
+        "a mapping" => "a mapping (`{key: value}` or `key: value` lines)".to_owned(),
         other => other.to_owned(),
     }
 }

@@ -111,9 +111,9 @@ pub struct RawDefaults {
 }
 
 /// A unit role name or a literal unit id.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(untagged)]
+#[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum RawUnitRef {
     /// A literal unit id.
     Id(u8),
@@ -122,9 +122,9 @@ pub enum RawUnitRef {
 }
 
 /// A number or the name of a register.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(untagged)]
+#[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum RawNumberOrName {
     /// A number.
     Number(f64),
@@ -207,9 +207,9 @@ pub struct RawRegister {
 }
 
 /// A sentinel: a raw number, or a word such as `all-ones`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(untagged)]
+#[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum RawSentinel {
     /// A raw pattern.
     Unsigned(u64),
@@ -242,9 +242,9 @@ pub struct RawWrite {
 }
 
 /// `read_back:` of a write.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(untagged)]
+#[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum RawReadBack {
     /// Read the written register back (or not).
     Flag(bool),
@@ -340,9 +340,9 @@ pub struct RawStep {
 }
 
 /// An expression: a number, or text to parse.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(untagged)]
+#[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum RawExpr {
     /// A literal number.
     Number(f64),
@@ -424,3 +424,87 @@ impl<V: schemars::JsonSchema> schemars::JsonSchema for Ordered<V> {
         <std::collections::BTreeMap<String, V>>::json_schema(generator)
     }
 }
+
+/// Implements `Deserialize` for a scalar that may be a number or text, with a precise error
+/// (serde's `untagged` loses both the location and the reason).
+macro_rules! scalar {
+    ($ty:ident, $expecting:literal, |$v:ident| { u64 => $u:expr, i64 => $i:expr, f64 => $f:expr, str => $s:expr, bool => $b:expr $(,)? }) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    #[allow(unused_variables)]
+                    fn visit_u64<E: de::Error>(self, $v: u64) -> Result<$ty, E> {
+                        let r: Option<$ty> = $u;
+                        r.ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned($v), &self))
+                    }
+                    #[allow(unused_variables)]
+                    fn visit_i64<E: de::Error>(self, $v: i64) -> Result<$ty, E> {
+                        let r: Option<$ty> = $i;
+                        r.ok_or_else(|| E::invalid_value(de::Unexpected::Signed($v), &self))
+                    }
+                    #[allow(unused_variables)]
+                    fn visit_f64<E: de::Error>(self, $v: f64) -> Result<$ty, E> {
+                        let r: Option<$ty> = $f;
+                        r.ok_or_else(|| E::invalid_value(de::Unexpected::Float($v), &self))
+                    }
+                    #[allow(unused_variables)]
+                    fn visit_str<E: de::Error>(self, $v: &str) -> Result<$ty, E> {
+                        let r: Option<$ty> = $s;
+                        r.ok_or_else(|| E::invalid_value(de::Unexpected::Str($v), &self))
+                    }
+                    #[allow(unused_variables)]
+                    fn visit_bool<E: de::Error>(self, $v: bool) -> Result<$ty, E> {
+                        let r: Option<$ty> = $b;
+                        r.ok_or_else(|| E::invalid_type(de::Unexpected::Bool($v), &self))
+                    }
+                }
+                deserializer.deserialize_any(V)
+            }
+        }
+    };
+}
+
+scalar!(RawUnitRef, "a unit role name or a unit id from 0 to 255", |v| {
+    u64 => u8::try_from(v).ok().map(RawUnitRef::Id),
+    i64 => u8::try_from(v).ok().map(RawUnitRef::Id),
+    f64 => None,
+    str => Some(RawUnitRef::Role(v.to_owned())),
+    bool => None,
+});
+
+scalar!(RawNumberOrName, "a number or a register name", |v| {
+    u64 => Some(RawNumberOrName::Number(v as f64)),
+    i64 => Some(RawNumberOrName::Number(v as f64)),
+    f64 => Some(RawNumberOrName::Number(v)),
+    str => Some(RawNumberOrName::Name(v.to_owned())),
+    bool => None,
+});
+
+scalar!(RawSentinel, "a raw pattern such as 0xFFFF or -32768, `all-ones` or `nan`", |v| {
+    u64 => Some(RawSentinel::Unsigned(v)),
+    i64 => Some(RawSentinel::Signed(v)),
+    f64 => None,
+    str => Some(RawSentinel::Word(v.to_owned())),
+    bool => None,
+});
+
+scalar!(RawReadBack, "true, false or a register name", |v| {
+    u64 => None,
+    i64 => None,
+    f64 => None,
+    str => Some(RawReadBack::Register(v.to_owned())),
+    bool => Some(RawReadBack::Flag(v)),
+});
+
+scalar!(RawExpr, "a number or an expression such as `start` or `dateTime.year - 2000`", |v| {
+    u64 => Some(RawExpr::Number(v as f64)),
+    i64 => Some(RawExpr::Number(v as f64)),
+    f64 => Some(RawExpr::Number(v)),
+    str => Some(RawExpr::Text(v.to_owned())),
+    bool => None,
+});
