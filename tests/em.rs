@@ -6,7 +6,7 @@
 //! simulator announces to it. State goes to a temporary directory. Nothing here measures time:
 //! waits are bounded by timeouts and the assertions are about outcomes.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -318,12 +318,22 @@ fn discover_login_status_config_start_stop_against_evctl_em_simulate() {
 fn starting_without_a_car_is_refused_by_the_charger() {
     let client = Client::new();
     let _sim = SimProcess::start(&client, &["--no-car"]);
-    let out = client
-        .em(&["login", SERIAL, "--password-env", "PW"])
-        .env("PW", "123456")
-        .output()
-        .expect("run");
-    assert_ok(&out, "login");
+    // The password piped on stdin (no terminal, no file, no variable).
+    let mut child = client
+        .em(&["login", SERIAL])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"123456\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("run");
+    assert_ok(&out, "login with the password on stdin");
     let out = client.run(&["start", "--amps", "16"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

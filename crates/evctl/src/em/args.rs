@@ -89,6 +89,9 @@ pub struct SelectArgs {
     pub charger: String,
 }
 
+/// The password comes from, in this order: --password-file, --password-env VAR, the
+/// EVCTL_EM_PASSWORD environment variable, a prompt (on a terminal), or the first line of stdin.
+/// It is never printed; it is saved (mode 0600) in the state directory after a successful login.
 #[derive(Args, Debug)]
 pub struct LoginArgs {
     /// Any unique part of the charger's serial, brand or model
