@@ -525,7 +525,7 @@ fn readings_the_map_does_not_declare_still_render_validly() {
     // An Alfen snapshot rendered with the Vestel map: no reading is found in the map, so every
     // format works from what the readings themselves carry.
     let alfen = map("alfen-eve");
-    let vestel = self::map("vestel-evc04");
+    let vestel = map("vestel-evc04");
     let snapshot = example_snapshot(&alfen);
     let options = Options::default();
     let prom = outputs::prometheus(&snapshot, &vestel, &options);
