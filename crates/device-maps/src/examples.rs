@@ -37,7 +37,7 @@ pub fn encode_value(
         }
         (_, Some(codec)) => {
             let v = match (sf, value.as_f64()) {
-                (Some(e), Some(x)) => Value::Float(apply_power_of_ten(x, -e)),
+                (Some(e), Some(x)) => Value::Float(apply_power_of_ten(x, e.saturating_neg())),
                 _ => value.clone(),
             };
             codec.encode(&v).map_err(|e| err(e.to_string()))

@@ -265,7 +265,8 @@ fn units_of(span: &Span) -> u8 {
 
 /// `x × 10^e`, dividing for negative exponents so `2301 × 10^-1` is the float nearest 230.1.
 pub(crate) fn apply_power_of_ten(x: f64, e: i64) -> f64 {
-    let p = 10f64.powi(e.unsigned_abs() as i32);
+    // Beyond 10^400 every f64 is 0 or infinite anyway; the cap keeps `powi` in range.
+    let p = 10f64.powi(e.unsigned_abs().min(400) as i32);
     if e < 0 { x / p } else { x * p }
 }
 

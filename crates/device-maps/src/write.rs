@@ -610,6 +610,13 @@ impl WritePlan {
                 (Some(req), _) => req.clone(),
                 (None, Scale::PowerOfTen(sf)) => {
                     let e = value_of(sf)?;
+                    if e.fract() != 0.0 || !(-20.0..=20.0).contains(&e) {
+                        return Err(WriteError::NeedsValue {
+                            register: w.register.clone(),
+                            needs: sf.clone(),
+                            why: format!("{e}, not a usable power of ten"),
+                        });
+                    }
                     encode(r, &w.value, w.unit, Some(e as i64))?
                 }
                 (None, Scale::Factor(_)) => encode(r, &w.value, w.unit, None)?,
@@ -769,7 +776,7 @@ fn encode(
         }
         (Some(codec), _) => {
             let to_encode = match (sf, value.as_f64()) {
-                (Some(e), Some(v)) => Value::Float(apply_power_of_ten(v, -e)),
+                (Some(e), Some(v)) => Value::Float(apply_power_of_ten(v, e.saturating_neg())),
                 _ => value.clone(),
             };
             codec
