@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use device_maps::modbus_core::Table;
 use device_maps::{MemoryDevice, block_on, parse_map};
 use proptest::prelude::*;
 
@@ -41,7 +42,7 @@ proptest! {
         let map = Arc::new(parse_map("station", STATION).expect("fixture loads"));
         let mut device = MemoryDevice::new();
         for (unit, base) in [(1u8, 300u16), (1, 1200), (200, 100), (200, 1100), (200, 1400)] {
-            device.set(unit, device_maps::modbus_core::Table::Holding, base, &words);
+            device.set(unit, Table::Holding, base, &words);
         }
         let plan = map.plan_read(&map.select::<&str>(&[]).expect("all"), &map.units()).expect("plannable");
         let snapshot = block_on(plan.execute(&mut device));
