@@ -23,14 +23,35 @@
 //! - The renderers see the snapshot through the map, but a reading the map does not declare is
 //!   still rendered from what the reading itself carries (name, title, unit, kind).
 //!
+//! - A `float32` register holds about seven significant digits, so people, Prometheus and
+//!   Influx see it in its shortest single-precision form (`238.19`); JSON keeps the exact
+//!   widened double (`238.1899871826172`), as the Alfen tool prints it.
+//!
 //! ```
-//! # fn demo(snapshot: &device_maps::Snapshot, map: &device_maps::DeviceMap) {
+//! use std::sync::Arc;
+//! use device_maps::{MemoryDevice, block_on, parse_map};
 //! use outputs::{Format, Options};
 //!
+//! let map = Arc::new(parse_map("demo-meter", r#"
+//! manufacturer: Demo
+//! model: Meter
+//! connection: {unit_ids: {meter: 1}, address_base: 30001}
+//! defaults: {table: input}
+//! registers:
+//!   - {name: voltage_l1, address: 30001, type: float32, unit: V, example: 230.5}
+//!   - {name: energy, address: 30003, type: float32, unit: kWh, kind: counter, example: 1.5}
+//! "#)?);
+//! let plan = map.plan_read(&map.select::<&str>(&[])?, &map.units())?;
+//! let snapshot = block_on(plan.execute(&mut MemoryDevice::with_examples(&map)));
+//!
 //! let options = Options { device: Some("garage".into()), ..Options::default() };
-//! let text = outputs::render(snapshot, map, Format::Prometheus, &options);
-//! assert!(text.contains("device=\"garage\""));
-//! # }
+//! let text = outputs::render(&snapshot, &map, Format::Prometheus, &options);
+//! assert!(text.contains("demo_meter_voltage_volts{device=\"garage\",unit=\"1\",phase=\"L1\"} 230.5"));
+//! assert!(text.contains("demo_meter_energy_joules_total{device=\"garage\",unit=\"1\"} 5400000"));
+//!
+//! let json = outputs::render(&snapshot, &map, Format::Json, &Options::default());
+//! assert_eq!(json, "{\n  \"voltage_l1\": 230.5,\n  \"energy\": 1.5\n}\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod human;

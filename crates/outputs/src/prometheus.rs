@@ -5,9 +5,9 @@
 //! (kW to watts, kWh and Wh to joules, ms to seconds, % to a ratio). Registers that differ only
 //! by phase fold into one metric with a `phase` label when that is unambiguous; every sample
 //! carries `device`, `serial` (when known) and `unit` (the Modbus unit id). Scale-factor
-//! registers are applied, not exposed. A text register
-//! becomes an info metric, `<map>_<register>_info`, whose label carries the text and whose
-//! value is 1. Missing values are left out.
+//! registers are applied, not exposed. A text register becomes an info metric,
+//! `<map>_<register>_info`, whose label carries the text and whose value is 1. Missing values
+//! are left out.
 
 use std::fmt::Write as _;
 
