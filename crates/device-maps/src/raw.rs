@@ -1,9 +1,9 @@
 //! The file format exactly as written: serde structures with `deny_unknown_fields`.
 //!
-//! These types are what serde reads from YAML and what the JSON Schema describes. Words that name
-//! a choice (`type`, `table`, `order`, ...) stay strings here so that [`crate::load`] can reject a
-//! wrong word with an error that lists the allowed ones and points at the word itself. Validated,
-//! typed maps are in [`crate::model`].
+//! These types are what serde reads from YAML and what the JSON Schema describes. Words that
+//! name a choice (`type`, `table`, `order`, ...) stay strings here so that the loader
+//! ([`crate::parse_map`]) can reject a wrong word with an error that lists the allowed ones and
+//! points at the word itself. Validated, typed maps are [`crate::DeviceMap`]s.
 
 use std::fmt;
 
