@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use emproto::wire::{Datagrams, parse_datagram};
+use emproto::wire::{Command, Datagrams, Payload, RawFrame, parse_datagram};
 
 /// Every packet of `tests/vectors/*.hex`, as bytes.
 fn vectors() -> Vec<Vec<u8>> {
@@ -37,6 +37,19 @@ fn benches(c: &mut Criterion) {
     let status = vectors_by_name("D6");
     c.bench_function("parse status datagram (D6, 33-byte payload)", |b| {
         b.iter(|| parse_datagram(black_box(&status)))
+    });
+    c.bench_function("check the envelope of a status datagram (D6)", |b| {
+        b.iter(|| RawFrame::parse(black_box(&status), 0).map(|(f, _)| f.checksum))
+    });
+    let payload = status[21..status.len() - 4].to_vec();
+    c.bench_function("parse a status payload (D6)", |b| {
+        b.iter(|| Payload::parse(Command::STATUS, black_box(&payload)))
+    });
+    c.bench_function("parse_status only (D6)", |b| {
+        b.iter(|| emproto::wire::parse_status(black_box(&payload)).map(|(_, s)| s.power_w))
+    });
+    c.bench_function("parse_charge_start_response only", |b| {
+        b.iter(|| emproto::wire::parse_charge_start_response(black_box(&payload[..5])).map(|(_, s)| s.max_current_a))
     });
     let all = vectors();
     assert!(all.len() >= 60);

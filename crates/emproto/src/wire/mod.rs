@@ -426,7 +426,9 @@ pub enum Payload {
     },
 }
 
-/// Runs a payload parser and requires it to consume everything.
+/// Runs a payload parser and requires it to consume everything. Not inlined, so that
+/// [`Payload::parse`] stays a small dispatch instead of one huge stack frame for all layouts.
+#[inline(never)]
 fn whole<'a, T>(
     input: &'a [u8],
     parser: impl Fn(&'a [u8]) -> PResult<'a, T>,

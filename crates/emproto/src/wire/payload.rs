@@ -9,7 +9,6 @@
 use std::fmt;
 
 use nom::bytes::complete::take;
-use nom::number::complete::{be_u8, be_u16, be_u32};
 use nom::{IResult, Parser as _};
 
 use super::codes::{
@@ -23,11 +22,43 @@ use crate::time::EmTime;
 /// Result of the payload parsers.
 pub type PResult<'a, T> = IResult<&'a [u8], T, PayloadError>;
 
+/// `N` bytes as an array: the building block of the number and text parsers below. These are
+/// ordinary nom parsers (`fn(&[u8]) -> IResult`), written here rather than taken from
+/// `nom::number::complete` because nom's generic input handling is not inlined across crates,
+/// which tripled the cost of a status payload.
+#[inline]
+fn array<const N: usize>(i: &[u8]) -> PResult<'_, [u8; N]> {
+    match i.split_first_chunk::<N>() {
+        Some((head, rest)) => Ok((rest, *head)),
+        None => Err(nom::Err::Error(PayloadError::Nom {
+            kind: nom::error::ErrorKind::Eof,
+            remaining: i.len(),
+        })),
+    }
+}
+
+/// A `u8`.
+#[inline]
+pub(crate) fn be_u8(i: &[u8]) -> PResult<'_, u8> {
+    array::<1>(i).map(|(i, [b])| (i, b))
+}
+
+/// A big-endian `u16`.
+#[inline]
+pub(crate) fn be_u16(i: &[u8]) -> PResult<'_, u16> {
+    array::<2>(i).map(|(i, b)| (i, u16::from_be_bytes(b)))
+}
+
+/// A big-endian `u32`.
+#[inline]
+pub(crate) fn be_u32(i: &[u8]) -> PResult<'_, u32> {
+    array::<4>(i).map(|(i, b)| (i, u32::from_be_bytes(b)))
+}
+
+/// A fixed-width text field.
+#[inline]
 pub(crate) fn fixed<const N: usize>(i: &[u8]) -> PResult<'_, FixedStr<N>> {
-    let (i, bytes) = take(N).parse(i)?;
-    let mut out = [0u8; N];
-    out.copy_from_slice(bytes);
-    Ok((i, FixedStr(out)))
+    array::<N>(i).map(|(i, b)| (i, FixedStr(b)))
 }
 
 fn em_time(i: &[u8]) -> PResult<'_, EmTime> {
