@@ -107,8 +107,8 @@ pub struct ConnectArgs {
     #[arg(long, short = 'p', value_name = "PORT")]
     pub port: Option<u16>,
 
-    /// Modbus unit id; for maps with several units: NAME=ID (e.g. socket=2); repeatable
-    #[arg(long, short = 'u', value_name = "N|NAME=N")]
+    /// Modbus unit id of the map's main unit, or ROLE=N for another (e.g. station=201); repeatable
+    #[arg(long, short = 'u', value_name = "N|ROLE=N")]
     pub unit: Vec<String>,
 
     /// Timeout of each request (e.g. 500ms, 2s; default: the map's)
@@ -199,7 +199,7 @@ pub struct PollArgs {
     pub registers: Vec<String>,
 
     /// Time between reads (e.g. 500ms, 10s, 1m; default: the site config's, else 10s)
-    #[arg(long, short = 'i', value_parser = parse_duration)]
+    #[arg(long, short = 'i', value_name = "DURATION", value_parser = parse_duration)]
     pub interval: Option<Duration>,
 
     /// Stop after this many reads (default: run until Ctrl-C)

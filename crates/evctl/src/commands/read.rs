@@ -77,9 +77,22 @@ pub fn failures(
     let top = if failed >= requests {
         format!("cannot read {target}")
     } else {
-        format!(
-            "{failed} of {requests} requests to {target} failed; their registers are shown as missing"
-        )
+        let missing: Vec<&str> = snapshot
+            .readings
+            .iter()
+            .filter(|r| matches!(r.value, Err(Missing::ReadFailed(_))))
+            .map(|r| r.name.as_str())
+            .collect();
+        let mut names = missing
+            .iter()
+            .take(4)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missing.len() > 4 {
+            names.push_str(&format!(" and {} more", missing.len() - 4));
+        }
+        format!("{failed} of {requests} requests to {target} failed; {names} are shown as missing")
     };
     Some((
         failed,
