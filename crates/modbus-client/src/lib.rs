@@ -13,7 +13,11 @@
 //! - [`Pool`], which keeps one set of persistent connections per endpoint, and
 //!   [`ModbusClient`], a cheap handle on one endpoint that serves every unit id behind it;
 //! - [`Error`], which always names the request ([`Target`]: endpoint, unit, table, address,
-//!   count) and keeps transport failures apart from the device's [`Exception`]s.
+//!   count) and keeps transport failures apart from the device's [`Exception`]s;
+//! - the glue to device maps: [`ClientOptions::from_connection`], [`Endpoint::for_map`],
+//!   [`Layout::from_map`] and [`Pool::client_for_map`], and `device_maps::RegisterIo` for
+//!   [`ModbusClient`], so device-maps' read and write plans run over it unchanged;
+//! - [`dongle`]: the GivEnergy Wi-Fi dongle's own framing, beside Modbus proper.
 //!
 //! The key design decision is that the connection, not the unit id, is the scarce resource.
 //! Chargers allow one or two Modbus masters and drop settings when their connection closes, so
@@ -24,6 +28,21 @@
 //! Holes: a read planned across undeclared addresses may be refused with "illegal data
 //! address". Given the map's [`Layout`], the client then reads the declared pieces alone,
 //! remembers the device's holes for the rest of the run and says so once in the log.
+//!
+//! Reading a whole device through its map:
+//!
+//! ```no_run
+//! # async fn demo(map: std::sync::Arc<device_maps::DeviceMap>) -> Result<(), Box<dyn std::error::Error>> {
+//! let units = map.units();
+//! let mut client = modbus_client::Pool::new().client_for_map(&map, &units, "127.0.0.1", None)?;
+//! let plan = map.plan_read(&map.select::<&str>(&[])?, &units)?;
+//! let snapshot = plan.execute(&mut client).await;
+//! # let _ = snapshot;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Raw registers:
 //!
 //! ```no_run
 //! use modbus_client::{ClientOptions, Endpoint, ModbusClient};
