@@ -23,7 +23,7 @@ pub struct EmArgs {
 /// Options shared by every `evctl em` subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct NetArgs {
-    /// Local UDP port to listen on (chargers send to 28376)
+    /// Local UDP port (real chargers always send to 28376; other ports suit simulators and tests)
     #[arg(long, global = true, default_value_t = 28376, env = "EVCTL_EM_PORT")]
     pub port: u16,
 
@@ -37,7 +37,7 @@ pub struct NetArgs {
     pub state_dir: Option<PathBuf>,
 
     /// How long to wait for a charger to answer (e.g. 20s)
-    #[arg(long, global = true, default_value = "20s", value_parser = parse_duration)]
+    #[arg(long, global = true, default_value = "20s", value_name = "DURATION", value_parser = parse_duration)]
     pub wait: Duration,
 
     /// Print every datagram sent and received, in hex, with password bytes masked
@@ -45,7 +45,7 @@ pub struct NetArgs {
     pub dump: bool,
 
     /// A charger is offline when nothing was heard from it for this long
-    #[arg(long, global = true, default_value = "11s", value_parser = parse_duration)]
+    #[arg(long, global = true, default_value = "11s", value_name = "DURATION", value_parser = parse_duration)]
     pub offline_after: Duration,
 }
 
@@ -75,7 +75,7 @@ pub enum EmCommand {
 #[derive(Args, Debug)]
 pub struct DiscoverArgs {
     /// How long to listen
-    #[arg(long, short = 't', default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, short = 't', default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub seconds: Duration,
 
     /// Output format
@@ -122,7 +122,7 @@ pub struct WatchArgs {
     pub charger: Option<String>,
 
     /// Stop after this long (default: until Ctrl-C)
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
     /// Output format
@@ -212,7 +212,7 @@ pub struct StartArgs {
     pub force: bool,
 
     /// Minimum time between two start/stop commands to one charger
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub rate_limit: Duration,
 }
 
@@ -230,7 +230,7 @@ pub struct StopArgs {
     pub force: bool,
 
     /// Minimum time between two start/stop commands to one charger
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub rate_limit: Duration,
 }
 
@@ -254,7 +254,8 @@ pub struct SimulateArgs {
         long,
         env = "EVCTL_EM_SIM_PASSWORD",
         hide_env_values = true,
-        default_value = "123456"
+        default_value = "123456",
+        hide_default_value = true
     )]
     pub password: String,
 
@@ -279,15 +280,15 @@ pub struct SimulateArgs {
     pub no_car: bool,
 
     /// Interval of Login announcements while nobody is logged in
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = parse_duration)]
     pub announce_every: Duration,
 
     /// Interval of status datagrams (and Headings at twice this) while a client is logged in
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub status_every: Duration,
 
     /// Fault: go silent (send and answer nothing) after this long
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub silent_after: Option<Duration>,
 
     /// Fault: answer every login with a password error
@@ -295,7 +296,7 @@ pub struct SimulateArgs {
     pub reject_login: bool,
 
     /// Stop after this long (default: until Ctrl-C)
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 }
 
