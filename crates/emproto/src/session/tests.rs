@@ -710,3 +710,44 @@ fn renderings_of_a_logged_in_charger() {
     );
     insta::assert_json_snapshot!("json", views[0]);
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Arbitrary packets, valid frames with arbitrary payloads and arbitrary clock steps
+        /// never make the endpoint panic.
+        #[test]
+        fn on_any_input(
+            packets in proptest::collection::vec(
+                (any::<u16>(), proptest::collection::vec(any::<u8>(), 0..120), 0u64..20_000),
+                1..30,
+            ),
+        ) {
+            let mut ep = Endpoint::new(SessionConfig::default());
+            let mut now = Instant::now();
+            ep.insert_known(now, serial(), charger_addr(), Some(pw()), "", "");
+            for (command, payload, step_ms) in packets {
+                // Half raw noise, half well-framed datagrams with a random command and payload.
+                let bytes = if command % 2 == 0 {
+                    payload.clone()
+                } else {
+                    Datagram::from_charger(
+                        serial(),
+                        Payload::Raw { command: Command(command & 0x7fff), bytes: payload },
+                    )
+                    .encode()
+                    .unwrap_or_default()
+                };
+                ep.handle_packet(now, charger_addr(), &bytes);
+                now += Duration::from_millis(step_ms);
+                ep.handle_timeout(now);
+                while ep.poll_transmit().is_some() {}
+                while ep.poll_event().is_some() {}
+                let _ = ep.session_mut(serial()).map(|s| s.start_charge(now, wall(), &start_params(16), 1));
+            }
+        }
+    }
+}
