@@ -273,6 +273,27 @@ mod tests {
         assert_eq!(bank.get(1, Table::Coil, 0, 3), [Some(0), Some(1), Some(0)]);
     }
 
+    proptest::proptest! {
+        /// Whatever a master sends, the server answers a well-formed response PDU: the function
+        /// code echoed, or with the exception bit and a known exception code.
+        #[test]
+        fn any_request_gets_a_well_formed_answer(unit in 0u8..4, pdu in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let mut bank = bank();
+            let response = serve(&mut bank, unit, &pdu, false);
+            let function = pdu.first().copied().unwrap_or(0);
+            proptest::prop_assert!(!response.is_empty());
+            if response[0] & 0x80 != 0 {
+                proptest::prop_assert_eq!(response.len(), 2);
+                proptest::prop_assert_eq!(response[0], function | 0x80);
+                proptest::prop_assert!([1, 2, 3, 0x0B].contains(&response[1]));
+            } else {
+                proptest::prop_assert_eq!(response[0], function);
+            }
+            let _ = rtu_request_len(&pdu);
+            let _ = summarize(&pdu);
+        }
+    }
+
     #[test]
     fn crc_matches_the_specification_example() {
         // Modbus over serial line, appendix B: read 0x0000..0x0001 from unit 1 is 01 03 00 00 00 01 84 0A.
