@@ -431,53 +431,64 @@ impl Order {
     /// Two registers, as received, to their 32-bit value.
     #[inline]
     pub const fn u32_from(self, words: [u16; 2]) -> u32 {
-        let (hi, lo) = if self.swaps_words() {
-            (words[1], words[0])
-        } else {
-            (words[0], words[1])
-        };
-        ((self.u16_from(hi) as u32) << 16) | self.u16_from(lo) as u32
+        self.reorder32(((words[0] as u32) << 16) | words[1] as u32)
     }
 
     /// The two registers, in wire order, that carry `value`.
     #[inline]
     pub const fn u32_to(self, value: u32) -> [u16; 2] {
-        let hi = self.u16_to((value >> 16) as u16);
-        let lo = self.u16_to(value as u16);
-        if self.swaps_words() {
-            [lo, hi]
-        } else {
-            [hi, lo]
-        }
+        let wire = self.reorder32(value);
+        [(wire >> 16) as u16, wire as u16]
     }
 
     /// Four registers, as received, to their 64-bit value.
     #[inline]
     pub const fn u64_from(self, words: [u16; 4]) -> u64 {
-        let w = if self.swaps_words() {
-            [words[3], words[2], words[1], words[0]]
-        } else {
-            words
-        };
-        ((self.u16_from(w[0]) as u64) << 48)
-            | ((self.u16_from(w[1]) as u64) << 32)
-            | ((self.u16_from(w[2]) as u64) << 16)
-            | self.u16_from(w[3]) as u64
+        self.reorder64(
+            ((words[0] as u64) << 48)
+                | ((words[1] as u64) << 32)
+                | ((words[2] as u64) << 16)
+                | words[3] as u64,
+        )
     }
 
     /// The four registers, in wire order, that carry `value`.
     #[inline]
     pub const fn u64_to(self, value: u64) -> [u16; 4] {
-        let w = [
-            self.u16_to((value >> 48) as u16),
-            self.u16_to((value >> 32) as u16),
-            self.u16_to((value >> 16) as u16),
-            self.u16_to(value as u16),
-        ];
-        if self.swaps_words() {
-            [w[3], w[2], w[1], w[0]]
-        } else {
-            w
+        let wire = self.reorder64(value);
+        [
+            (wire >> 48) as u16,
+            (wire >> 32) as u16,
+            (wire >> 16) as u16,
+            wire as u16,
+        ]
+    }
+
+    /// Maps the registers read big-endian as one number to the value, and back: every order is
+    /// its own inverse. `Abcd` keeps, `Dcba` reverses all bytes, `Cdab` swaps the two words,
+    /// `Badc` swaps the bytes within each word.
+    #[inline]
+    const fn reorder32(self, v: u32) -> u32 {
+        match self {
+            Order::Abcd => v,
+            Order::Cdab => v.rotate_left(16),
+            Order::Badc => v.swap_bytes().rotate_left(16),
+            Order::Dcba => v.swap_bytes(),
+        }
+    }
+
+    /// [`Order::reorder32`] for four registers: a word swap reverses all four words.
+    #[inline]
+    const fn reorder64(self, v: u64) -> u64 {
+        const LOW_BYTES: u64 = 0x00FF_00FF_00FF_00FF;
+        const fn lanes_swapped(v: u64) -> u64 {
+            ((v >> 8) & LOW_BYTES) | ((v & LOW_BYTES) << 8)
+        }
+        match self {
+            Order::Abcd => v,
+            Order::Cdab => lanes_swapped(v.swap_bytes()),
+            Order::Badc => lanes_swapped(v),
+            Order::Dcba => v.swap_bytes(),
         }
     }
 }
