@@ -429,3 +429,140 @@ async fn a_dead_address_fails_to_connect() {
     );
     assert!(error.is_transport());
 }
+
+/// A scripted dongle: accepts one connection, and for each request frame it receives sends the
+/// frames `answer` returns.
+async fn scripted(
+    answer: impl Fn(&givenergy_dongle::Frame) -> Vec<givenergy_dongle::Frame> + Send + 'static,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut framer = givenergy_dongle::Framer::new();
+        let mut buf = [0_u8; 512];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            framer.push(&buf[..n]);
+            while let Some(raw) = framer.next_frame() {
+                let Ok(request) = raw.decode() else { continue };
+                let mut out = Vec::new();
+                for frame in answer(&request) {
+                    out.extend(frame.encode().unwrap());
+                }
+                // Everything in one write: the reply arrives joined to the frames before it.
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (address, task)
+}
+
+fn sim_serial() -> Serial {
+    Serial::new("SA0000G000").unwrap()
+}
+
+#[tokio::test]
+async fn a_reply_is_matched_by_shape_never_by_order() {
+    use givenergy_dongle::{ErrorResponse, WriteResponse};
+    let (address, task) = scripted(|request| {
+        let Frame::ReadRequest(r) = request else {
+            return Vec::new();
+        };
+        let page = |device, function, base: u16, first: u16| {
+            Frame::ReadResponse(ReadResponse {
+                adapter: sim_serial(),
+                device,
+                function,
+                inverter: sim_serial(),
+                base,
+                values: (first..first + 60).collect(),
+            })
+        };
+        vec![
+            // Other clients' traffic first: another device, another function, another base, an
+            // error reply for another base, a write echo.
+            page(PACK, r.function, r.base, 7000),
+            page(r.device, ReadFunction::Holding, r.base, 8000),
+            page(r.device, r.function, r.base + 60, 9000),
+            Frame::ErrorResponse(ErrorResponse {
+                adapter: sim_serial(),
+                device: r.device,
+                function: r.function.code(),
+                inverter: sim_serial(),
+                base: r.base + 60,
+                count: 0,
+            }),
+            Frame::WriteResponse(WriteResponse {
+                adapter: sim_serial(),
+                device: r.device,
+                inverter: sim_serial(),
+                register: r.base,
+                value: 1,
+            }),
+            // ...then the answer.
+            page(r.device, r.function, r.base, 100),
+        ]
+    })
+    .await;
+    let dongle = DongleClient::new(address, fast());
+    assert_eq!(
+        dongle.read(INVERTER, Table::Input, 61, 2).await.unwrap(),
+        [101, 102]
+    );
+    assert_eq!(dongle.stats().unsolicited, 5);
+    // The other pages were kept.
+    assert_eq!(
+        dongle
+            .cached(PACK, Table::Input, 60, 60)
+            .map(|p| p.values[0]),
+        Some(7000)
+    );
+    assert_eq!(
+        dongle
+            .cached(INVERTER, Table::Holding, 60, 60)
+            .map(|p| p.values[0]),
+        Some(8000)
+    );
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_write_echo_that_differs_is_an_error() {
+    use givenergy_dongle::WriteResponse;
+    let (address, task) = scripted(|request| {
+        let Frame::WriteRequest(w) = request else {
+            return Vec::new();
+        };
+        vec![Frame::WriteResponse(WriteResponse {
+            adapter: sim_serial(),
+            device: w.device,
+            inverter: sim_serial(),
+            register: w.register,
+            value: w.value.wrapping_add(1),
+        })]
+    })
+    .await;
+    let dongle = DongleClient::new(address, fast());
+    let error = dongle.write_register(INVERTER, 116, 55).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DongleError::WriteMismatch {
+                written: 55,
+                read_back: 56,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("read back 56"), "{error}");
+    task.abort();
+}
