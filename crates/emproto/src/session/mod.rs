@@ -21,6 +21,25 @@
 //! - fetches the configuration and version after each login and every 120 s;
 //! - runs login, start, stop, config set and config fetch as requests with timeouts (3 s login,
 //!   6 s config fetch, 5 s the others) and typed outcomes ([`Reply`] or [`RequestError`]).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use emproto::session::{Endpoint, Event, SessionConfig};
+//! use emproto::wire::{Command, Datagram, Password, Payload, Serial};
+//!
+//! let mut ep = Endpoint::new(SessionConfig::default());
+//! let t0 = Instant::now(); // any instant: the session never reads the clock itself
+//! let serial: Serial = "0123456789abcdef".parse().unwrap();
+//! let heading = Datagram::from_charger(serial, Payload::Heading).encode().unwrap();
+//! ep.handle_packet(t0, "127.0.0.1:30139".parse().unwrap(), &heading);
+//! assert_eq!(ep.poll_event(), Some(Event::Added(serial)));
+//!
+//! // With a password, the next tick starts the login, sent to the charger's own port.
+//! ep.session_mut(serial).unwrap().set_password(Password::new("123456").unwrap());
+//! ep.handle_timeout(t0 + Duration::from_secs(5));
+//! let t = ep.poll_transmit().unwrap();
+//! assert_eq!((t.command, t.destination.port()), (Command::REQUEST_LOGIN, 30139));
+//! ```
 
 mod report;
 
