@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use givenergy_dongle::{Frame, ReadFunction, ReadResponse, Serial};
+use givenergy_dongle::{Frame, Framer, ReadFunction, ReadResponse, Serial};
 use modbus_client::dongle::{DongleClient, DongleError, DongleOptions};
 use modbus_core::Table;
 use simulator::dongle::{DongleSimulator, DongleSimulatorHandle, DongleSimulatorOptions};
@@ -433,7 +433,7 @@ async fn a_dead_address_fails_to_connect() {
 /// A scripted dongle: accepts one connection, and for each request frame it receives sends the
 /// frames `answer` returns.
 async fn scripted(
-    answer: impl Fn(&givenergy_dongle::Frame) -> Vec<givenergy_dongle::Frame> + Send + 'static,
+    answer: impl Fn(&Frame) -> Vec<Frame> + Send + 'static,
 ) -> (String, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -442,7 +442,7 @@ async fn scripted(
         let Ok((mut stream, _)) = listener.accept().await else {
             return;
         };
-        let mut framer = givenergy_dongle::Framer::new();
+        let mut framer = Framer::new();
         let mut buf = [0_u8; 512];
         while let Ok(n) = stream.read(&mut buf).await {
             if n == 0 {
