@@ -1,0 +1,561 @@
+//! The site configuration of `evctl serve`: the same YAML file the CLI reads for `evctl read
+//! garage`, with the sections only the service uses (`http`, `influx`, `mqtt`, `log`, `shard`).
+//!
+//! ```yaml
+//! maps: [./devices]                 # extra map folders, relative to this file
+//! devices:
+//!   garage:                         # the device id: unique across the whole site
+//!     map: alfen-eve
+//!     host: 192.168.1.40
+//!     units: {socket: 1}
+//!     interval: 5s
+//!     timeout: 2s
+//! http: {listen: "127.0.0.1:6345", token_file: /etc/evctl/token}
+//! influx: {url: "http://127.0.0.1:8086", version: 2, org: home, bucket: energy, token_file: /etc/evctl/influx-token}
+//! log: {level: info}
+//! ```
+//!
+//! Every section denies unknown keys, so a typo is an error naming line and column. A device
+//! entry has exactly the keys the CLI accepts (`map`, `host`, `port`, `unit`, `units`,
+//! `timeout`, `interval`, `options`), so one file serves both.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::mqtt::MqttConfig;
+
+/// The whole site configuration as `evctl serve` reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Extra map folders (resolved against the config file's folder by [`SiteConfig::load`]).
+    #[serde(default)]
+    pub maps: Vec<PathBuf>,
+    /// Devices by id. Ids are global: metric labels, JSON ids and MQTT topics are derived from
+    /// them, so two processes serving parts of one site never collide.
+    #[serde(default)]
+    pub devices: BTreeMap<String, DeviceConfig>,
+    /// The HTTP API.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// InfluxDB output; absent: off.
+    #[serde(default)]
+    pub influx: Option<InfluxConfig>,
+    /// MQTT output; absent: off.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Which part of the site this process serves; absent: all of it.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// Polling defaults for every device.
+    #[serde(default)]
+    pub poll: PollConfig,
+}
+
+/// One device of the site: the keys the CLI's site config accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Map id (`evctl list`).
+    pub map: String,
+    /// Host name or address.
+    pub host: Option<String>,
+    /// TCP port; default: the map's.
+    pub port: Option<u16>,
+    /// Unit id, for a map with a single unit.
+    pub unit: Option<u8>,
+    /// Unit ids by the map's unit names (e.g. `socket: 2`).
+    #[serde(default)]
+    pub units: BTreeMap<String, u8>,
+    /// Request timeout, e.g. `2s`; default: the map's.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Poll interval, e.g. `10s`; default: `poll.interval`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// Free-form options, kept as written (the CLI accepts them too).
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// Polling defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollConfig {
+    /// Interval of a device without its own (default 10 s).
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    /// Longest wait between two polls of a device that keeps failing (default 60 s). The wait
+    /// doubles from the device's interval after each failed poll, up to this.
+    #[serde(deserialize_with = "duration")]
+    pub max_backoff: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The HTTP API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Whether to serve HTTP at all (default true).
+    pub enabled: bool,
+    /// Address to listen on (default `127.0.0.1:6345`).
+    pub listen: String,
+    /// Bearer token that unlocks the write and action endpoints.
+    pub token: Option<Secret>,
+    /// A file holding that token (first line, trimmed).
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:6345".to_owned(),
+            token: None,
+            token_file: None,
+        }
+    }
+}
+
+/// InfluxDB output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluxConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8086` (plain HTTP).
+    pub url: String,
+    /// API version: 1 (`/write`) or 2 (`/api/v2/write`); default 2.
+    #[serde(default = "default_influx_version")]
+    pub version: u8,
+    /// 1.x database.
+    pub database: Option<String>,
+    /// 1.x retention policy.
+    pub retention_policy: Option<String>,
+    /// 1.x user name.
+    pub username: Option<String>,
+    /// 1.x password.
+    pub password: Option<Secret>,
+    /// File holding the 1.x password.
+    pub password_file: Option<PathBuf>,
+    /// 2.x organisation.
+    pub org: Option<String>,
+    /// 2.x bucket.
+    pub bucket: Option<String>,
+    /// 2.x API token.
+    pub token: Option<Secret>,
+    /// File holding the 2.x API token.
+    pub token_file: Option<PathBuf>,
+    /// Measurement name (default: outputs' default, `evctl`).
+    pub measurement: Option<String>,
+    /// Most lines per write request (default 5000).
+    #[serde(default = "default_batch_lines")]
+    pub batch_lines: usize,
+    /// Longest a line waits before it is sent (default 1 s).
+    #[serde(default = "default_flush", deserialize_with = "duration")]
+    pub flush_interval: Duration,
+    /// Most lines kept while the database is unreachable; the oldest are dropped beyond it
+    /// (default 100,000).
+    #[serde(default = "default_buffer_lines")]
+    pub buffer_lines: usize,
+    /// Time allowed for one write request (default 10 s).
+    #[serde(default = "default_influx_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Longest wait between retries of a failing write (default 30 s).
+    #[serde(default = "default_influx_backoff", deserialize_with = "duration")]
+    pub max_backoff: Duration,
+}
+
+fn default_influx_version() -> u8 {
+    2
+}
+fn default_batch_lines() -> usize {
+    5000
+}
+fn default_flush() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_buffer_lines() -> usize {
+    100_000
+}
+fn default_influx_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_influx_backoff() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Logging.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `service=debug,info`; `EVCTL_LOG` and `RUST_LOG`
+    /// override it.
+    pub level: Option<String>,
+    /// `text` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// The part of a site one process serves: the devices whose id hashes to `index` modulo
+/// `count` (a stable FNV-1a hash, so every process agrees without talking), optionally
+/// narrowed to an explicit list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// This process's shard, from 0.
+    #[serde(default)]
+    pub index: u32,
+    /// How many shards the site is split into (default 1).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Serve exactly these device ids (overrides the hash when not empty).
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Shard {
+    /// Parses `I/N` (as `--shard 0/3` gives it).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` is not a shard; write INDEX/COUNT, e.g. 0/3"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{i}` is not a shard index"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{n}` is not a shard count"))?;
+        let shard = Shard {
+            index,
+            count,
+            devices: Vec::new(),
+        };
+        shard.check()?;
+        Ok(shard)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.count == 0 || self.index >= self.count {
+            return Err(format!(
+                "shard {}/{}: the index must be below the count, which must be at least 1",
+                self.index, self.count
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether this shard serves the device `id`.
+    pub fn owns(&self, id: &str) -> bool {
+        if !self.devices.is_empty() {
+            return self.devices.iter().any(|d| d == id);
+        }
+        self.count <= 1 || shard_of(id, self.count) == self.index
+    }
+}
+
+/// The shard (of `count`) a device id belongs to: FNV-1a of the id's bytes, modulo `count`.
+/// Stable across processes, machines and versions.
+pub fn shard_of(id: &str, count: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    u32::try_from(hash % u64::from(count.max(1))).unwrap_or(0)
+}
+
+/// A password or token: never printed (its `Debug` and `Display` say `<redacted>`), compared
+/// in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads a secret from the first line of a file.
+    pub fn from_file(path: &Path) -> Result<Secret, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let line = text.lines().next().unwrap_or("").trim();
+        if line.is_empty() {
+            return Err(ConfigError::EmptySecret {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Secret(line.to_owned()))
+    }
+
+    /// Compares with `candidate` in time that depends only on the candidate's length, never on
+    /// where the first difference is.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        let secret = self.0.as_bytes();
+        let mut diff: u8 = u8::from(secret.len() != candidate.len());
+        for (i, byte) in candidate.iter().enumerate() {
+            let expected = secret.get(i % secret.len().max(1)).copied().unwrap_or(0);
+            diff |= byte ^ expected;
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// Resolves a secret given inline or as a file; the inline one wins.
+pub fn resolve_secret(
+    inline: Option<&Secret>,
+    file: Option<&Path>,
+) -> Result<Option<Secret>, ConfigError> {
+    match (inline, file) {
+        (Some(secret), _) => Ok(Some(secret.clone())),
+        (None, Some(path)) => Secret::from_file(path).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// What can be wrong with a site configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read site config {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML does not describe a site (the source names line and column).
+    #[error("invalid site config {}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What serde_yaml found.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// A secret file could not be read.
+    #[error("cannot read the secret file {}", path.display())]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret file is empty.
+    #[error("the secret file {} is empty", path.display())]
+    EmptySecret {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A value is not allowed.
+    #[error("site config: {message}")]
+    Invalid {
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+impl SiteConfig {
+    /// Reads and checks a site config file; map folders are resolved against its folder.
+    pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = SiteConfig::parse(&text, path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for folder in &mut config.maps {
+            if folder.is_relative() {
+                *folder = dir.join(&*folder);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses a site config text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<SiteConfig, ConfigError> {
+        let config: SiteConfig = if text.trim().is_empty() {
+            SiteConfig::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid { message });
+        if let Some(shard) = &self.shard {
+            shard.check().or_else(&invalid)?;
+        }
+        for (id, device) in &self.devices {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return invalid(format!(
+                    "device id `{id}`: use letters, digits, `_` and `-` only (ids become metric \
+                     labels, URL paths and MQTT topics)"
+                ));
+            }
+            if device.interval.is_some_and(|d| d.is_zero()) {
+                return invalid(format!("device `{id}`: the interval must be more than 0"));
+            }
+        }
+        if self.poll.interval.is_zero() {
+            return invalid("poll.interval must be more than 0".to_owned());
+        }
+        if let Some(influx) = &self.influx {
+            match influx.version {
+                1 if influx.database.is_none() => {
+                    return invalid("influx: version 1 needs `database`".to_owned());
+                }
+                2 if influx.org.is_none() || influx.bucket.is_none() => {
+                    return invalid("influx: version 2 needs `org` and `bucket`".to_owned());
+                }
+                1 | 2 => {}
+                other => return invalid(format!("influx: version {other}; write 1 or 2")),
+            }
+            if !influx.url.starts_with("http://") {
+                return invalid(format!(
+                    "influx: url `{}` must start with http:// (put a TLS proxy in front for https)",
+                    influx.url
+                ));
+            }
+            if influx.batch_lines == 0 || influx.buffer_lines == 0 {
+                return invalid("influx: batch_lines and buffer_lines must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The devices this process serves (all of them without a shard).
+    pub fn served_devices(&self) -> impl Iterator<Item = (&String, &DeviceConfig)> {
+        self.devices
+            .iter()
+            .filter(|(id, _)| self.shard.as_ref().is_none_or(|s| s.owns(id)))
+    }
+}
+
+fn parse_duration_text(text: &str) -> Result<Duration, String> {
+    device_maps::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 500ms, 10s or 1m"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration_text(&text).map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    text.map(|t| parse_duration_text(&t).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_redacted_and_compared() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "<redacted> <redacted>");
+        assert!(secret.matches(b"hunter2"));
+        assert!(!secret.matches(b"hunter3"));
+        assert!(!secret.matches(b"hunter"));
+        assert!(!secret.matches(b""));
+        assert!(!secret.matches(b"hunter22"));
+    }
+
+    #[test]
+    fn shards_partition_the_devices() {
+        let ids: Vec<String> = (0..100).map(|i| format!("dev{i}")).collect();
+        let mut owners = vec![0; ids.len()];
+        for index in 0..3 {
+            let shard = Shard::parse(&format!("{index}/3")).expect("valid");
+            for (i, id) in ids.iter().enumerate() {
+                if shard.owns(id) {
+                    owners[i] += 1;
+                }
+            }
+        }
+        assert!(owners.iter().all(|&n| n == 1), "{owners:?}");
+        assert!(Shard::parse("3/3").is_err());
+        assert!(Shard::parse("x").is_err());
+    }
+
+    #[test]
+    fn typo_in_a_section_names_the_line() {
+        let err = SiteConfig::parse("http:\n  listen: 127.0.0.1:0\n  tokn: x\n", Path::new("s"))
+            .expect_err("typo");
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(
+            source
+                .as_deref()
+                .is_some_and(|s| s.contains("tokn") && s.contains("line 3")),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn debug_of_a_config_hides_secrets() {
+        let config = SiteConfig::parse(
+            "http: {token: sekrit-token}\ninflux: {url: 'http://127.0.0.1:1', org: o, bucket: b, token: sekrit-influx}\n",
+            Path::new("s"),
+        )
+        .expect("valid");
+        let text = format!("{config:?}");
+        assert!(!text.contains("sekrit"), "{text}");
+    }
+}

@@ -1,0 +1,407 @@
+//! One device's task: poll on schedule, keep heartbeats, back off while the device is down,
+//! publish every outcome.
+//!
+//! Each device has its own task, so a device that hangs costs only its own schedule. Within a
+//! poll, the first request that fails on the network makes the rest of that poll fail at once
+//! ([`PollIo`]): a dead device costs one timeout per poll, not one per request.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use device_maps::{DeviceMap, Heartbeat, Missing, ReadPlan, Reading, RegisterIo, Snapshot, Units};
+use modbus_core::{Table, Value};
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+
+use crate::client::{DeviceClient, IoError};
+use crate::runtime::{DeviceHandle, DeviceUpdate};
+
+/// A poll's register I/O: after the first network failure, every further request of the same
+/// poll fails at once without touching the network.
+pub(crate) struct PollIo {
+    client: DeviceClient,
+    failed: Option<String>,
+}
+
+impl PollIo {
+    pub(crate) fn new(client: DeviceClient) -> Self {
+        Self {
+            client,
+            failed: None,
+        }
+    }
+
+    fn note(&mut self, result: &Result<impl Sized, IoError>) {
+        if let Err(err) = result {
+            let network = match err {
+                IoError::Modbus(e) => e.is_transport(),
+                IoError::Dongle(e) => e.is_transport(),
+                IoError::Skipped { .. } => false,
+            };
+            if network && self.failed.is_none() {
+                self.failed = Some(err.to_string());
+            }
+        }
+    }
+}
+
+impl RegisterIo for PollIo {
+    type Error = IoError;
+
+    async fn read(
+        &mut self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<u16>, IoError> {
+        if let Some(reason) = &self.failed {
+            return Err(IoError::Skipped {
+                reason: reason.clone(),
+            });
+        }
+        let result = self.client.read(unit, table, address, count).await;
+        self.note(&result);
+        result
+    }
+
+    fn write(
+        &mut self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        values: &[u16],
+    ) -> impl Future<Output = Result<(), IoError>> + Send {
+        let values = values.to_vec();
+        async move {
+            if let Some(reason) = &self.failed {
+                return Err(IoError::Skipped {
+                    reason: reason.clone(),
+                });
+            }
+            let result = self.client.write(unit, table, address, &values).await;
+            self.note(&result);
+            result
+        }
+    }
+}
+
+/// The delay before the next poll after `failures` failed polls in a row: the interval, then
+/// doubling, never more than `max_backoff` (but never less than the interval).
+pub fn backoff(interval: Duration, failures: u32, max_backoff: Duration) -> Duration {
+    if failures <= 1 {
+        return interval;
+    }
+    let factor = 1u32.checked_shl(failures - 1).unwrap_or(u32::MAX);
+    interval
+        .saturating_mul(factor)
+        .min(max_backoff.max(interval))
+}
+
+/// Where a device's first poll falls within its interval, spread by a hash of its id so a
+/// thousand devices do not all start in the same millisecond.
+fn first_offset(id: &str, interval: Duration) -> Duration {
+    let slot = crate::config::shard_of(id, 1000);
+    interval.mul_f64(f64::from(slot) / 1000.0)
+}
+
+struct Beat {
+    heartbeat: Heartbeat,
+    due: Instant,
+}
+
+pub(crate) async fn run(
+    device: Arc<DeviceHandle>,
+    updates: broadcast::Sender<DeviceUpdate>,
+    max_backoff: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let map = Arc::clone(&device.spec.map);
+    let interval = device.spec.interval;
+    let plan = match map
+        .select::<&str>(&[])
+        .map_err(|e| e.to_string())
+        .and_then(|sel| {
+            map.plan_read(&sel, &device.spec.units)
+                .map_err(|e| e.to_string())
+        }) {
+        Ok(plan) => plan,
+        Err(err) => {
+            tracing::error!(device = %device.id, error = %err, "cannot plan the reads; not polling");
+            return;
+        }
+    };
+    let mut beats: Vec<Beat> = map
+        .heartbeats
+        .iter()
+        .map(|hb| Beat {
+            heartbeat: hb.clone(),
+            due: Instant::now(),
+        })
+        .collect();
+    let mut last_good: HashMap<String, Reading> = HashMap::new();
+    let mut next = Instant::now() + first_offset(&device.id, interval);
+    tracing::debug!(device = %device.id, address = %device.address(), ?interval, requests = plan.requests().len(), "polling");
+    loop {
+        let next_beat = beats
+            .iter()
+            .map(|b| b.due)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let scheduled = tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep_until(next) => Some(next),
+            () = device.poll_now.notified() => None,
+            () = tokio::time::sleep_until(next_beat), if !beats.is_empty() => {
+                for beat in beats.iter_mut().filter(|b| b.due <= Instant::now()) {
+                    beat.due = Instant::now()
+                        + send_heartbeat(&device, &beat.heartbeat, &last_good).await;
+                }
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let lag = scheduled.map_or(Duration::ZERO, |s| started.saturating_duration_since(s));
+        let failures = poll_once(&device, &plan, &updates, &mut last_good, lag).await;
+        if scheduled.is_some() {
+            next = if failures == 0 {
+                // Next slot on the grid; skip slots already missed.
+                let mut n = next + interval;
+                let now = Instant::now();
+                if n <= now {
+                    let behind =
+                        now.saturating_duration_since(n).as_nanos() / interval.as_nanos().max(1);
+                    n += interval.saturating_mul(u32::try_from(behind + 1).unwrap_or(u32::MAX));
+                }
+                n
+            } else {
+                Instant::now() + backoff(interval, failures, max_backoff)
+            };
+        }
+    }
+    tracing::debug!(device = %device.id, "poller stopped");
+}
+
+/// Polls once, records the state and publishes it; returns the failures in a row.
+async fn poll_once(
+    device: &Arc<DeviceHandle>,
+    plan: &ReadPlan,
+    updates: &broadcast::Sender<DeviceUpdate>,
+    last_good: &mut HashMap<String, Reading>,
+    lag: Duration,
+) -> u32 {
+    let attempt = SystemTime::now();
+    let timeout = device.spec.timeout;
+    let requests = u32::try_from(plan.requests().len()).unwrap_or(u32::MAX);
+    // Safety net over the per-request timeouts: two attempts per request plus pacing slack.
+    let deadline = timeout
+        .saturating_mul(2)
+        .saturating_mul(requests.saturating_add(1))
+        + device.spec.map.connection.pacing.saturating_mul(requests);
+    let mut io = PollIo::new(device.client.clone());
+    let result = tokio::time::timeout(deadline, plan.execute(&mut io)).await;
+    let (snapshot, error) = match result {
+        Ok(snapshot) => {
+            let answered = snapshot
+                .readings
+                .iter()
+                .any(|r| !matches!(r.value, Err(Missing::ReadFailed(_))));
+            let error = if answered || snapshot.readings.is_empty() {
+                None
+            } else {
+                Some(
+                    io.failed
+                        .clone()
+                        .or_else(|| {
+                            snapshot.readings.iter().find_map(|r| match &r.value {
+                                Err(Missing::ReadFailed(f)) => Some(f.to_string()),
+                                _ => None,
+                            })
+                        })
+                        .unwrap_or_else(|| "every request failed".to_owned()),
+                )
+            };
+            (Some(snapshot), error)
+        }
+        Err(_) => (
+            None,
+            Some(format!("the poll did not finish within {deadline:?}")),
+        ),
+    };
+    let available = error.is_none();
+    let (merged, stale) = match snapshot {
+        Some(s) => with_stale(s, last_good),
+        None => {
+            let previous = device.status().snapshot;
+            let stale: Vec<String> = previous
+                .as_ref()
+                .map(|p| p.readings.iter().map(|r| r.name.clone()).collect())
+                .unwrap_or_default();
+            let snapshot = previous.map(|p| (*p).clone()).unwrap_or_else(|| Snapshot {
+                device: device.spec.map.id.clone(),
+                readings: Vec::new(),
+                started_at: attempt,
+                finished_at: SystemTime::now(),
+                requests: 0,
+            });
+            (snapshot, stale)
+        }
+    };
+    let merged = Arc::new(merged);
+    let stale: Arc<[String]> = stale.into();
+    let error: Option<Arc<str>> = error.map(Arc::from);
+    let (changed, failures) = {
+        let mut status = device
+            .status
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let changed = status.polls == 0 || status.available != available;
+        status.polls += 1;
+        status.last_attempt = Some(attempt);
+        status.available = available;
+        status.last_error = error.clone();
+        status.stale = Arc::clone(&stale);
+        if available {
+            status.consecutive_failures = 0;
+            status.last_success = Some(SystemTime::now());
+        } else {
+            status.failures += 1;
+            status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+        }
+        if available || status.snapshot.is_none() {
+            status.snapshot = Some(Arc::clone(&merged));
+        }
+        (changed, status.consecutive_failures)
+    };
+    if changed {
+        if available {
+            tracing::info!(device = %device.id, "device available");
+        } else {
+            tracing::warn!(device = %device.id, error = error.as_deref().unwrap_or(""), "device unavailable");
+        }
+    } else if let Some(err) = &error {
+        tracing::debug!(device = %device.id, error = %err, failures, "poll failed");
+    }
+    let _ = updates.send(DeviceUpdate {
+        id: Arc::clone(&device.id),
+        snapshot: merged,
+        stale,
+        available,
+        availability_changed: changed,
+        lag,
+        error,
+    });
+    failures
+}
+
+/// Replaces readings whose request failed by the last value read (which keeps its own
+/// `read_at`), and names them.
+pub fn with_stale(
+    mut snapshot: Snapshot,
+    last_good: &mut HashMap<String, Reading>,
+) -> (Snapshot, Vec<String>) {
+    let mut stale = Vec::new();
+    for reading in &mut snapshot.readings {
+        match &reading.value {
+            Ok(_) => {
+                last_good.insert(reading.name.clone(), reading.clone());
+            }
+            Err(Missing::ReadFailed(_)) => {
+                if let Some(previous) = last_good.get(&reading.name) {
+                    stale.push(reading.name.clone());
+                    *reading = previous.clone();
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    (snapshot, stale)
+}
+
+/// Sends one heartbeat and returns the time until the next one.
+async fn send_heartbeat(
+    device: &DeviceHandle,
+    heartbeat: &Heartbeat,
+    last_good: &HashMap<String, Reading>,
+) -> Duration {
+    let map = &device.spec.map;
+    let units = &device.spec.units;
+    let mut client = device.client.clone();
+    let register_value = match heartbeat.interval_register() {
+        None => None,
+        Some(name) => match last_good.get(name).and_then(Reading::value) {
+            Some(v) => v.as_f64(),
+            None => read_one(map, units, name, &mut client).await,
+        },
+    };
+    let interval = heartbeat.interval(register_value);
+    let written: HashMap<String, Value> = device
+        .last_written
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match map.plan_heartbeat(heartbeat, units, |name| written.get(name).cloned()) {
+        Ok(Some(plan)) => {
+            let deadline = device.spec.timeout.saturating_mul(4);
+            match tokio::time::timeout(deadline, plan.execute(&mut client)).await {
+                Ok(Ok(report)) => {
+                    tracing::debug!(device = %device.id, heartbeat = %heartbeat.name, requests = report.sent.len(), "heartbeat sent");
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, error = %error_chain(&err), "heartbeat failed");
+                }
+                Err(_) => {
+                    tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, "heartbeat timed out");
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(err) => {
+            tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, error = %error_chain(&err), "heartbeat not planned");
+        }
+    }
+    // Never spin: at least a second between heartbeats.
+    interval.max(Duration::from_secs(1))
+}
+
+async fn read_one(
+    map: &Arc<DeviceMap>,
+    units: &Units,
+    name: &str,
+    client: &mut DeviceClient,
+) -> Option<f64> {
+    let index = map.register_index(name)?;
+    let plan = map.plan_read(&[index], units).ok()?;
+    let snapshot = plan.execute(client).await;
+    snapshot.value(name).and_then(Value::as_f64)
+}
+
+/// An error and its causes on one line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let s = Duration::from_secs;
+        assert_eq!(backoff(s(1), 0, s(60)), s(1));
+        assert_eq!(backoff(s(1), 1, s(60)), s(1));
+        assert_eq!(backoff(s(1), 2, s(60)), s(2));
+        assert_eq!(backoff(s(1), 4, s(60)), s(8));
+        assert_eq!(backoff(s(1), 40, s(60)), s(60));
+        assert_eq!(backoff(s(120), 3, s(60)), s(120));
+    }
+}
