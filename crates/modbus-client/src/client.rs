@@ -213,7 +213,7 @@ impl ModbusClient {
         let Some(layout) = &self.layout else {
             return false;
         };
-        let gaps = layout.gaps(unit, table, address, count);
+        let gaps = layout.interior_gaps(unit, table, address, count);
         if gaps.is_empty() {
             return false;
         }

@@ -47,6 +47,23 @@ impl Layout {
         self.runs.contains_key(&(unit, table))
     }
 
+    /// The maximal undeclared runs that lie strictly inside `[address, address + count)`, each
+    /// whole (from the end of one declared run to the start of the next). A run at either end
+    /// of the range is not a gap the request spans: the request asks for those addresses.
+    pub fn interior_gaps(
+        &self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        count: u16,
+    ) -> Vec<(u32, u32)> {
+        let (lo, hi) = (u32::from(address), u32::from(address) + u32::from(count));
+        self.gaps(unit, table, address, count)
+            .into_iter()
+            .filter(|&(s, e)| s > lo && e < hi)
+            .collect()
+    }
+
     /// The maximal undeclared runs that intersect `[address, address + count)`, each whole
     /// (from the end of one declared run to the start of the next).
     pub fn gaps(&self, unit: u8, table: Table, address: u16, count: u16) -> Vec<(u32, u32)> {
@@ -83,7 +100,8 @@ impl Holes {
     }
 
     /// The pieces of `[address, address + count)` left once learned holes are cut out, or
-    /// `None` when no learned hole touches the range.
+    /// `None` when no learned hole lies inside the range. A range that starts or ends in a hole
+    /// asks for unmapped addresses itself and is never split (the device's refusal stands).
     pub(crate) fn split(
         &self,
         unit: u8,
@@ -93,6 +111,12 @@ impl Holes {
     ) -> Option<Vec<(u16, u16)>> {
         let set = self.learned.get(&(unit, table))?;
         let (lo, hi) = (u32::from(address), u32::from(address) + u32::from(count));
+        if set
+            .iter()
+            .any(|&(s, e)| (s <= lo && lo < e) || (s < hi && hi <= e))
+        {
+            return None;
+        }
         let mut touched = false;
         let mut pieces = Vec::new();
         let mut cursor = lo;
@@ -136,6 +160,12 @@ mod tests {
         assert_eq!(layout.gaps(1, Table::Input, 1000, 10), []);
         assert_eq!(layout.gaps(1, Table::Input, 1105, 3), [(1107, 0x1_0000)]);
         assert_eq!(layout.gaps(2, Table::Input, 1000, 107), []);
+        assert_eq!(
+            layout.interior_gaps(1, Table::Input, 1000, 107),
+            [(1039, 1100)]
+        );
+        assert_eq!(layout.interior_gaps(1, Table::Input, 1050, 57), []);
+        assert_eq!(layout.interior_gaps(1, Table::Input, 1105, 3), []);
     }
 
     #[test]
@@ -152,5 +182,9 @@ mod tests {
         );
         assert_eq!(holes.split(1, Table::Input, 1000, 10), None);
         assert_eq!(holes.split(1, Table::Holding, 1000, 107), None);
+        // A range that starts or ends inside a hole is not split.
+        assert_eq!(holes.split(1, Table::Input, 1050, 60), None);
+        assert_eq!(holes.split(1, Table::Input, 1000, 50), None);
+        assert_eq!(holes.split(1, Table::Input, 1060, 5), None);
     }
 }

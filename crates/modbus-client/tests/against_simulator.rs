@@ -613,6 +613,17 @@ async fn learns_holes_and_says_so_once() {
     );
     assert!(log.contains("holes=1038..1099"), "{log}");
 
+    // A read that itself starts in a hole asks for unmapped addresses: never zeros, the
+    // device's refusal stands.
+    let err = within(client.read(255, Table::Input, 1050, 57))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
+    let err = within(client.read(255, Table::Input, 1030, 20))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
+
     // Without a layout there is nothing to split by: the exception stands.
     let bare = self::client(&sim);
     let err = within(bare.read(255, Table::Input, 1000, 107))
