@@ -407,6 +407,8 @@ pub struct ChargerView {
     pub state: Option<ChargerState>,
     /// Configuration as far as answered.
     pub config: ChargerConfig,
+    /// Whether config answers are still awaited (at most the config timeout).
+    pub config_pending: bool,
     /// Current, planned or last session.
     pub charge: Option<CurrentCharge>,
 }
@@ -632,6 +634,10 @@ impl Session {
             info: self.info.clone(),
             state: self.state.clone(),
             config: self.config.clone(),
+            config_pending: self
+                .pending
+                .iter()
+                .any(|p| matches!(p.kind, PendingKind::Fetch { .. })),
             charge: self.charge.clone(),
         }
     }

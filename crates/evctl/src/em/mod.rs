@@ -213,7 +213,7 @@ async fn ready(
             if v.password_rejected || !v.has_password {
                 return Some(v.clone());
             }
-            (v.logged_in && (!need_state || v.state.is_some()) && v.config.is_complete())
+            (v.logged_in && (!need_state || v.state.is_some()) && !v.config_pending)
                 .then(|| v.clone())
         })
         .await;
