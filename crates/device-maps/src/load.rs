@@ -97,11 +97,14 @@ pub(crate) fn parse(
             source: Box::new(err),
         }
     })?;
-    let checker = Checker {
+    let mut checker = Checker {
         file,
         text,
         locations: OnceLock::new(),
+        prefixes: Vec::new(),
     };
+    let mut raw = raw;
+    checker.expand(&mut raw)?;
     checker.map(id, source, raw)
 }
 
@@ -175,6 +178,9 @@ struct Checker<'a> {
     text: &'a str,
     /// Built on the first error only: a valid map never pays for the second parse.
     locations: OnceLock<Locations>,
+    /// The YAML path of each register, `registers.3` or `repeat.0.registers.2` for one
+    /// expanded from a `repeat` block.
+    prefixes: Vec<String>,
 }
 
 type Check<T> = Result<T, MapError>;
@@ -226,6 +232,70 @@ impl Checker<'_> {
         }
     }
 
+    /// The YAML path of `key` of register `i`.
+    fn rp(&self, i: usize, key: &str) -> String {
+        match self.prefixes.get(i) {
+            Some(prefix) => format!("{prefix}.{key}"),
+            None => format!("registers.{i}.{key}"),
+        }
+    }
+
+    /// Appends the registers of every `repeat` block, once per unit role, to `raw.registers`,
+    /// and records where each register was written.
+    fn expand(&mut self, raw: &mut RawMap) -> Check<()> {
+        self.prefixes = (0..raw.registers.len())
+            .map(|i| format!("registers.{i}"))
+            .collect();
+        let roles: Vec<&str> = raw
+            .connection
+            .unit_ids
+            .0
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .collect();
+        let mut expanded = Vec::new();
+        for (k, block) in raw.repeat.iter().enumerate() {
+            if block.for_units.is_empty() {
+                return Err(self.at(
+                    &format!("repeat.{k}.for"),
+                    None,
+                    "`for` names no unit role",
+                    Some(&roles.join(", ")),
+                ));
+            }
+            for (j, template) in block.registers.iter().enumerate() {
+                let path = format!("repeat.{k}.registers.{j}");
+                if template.unit_id.is_some() {
+                    return Err(self.at_key(
+                        &format!("{path}.unit_id"),
+                        Some(&template.name),
+                        "a repeated register takes its unit from the block's `for`",
+                        Some("remove `unit_id`"),
+                    ));
+                }
+                if !template.name.contains("{n}") && !template.name.contains("{unit}") {
+                    return Err(self.at(&format!("{path}.name"), None, format!("the repeated register `{}` would have the same name for every unit", template.name), Some("a name with `{n}` (1, 2, ...) or `{unit}` (the role), e.g. `battery_{n}_soc`")));
+                }
+            }
+            for (m, role) in block.for_units.iter().enumerate() {
+                if !roles.contains(&role.as_str()) {
+                    return Err(self.at(
+                        &format!("repeat.{k}.for.{m}"),
+                        None,
+                        format!("`{role}` is not a unit role of `connection.unit_ids`"),
+                        Some(&roles.join(", ")),
+                    ));
+                }
+                for (j, template) in block.registers.iter().enumerate() {
+                    expanded.push(instantiate(template, m + 1, role));
+                    self.prefixes.push(format!("repeat.{k}.registers.{j}"));
+                }
+            }
+        }
+        raw.registers.extend(expanded);
+        Ok(())
+    }
+
     fn map(&self, id: &str, source: Source, raw: RawMap) -> Check<DeviceMap> {
         let connection = self.connection(&raw.connection)?;
         if raw.registers.is_empty() {
@@ -243,7 +313,7 @@ impl Checker<'_> {
         // Names first, so references can be checked in any order.
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, r) in raw.registers.iter().enumerate() {
-            let path = format!("registers.{i}.name");
+            let path = self.rp(i, "name");
             if !valid_name(&r.name) {
                 return Err(self.at(
                     &path,
@@ -253,7 +323,7 @@ impl Checker<'_> {
                 ));
             }
             if let Some(first) = names.insert(&r.name, i) {
-                let (line, _) = self.locations().value(&format!("registers.{first}.name"));
+                let (line, _) = self.locations().value(&self.rp(first, "name"));
                 return Err(self.at(
                     &path,
                     Some(&r.name),
@@ -524,7 +594,7 @@ impl Checker<'_> {
         default_table: Option<Table>,
         default_unit: &UnitRef,
     ) -> Check<Register> {
-        let p = |key: &str| format!("registers.{i}.{key}");
+        let p = |key: &str| self.rp(i, key);
         let name = Some(r.name.as_str());
         let table = match &r.table {
             Some(t) => self.table(t, &p("table"), name)?,
@@ -890,7 +960,7 @@ impl Checker<'_> {
         w: Option<&crate::raw::RawWrite>,
         access: Access,
     ) -> Check<WriteRule> {
-        let p = |key: &str| format!("registers.{i}.write.{key}");
+        let p = |key: &str| self.rp(i, &format!("write.{key}"));
         let name = Some(r.name.as_str());
         let default = crate::raw::RawWrite::default();
         let w = w.unwrap_or(&default);
@@ -945,7 +1015,7 @@ impl Checker<'_> {
         let has_limits = min.is_some() || max.is_some() || w.step.is_some() || !w.also.is_empty();
         if has_limits && data_type.is_some_and(|t| !t.is_numeric()) {
             return Err(self.at_key(
-                &format!("registers.{i}.write"),
+                &self.rp(i, "write"),
                 name,
                 "min, max, step and also apply only to numbers",
                 None,
@@ -981,7 +1051,7 @@ impl Checker<'_> {
             let Scale::PowerOfTen(target) = &registers[i].scale else {
                 continue;
             };
-            let path = format!("registers.{i}.scale");
+            let path = self.rp(i, "scale");
             let name = Some(raw[i].name.as_str());
             let Some(t) = registers.iter().find(|r| r.name == *target) else {
                 let hint = suggest(target, registers.iter().map(|r| r.name.as_str()));
@@ -1036,12 +1106,12 @@ impl Checker<'_> {
             let name = Some(raw[i].name.as_str());
             for (key, bound) in [("min", &w.min), ("max", &w.max)] {
                 if let Some(Bound::Register(target)) = bound {
-                    let path = format!("registers.{i}.write.{key}");
+                    let path = self.rp(i, &format!("write.{key}"));
                     self.numeric_register(registers, target, &path, name, &format!("`{key}`"))?;
                 }
             }
             if let ReadBack::Register(target) = &w.read_back {
-                let path = format!("registers.{i}.write.read_back");
+                let path = self.rp(i, "write.read_back");
                 let t = self.readable_register(registers, target, &path, name, "`read_back`")?;
                 if t.unit_id != r.unit_id {
                     return Err(self.at(
@@ -1113,7 +1183,7 @@ impl Checker<'_> {
     /// Every example is a value the register can hold and, for writable registers, may write.
     fn examples(&self, raw: &[RawRegister], registers: &mut [Register]) -> Check<()> {
         for i in 0..registers.len() {
-            let path = format!("registers.{i}.example");
+            let path = self.rp(i, "example");
             let name = Some(raw[i].name.as_str());
             let value = example_value(&registers[i], &raw[i].example)
                 .map_err(|(problem, allowed)| self.at(&path, name, problem, Some(&allowed)))?;
@@ -1182,7 +1252,7 @@ impl Checker<'_> {
                 let later = pair[0].max(pair[1]);
                 let (other, this) = if later == pair[1] { (a, b) } else { (b, a) };
                 return Err(self.at(
-                    &format!("registers.{later}.address"),
+                    &self.rp(later, "address"),
                     Some(&this.name),
                     format!(
                         "wire addresses {}..={} overlap register `{}` ({}..={}) on the same unit and table",
@@ -1886,4 +1956,30 @@ mod tests {
         assert_eq!(suggest("scael", ["scale", "name"]), Some("scale"));
         assert_eq!(suggest("zzz", ["float32"]), None);
     }
+}
+
+/// One copy of a repeated register for the unit role `role`, number `n`: `{n}` and `{unit}` are
+/// replaced in every text that names something.
+fn instantiate(template: &RawRegister, n: usize, role: &str) -> RawRegister {
+    let fill = |text: &str| text.replace("{n}", &n.to_string()).replace("{unit}", role);
+    let fill_opt = |text: &Option<String>| text.as_deref().map(fill);
+    let fill_ref = |v: &Option<RawNumberOrName>| match v {
+        Some(RawNumberOrName::Name(name)) => Some(RawNumberOrName::Name(fill(name))),
+        other => other.clone(),
+    };
+    let mut r = template.clone();
+    r.name = fill(&template.name);
+    r.title = fill_opt(&template.title);
+    r.group = fill_opt(&template.group);
+    r.description = fill_opt(&template.description);
+    r.unit_id = Some(RawUnitRef::Role(role.to_owned()));
+    r.scale = fill_ref(&template.scale);
+    if let Some(w) = &mut r.write {
+        w.min = fill_ref(&w.min);
+        w.max = fill_ref(&w.max);
+        if let Some(RawReadBack::Register(name)) = &w.read_back {
+            w.read_back = Some(RawReadBack::Register(fill(name)));
+        }
+    }
+    r
 }

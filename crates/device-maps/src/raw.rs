@@ -33,6 +33,9 @@ pub struct RawMap {
     pub defaults: Option<RawDefaults>,
     /// The registers.
     pub registers: Vec<RawRegister>,
+    /// Register blocks repeated for several unit roles (battery packs, sockets).
+    #[serde(default)]
+    pub repeat: Vec<RawRepeat>,
     /// Writes that must repeat while a client is connected.
     #[serde(default)]
     pub heartbeats: Vec<RawHeartbeat>,
@@ -108,6 +111,19 @@ pub struct RawDefaults {
     /// Unit role of registers that name none (instead of `connection.main_unit`).
     #[serde(default)]
     pub unit_id: Option<RawUnitRef>,
+}
+
+/// A block of registers repeated once per unit role.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawRepeat {
+    /// Unit roles from `connection.unit_ids`; the block is read from each. In the block's text,
+    /// `{n}` is the role's position (1, 2, ...) and `{unit}` its name.
+    #[serde(rename = "for")]
+    pub for_units: Vec<String>,
+    /// The registers of one unit, with `{n}` or `{unit}` in their names.
+    pub registers: Vec<RawRegister>,
 }
 
 /// A unit role name or a literal unit id.

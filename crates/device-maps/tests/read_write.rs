@@ -510,3 +510,35 @@ fn actions_compute_and_check_every_write() {
     assert_eq!(report.sent[0].function_code(), 5);
     assert!(report.all_confirmed());
 }
+
+#[test]
+fn repeated_blocks_give_each_unit_its_registers() {
+    let map = fixture("packs");
+    let names: Vec<&str> = map.registers.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "SOC",
+            "Battery_1_Cell_1_Voltage",
+            "Battery_1_SOC",
+            "battery_1_serial",
+            "Battery_2_Cell_1_Voltage",
+            "Battery_2_SOC",
+            "battery_2_serial"
+        ]
+    );
+    let soc2 = map.register("Battery_2_SOC").unwrap();
+    assert_eq!(soc2.title, "Battery 2 SOC");
+    assert_eq!(soc2.group.as_deref(), Some("Battery_Details/Battery_2"));
+    let mut device = MemoryDevice::with_examples(&map);
+    let plan = map
+        .plan_read(&map.select(&["Battery_Details"]).unwrap(), &map.units())
+        .unwrap();
+    let snapshot = block_on(plan.execute(&mut device));
+    assert_eq!(reads(&device), ["50 input 60x55", "51 input 60x55"]);
+    assert_eq!(snapshot.get("Battery_2_SOC").unwrap().unit_id, 51);
+    assert_eq!(
+        snapshot.value("battery_1_serial"),
+        Some(&Value::Text("DF2244G000".into()))
+    );
+}
