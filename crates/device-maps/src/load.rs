@@ -1928,6 +1928,32 @@ pub(crate) fn describe_rule(w: &WriteRule) -> String {
     }
 }
 
+/// One copy of a repeated register for the unit role `role`, number `n`: `{n}` and `{unit}` are
+/// replaced in every text that names something.
+fn instantiate(template: &RawRegister, n: usize, role: &str) -> RawRegister {
+    let fill = |text: &str| text.replace("{n}", &n.to_string()).replace("{unit}", role);
+    let fill_opt = |text: &Option<String>| text.as_deref().map(fill);
+    let fill_ref = |v: &Option<RawNumberOrName>| match v {
+        Some(RawNumberOrName::Name(name)) => Some(RawNumberOrName::Name(fill(name))),
+        other => other.clone(),
+    };
+    let mut r = template.clone();
+    r.name = fill(&template.name);
+    r.title = fill_opt(&template.title);
+    r.group = fill_opt(&template.group);
+    r.description = fill_opt(&template.description);
+    r.unit_id = Some(RawUnitRef::Role(role.to_owned()));
+    r.scale = fill_ref(&template.scale);
+    if let Some(w) = &mut r.write {
+        w.min = fill_ref(&w.min);
+        w.max = fill_ref(&w.max);
+        if let Some(RawReadBack::Register(name)) = &w.read_back {
+            w.read_back = Some(RawReadBack::Register(fill(name)));
+        }
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1956,30 +1982,4 @@ mod tests {
         assert_eq!(suggest("scael", ["scale", "name"]), Some("scale"));
         assert_eq!(suggest("zzz", ["float32"]), None);
     }
-}
-
-/// One copy of a repeated register for the unit role `role`, number `n`: `{n}` and `{unit}` are
-/// replaced in every text that names something.
-fn instantiate(template: &RawRegister, n: usize, role: &str) -> RawRegister {
-    let fill = |text: &str| text.replace("{n}", &n.to_string()).replace("{unit}", role);
-    let fill_opt = |text: &Option<String>| text.as_deref().map(fill);
-    let fill_ref = |v: &Option<RawNumberOrName>| match v {
-        Some(RawNumberOrName::Name(name)) => Some(RawNumberOrName::Name(fill(name))),
-        other => other.clone(),
-    };
-    let mut r = template.clone();
-    r.name = fill(&template.name);
-    r.title = fill_opt(&template.title);
-    r.group = fill_opt(&template.group);
-    r.description = fill_opt(&template.description);
-    r.unit_id = Some(RawUnitRef::Role(role.to_owned()));
-    r.scale = fill_ref(&template.scale);
-    if let Some(w) = &mut r.write {
-        w.min = fill_ref(&w.min);
-        w.max = fill_ref(&w.max);
-        if let Some(RawReadBack::Register(name)) = &w.read_back {
-            w.read_back = Some(RawReadBack::Register(fill(name)));
-        }
-    }
-    r
 }
