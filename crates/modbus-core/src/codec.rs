@@ -724,3 +724,26 @@ fn whole(v: f64, tolerance: f64) -> Option<f64> {
 const fn mask(v: u64, bits: u32) -> u64 {
     if bits >= 64 { v } else { v & ((1 << bits) - 1) }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The shortcut in `decode` agrees with the general path for every plain number type
+        /// and order.
+        #[test]
+        fn shortcut_matches_general_path(
+            ty in prop::sample::select(DataType::ALL.to_vec()).prop_filter("number", |t| t.is_numeric()),
+            order in prop::sample::select(Order::ALL.to_vec()),
+            seed in prop::collection::vec(any::<u16>(), 4),
+        ) {
+            let codec = Codec::new(ty, order).unwrap();
+            prop_assert_ne!(codec.fast, Fast::General);
+            let words = &seed[..usize::from(codec.registers())];
+            prop_assert_eq!(codec.decode(words), codec.decode_general(words));
+        }
+    }
+}
