@@ -334,6 +334,10 @@ fn starting_without_a_car_is_refused_by_the_charger() {
         .expect("write");
     let out = child.wait_with_output().expect("run");
     assert_ok(&out, "login with the password on stdin");
+    let human = assert_ok(&client.run(&["status", "sim"]), "status");
+    insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]")]}, {
+        insta::assert_snapshot!("em_status_human_no_car", human);
+    });
     let out = client.run(&["start", "--amps", "16"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -87,7 +87,8 @@ pub fn human_text(views: &[ChargerView]) -> String {
         if let Some(o) = c.offline_charge {
             row("offline charge", format!("{o} ({})", o.0));
         }
-        if let Some(ch) = &v.charge {
+        // A charger that never ran a session reports an empty one: leave it out.
+        if let Some(ch) = v.charge.as_ref().filter(|c| !c.charge_id.is_empty()) {
             row("session", format!("{} ({})", ch.state, ch.charge_id));
             row(
                 "session energy",
