@@ -11,9 +11,9 @@
 //!   [`DeviceUpdate`]s (latest snapshot, availability, lag); [`Service::write`] and
 //!   [`Service::action`] run checked commands, validated by device-maps exactly as `evctl
 //!   write` and `evctl call` validate them.
-//! - `http`: the axum API (`/metrics`, `/devices`, `/devices/{id}`, `/healthz`, and the
+//! - [`http`]: the axum API (`/metrics`, `/devices`, `/devices/{id}`, `/healthz`, and the
 //!   token-guarded write and action endpoints).
-//! - `influx`: a batching InfluxDB 1.x/2.x line-protocol writer with a bounded buffer.
+//! - [`influx`]: a batching InfluxDB 1.x/2.x line-protocol writer with a bounded buffer.
 //! - [`mqtt`]: the MQTT publisher and command subscriber.
 //!
 //! # Key design decisions
@@ -51,6 +51,8 @@
 
 mod client;
 mod config;
+pub mod http;
+pub mod influx;
 pub mod mqtt;
 mod poller;
 mod runtime;
