@@ -30,7 +30,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use device_maps::{MemoryDevice, parse_map};
+//! use device_maps::{MemoryDevice, block_on, parse_map};
 //!
 //! let map = Arc::new(parse_map("demo-meter", r#"
 //! manufacturer: Demo
@@ -46,11 +46,12 @@
 //! let mut device = MemoryDevice::with_examples(&map);
 //! let plan = map.plan_read(&map.select::<&str>(&[])?, &map.units())?;
 //! assert_eq!(plan.requests().len(), 2); // 30001 and 30073 are too far apart for one request
-//! let snapshot = futures_lite_block_on(plan.execute(&mut device));
+//! let snapshot = block_on(plan.execute(&mut device)); // a real transport runs on tokio
 //! assert_eq!(snapshot.value("voltage").and_then(|v| v.as_f64()), Some(230.5));
-//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     device_maps::block_on(f)
-//! # }
+//!
+//! // Writes are checked and encoded before anything is sent.
+//! let err = map.plan_writes(&["voltage=240"], &map.units()).unwrap_err();
+//! assert_eq!(err.to_string(), "register `voltage` is read-only (writable registers: none)");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
