@@ -759,6 +759,8 @@ impl DongleClient {
             Err(_) => {
                 remove_waiter(shared, id);
                 slot.consecutive_timeouts += 1;
+                // Newer firmware drops requests it dislikes without a word: name the shape.
+                tracing::warn!(request = %key, timeout = ?options.request_timeout, "dongle: no reply");
                 if slot.consecutive_timeouts >= 2 {
                     tracing::debug!("dongle: two timeouts in a row, reconnecting");
                     drop_connection(slot).await;
@@ -839,6 +841,7 @@ async fn dispatch(shared: &Shared, writer: &tokio::sync::Mutex<OwnedWriteHalf>, 
     match &frame {
         Frame::Heartbeat(heartbeat) => {
             bump(&shared.counters.heartbeats_received);
+            tracing::debug!(adapter = %heartbeat.adapter, "dongle: heartbeat received");
             if shared.answer_heartbeats {
                 let reply = Frame::Heartbeat(heartbeat.reply(shared.adapter_serial));
                 if let Ok(bytes) = reply.encode() {
