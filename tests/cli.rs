@@ -16,5 +16,6 @@ mod network;
 mod new_meter;
 mod poll;
 mod read;
+mod simulate;
 mod usage;
 mod write;

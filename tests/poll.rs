@@ -77,3 +77,118 @@ fn failed_reads_show_stale_values_marked_stale() {
     );
     assert!(stderr.contains("illegal data address"), "{stderr}");
 }
+
+#[test]
+fn reconnects_after_dropped_connections() {
+    let env = TestEnv::new();
+    let faults = Faults {
+        drop_every: std::num::NonZeroU32::new(3),
+        ..Faults::none()
+    };
+    let sim = Sim::start_with("vestel-evc04", faults);
+    let (code, stdout, stderr) = run(env.evctl().args([
+        "poll",
+        "vestel-evc04",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &sim.port().to_string(),
+        "--interval",
+        "50ms",
+        "--count",
+        "5",
+        "--format",
+        "json",
+        "chargepoint_state",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.matches("\"chargepoint_state\": 2").count(),
+        5,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("stale"), "every read recovered: {stdout}");
+    let connections = sim.modbus().stats().accepted;
+    assert!(
+        connections >= 2,
+        "the client reconnected ({connections} connections)"
+    );
+}
+
+#[test]
+fn refresh_heartbeat_keeps_a_setpoint_alive() {
+    let env = TestEnv::new();
+    env.write(
+        "maps/setpoint-box.yaml",
+        "manufacturer: Example\nmodel: Setpoint box\n\
+         connection: {unit_ids: {box: 1}, address_base: 0}\n\
+         registers:\n\
+         \x20 - {name: setpoint, address: 10, table: holding, type: uint16, unit: A, kind: setting, access: rw, write: {min: 0, max: 32}, example: 6}\n\
+         \x20 - {name: applied, address: 20, table: holding, type: uint16, unit: A, example: 6}\n\
+         heartbeats:\n\
+         \x20 - {name: refresh, refresh: setpoint, every: 200ms}\n",
+    );
+    let map =
+        device_maps::load_file(&env.path().join("maps/setpoint-box.yaml")).expect("map loads");
+    let sim = Sim::start_map(&map, Faults::none());
+    let (code, _stdout, stderr) = run(env
+        .evctl()
+        .args([
+            "--maps",
+            "maps",
+            "poll",
+            "setpoint-box",
+            "--host",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(sim.port().to_string())
+        .args([
+            "--set",
+            "setpoint=10",
+            "--interval",
+            "400ms",
+            "--count",
+            "3",
+            "applied",
+        ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.matches("sent FC6").count(), 1, "{stderr}");
+    // The first write, then refreshes every 200 ms while the three reads take 800 ms.
+    let writes: Vec<_> = sim
+        .modbus()
+        .log()
+        .entries()
+        .into_iter()
+        .filter(|e| e.function == 6 && e.address == 10)
+        .collect();
+    assert!(writes.len() >= 3, "the setpoint is refreshed: {writes:?}");
+    assert_eq!(sim.modbus().registers(1, Table::Holding, 10, 1), [Some(10)]);
+}
+
+#[test]
+fn ctrl_c_ends_cleanly() {
+    use std::io::BufRead as _;
+    let env = TestEnv::new();
+    let sim = Sim::start("eastron-sdm630");
+    let mut child = env
+        .evctl()
+        .args(["poll", "eastron-sdm630", "--host", "127.0.0.1", "--port"])
+        .arg(sim.port().to_string())
+        .args(["--interval", "1h", "--format", "influx", "voltage_l1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start evctl poll");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("first reading");
+    assert!(first.starts_with("eastron-sdm630,"), "{first}");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(status.success());
+    // Ends at once (the test harness's own timeout guards a hang).
+    let status = child.wait().expect("evctl poll ends");
+    assert_eq!(status.code(), Some(0));
+}

@@ -97,13 +97,17 @@ impl Sim {
     }
 
     pub fn start_with(id: &str, faults: simulator::modbus::Faults) -> Sim {
-        let map = built_in_map(id);
+        Sim::start_map(&built_in_map(id), faults)
+    }
+
+    /// A simulator of any map (a user map loaded by the test, for example).
+    pub fn start_map(map: &device_maps::DeviceMap, faults: simulator::modbus::Faults) -> Sim {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let builder = simulator::modbus::Simulator::builder(&map).faults(faults);
+        let builder = simulator::modbus::Simulator::builder(map).faults(faults);
         if map.connection.transport == device_maps::Transport::GivenergyDongle {
             let bank = builder.bank().expect("map serves");
             let dongle = runtime

@@ -142,3 +142,37 @@ fn built_in_text(id: &str) -> Option<&'static str> {
         })
         .map(|(_, text)| *text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_map_file_by_id_in_a_folder_or_as_a_file() {
+        let dir = std::env::temp_dir().join(format!("evctl-maps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp folder");
+        let file = dir.join("my-meter.yml");
+        std::fs::write(&file, "x").expect("write");
+        assert_eq!(file_for(&dir, "my-meter"), Some(file.clone()));
+        assert_eq!(file_for(&file, "my-meter"), Some(file.clone()));
+        assert_eq!(file_for(&file, "other"), None);
+        assert_eq!(file_for(&dir, "other"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn built_in_maps_are_found_without_parsing_the_others() {
+        assert!(built_in_text("alfen-eve").is_some());
+        assert!(built_in_text("alfen").is_none());
+        let folders = MapFolders {
+            paths: Vec::new(),
+            missing: Vec::new(),
+        };
+        let map = folders
+            .find("vestel-evc04")
+            .expect("built-in map parses")
+            .expect("built-in map exists");
+        assert_eq!(map.id, "vestel-evc04");
+        assert!(folders.find("no-such-map").expect("not an error").is_none());
+    }
+}

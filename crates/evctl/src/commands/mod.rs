@@ -53,3 +53,26 @@ pub fn output_format(format: Format) -> outputs::Format {
         Format::Influx => outputs::Format::Influx,
     }
 }
+
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed here, at
+/// once, so a signal that arrives before the future is first polled is not lost.
+pub fn interrupted() -> anyhow::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}

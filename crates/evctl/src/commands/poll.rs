@@ -71,7 +71,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
     let mut last_good: HashMap<String, Reading> = HashMap::new();
     let mut reads: u64 = 0;
     let mut failed_reads: u64 = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = crate::commands::interrupted()?;
     tokio::pin!(ctrl_c);
     loop {
         let next_beat = heartbeats
@@ -80,7 +80,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            _ = &mut ctrl_c => break,
+            () = &mut ctrl_c => break,
             _ = ticker.tick() => {
                 let snapshot = read_plan.execute(&mut device.client).await;
                 let failure = failures(&snapshot, &target, read_plan.requests().len());

@@ -36,6 +36,8 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let bank = builder
         .bank()
         .with_context(|| Usage(format!("cannot simulate map `{}`", map.id)))?;
+    let stop = crate::commands::interrupted()?;
+    tokio::pin!(stop);
     let listen = args.listen.to_string();
     let units_text = units
         .roles()
@@ -62,7 +64,7 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         let mut printed = 0;
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                () = &mut stop => break,
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
             if args.log_requests {
@@ -84,7 +86,7 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         let mut printed = 0;
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                () = &mut stop => break,
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
             if args.log_requests {
