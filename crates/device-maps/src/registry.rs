@@ -157,6 +157,15 @@ impl Registry {
         Ok(registry)
     }
 
+    /// Parses only the built-in map `id` (cheaper than [`Registry::built_in`] when one map is
+    /// needed); `None` when there is no such built-in map.
+    pub fn built_in_map(id: &str) -> Option<Result<DeviceMap, MapError>> {
+        built_in::BUILT_IN
+            .iter()
+            .find(|(path, _)| map_id(Path::new(path)).is_ok_and(|i| i == id))
+            .map(|(path, text)| parse(id, Source::BuiltIn { path }, path, text))
+    }
+
     /// The names of the built-in map files (`devices/<id>.yaml`) and their texts.
     pub fn built_in_files() -> &'static [(&'static str, &'static str)] {
         built_in::BUILT_IN

@@ -15,6 +15,10 @@ fn every_shipped_map_loads() {
         if path.extension().is_some_and(|x| x == "yaml") {
             files += 1;
             let map = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            let single = Registry::built_in_map(&map.id)
+                .expect("compiled in")
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(single.registers, map.registers);
             assert!(
                 registry.get(&map.id).is_some(),
                 "{} is not compiled in: rebuild",
