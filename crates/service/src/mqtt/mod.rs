@@ -1,5 +1,816 @@
-//! MQTT output (placeholder: state topics, availability, commands and Home Assistant discovery land here).
+//! MQTT: every device's state on a broker, commands from it, and Home Assistant discovery.
+//!
+//! [`start`] connects one rumqttc client for the whole process and runs three kinds of task:
+//!
+//! - the **connection** task drives rumqttc's event loop, reconnects with a doubling backoff
+//!   (`min_backoff` to `max_backoff`), and hands each incoming command to its device's queue
+//!   without ever waiting on anything else;
+//! - the **publisher** follows [`Service::subscribe`]: for each poll it publishes the device's
+//!   JSON snapshot (`<prefix>/<device>/state`, the JSON `evctl read --format json` prints) and
+//!   each value that changed on `<prefix>/<device>/state/<register>`, and availability
+//!   changes on `<prefix>/<device>/availability`. After every (re)connection it publishes
+//!   everything again: `online` on the bridge status topic, Home Assistant discovery, the
+//!   availability and latest state of each device;
+//! - one **command worker** per device runs the commands of `<prefix>/<device>/set/<register>`
+//!   (payload: the value, as `evctl write` takes it) and `<prefix>/<device>/action/<name>`
+//!   (payload: a JSON object of parameters) in order, through [`Service::write`] and
+//!   [`Service::action`], so they are checked exactly as the CLI checks them, and publishes the
+//!   outcome on `<prefix>/<device>/response`.
+//!
+//! # Key design decisions
+//!
+//! - **Ownership by subscription.** A process subscribes to the command topics of the devices
+//!   it serves and to nothing else, so in a site split across processes (see [`Shard`]) the
+//!   broker delivers a command only to the process that owns the device; a command for any
+//!   other device is ignored all the same. Each process has its own client id and bridge
+//!   status topic `<prefix>/bridge/<client_id>/status`, whose retained last will `offline`
+//!   makes Home Assistant mark exactly that process's devices unavailable when it dies.
+//! - **No command lost across a reconnect.** The session is persistent (`clean_session` off)
+//!   and command subscriptions are QoS 1: while the connection is down the broker keeps the
+//!   subscriptions and queues the commands, and delivers them when the same client id comes
+//!   back. A command already received is in its device's queue and runs whatever the
+//!   connection does; its response is queued by rumqttc and sent after the reconnection.
+//!   Delivery is at least once: if the connection drops in the instant between receiving a
+//!   command and acknowledging it, the broker sends it again (writes of a value are
+//!   idempotent). When the broker has lost the session, the subscriptions are made again.
+//! - **Retained commands are refused.** A retained message on a command topic is replayed by
+//!   the broker on every subscription; replaying a stale "start charging" after a restart is
+//!   exactly what must not happen, so such messages are logged and dropped.
+//! - **State is latest-wins, never a backlog.** While disconnected the publisher sends nothing
+//!   (rumqttc would otherwise keep every message in memory); the reconnection publishes the
+//!   latest state of every device instead. The poller never waits on the broker.
+//! - **Secrets.** The password comes from the config or a file, never the command line; it
+//!   lives only inside rumqttc's options, which are never logged.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo(service: service::Service) -> Result<(), service::mqtt::MqttError> {
+//! let config = service::mqtt::MqttConfig {
+//!     host: "broker.lan".into(),
+//!     ..Default::default()
+//! };
+//! let mqtt = service::mqtt::start(&service, &config, None)?;
+//! // ... later
+//! mqtt.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
+mod connect;
+mod discovery;
+mod topics;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, Publish, QoS};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
 
 pub use config::{MqttConfig, MqttTls};
+
+use crate::config::Shard;
+use crate::runtime::{CommandError, CommandReport, DeviceHandle, Service};
+use topics::{CommandKind, CommandTopic, Topics};
+
+/// Commands waiting per device before new ones are refused as busy.
+const COMMAND_QUEUE: usize = 64;
+/// Requests rumqttc buffers between us and its event loop.
+const REQUEST_CHANNEL: usize = 1024;
+/// Subscriptions per SUBSCRIBE packet.
+const FILTERS_PER_SUBSCRIBE: usize = 64;
+/// Time allowed for the goodbye (offline statuses, DISCONNECT) at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why MQTT cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    /// A setting is wrong.
+    #[error("{message}")]
+    Config {
+        /// What is wrong and what to write instead.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A TLS file could not be used.
+    #[error("mqtt.tls: {} does not hold {what}", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        what: String,
+        /// Why it could not be used.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// The state of the broker connection, as the connection task sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Down,
+    /// Connected; `generation` counts connections, `session_present` is the broker's word on
+    /// whether it kept our session (and so our subscriptions).
+    Up {
+        generation: u64,
+        session_present: bool,
+    },
+}
+
+/// A running MQTT bridge.
+#[derive(Debug)]
+pub struct MqttHandle {
+    client_id: String,
+    stop: watch::Sender<bool>,
+    link: watch::Receiver<Link>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MqttHandle {
+    /// The client id in use (also the bridge status topic's level).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// Whether the broker connection is up right now.
+    pub fn is_connected(&self) -> bool {
+        matches!(*self.link.borrow(), Link::Up { .. })
+    }
+
+    /// Publishes `offline` for this process and its devices, disconnects, and stops every
+    /// task (each step bounded in time).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let tasks = std::mem::take(&mut self.tasks);
+        let all = async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE * 2, all).await.is_err() {
+            tracing::warn!("mqtt: tasks did not stop in time");
+        }
+    }
+}
+
+impl Drop for MqttHandle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Settings the tasks share.
+struct Shared {
+    service: Service,
+    topics: Topics,
+    discovery_prefix: Option<String>,
+    per_value_topics: bool,
+    retain: bool,
+    client: AsyncClient,
+}
+
+/// Connects to the broker described by `config` and starts publishing the devices of
+/// `service` and taking their commands. `shard` only shapes the default client id. Checks
+/// every setting and reads the password and TLS files before returning; the connection
+/// itself is made (and remade) in the background.
+pub fn start(
+    service: &Service,
+    config: &MqttConfig,
+    shard: Option<&Shard>,
+) -> Result<MqttHandle, MqttError> {
+    let invalid = |message: String| MqttError::Config {
+        message,
+        source: None,
+    };
+    if !topics::valid_prefix(&config.topic_prefix) {
+        return Err(invalid(format!(
+            "mqtt.topic_prefix `{}`: use topic levels separated by `/`, without `+`, `#` or \
+             empty levels",
+            config.topic_prefix
+        )));
+    }
+    if !config.discovery_prefix.is_empty() && !topics::valid_prefix(&config.discovery_prefix) {
+        return Err(invalid(format!(
+            "mqtt.discovery_prefix `{}`: use topic levels separated by `/` (or empty for no \
+             discovery)",
+            config.discovery_prefix
+        )));
+    }
+    let client_id = config.effective_client_id(shard);
+    if !topics::valid_level(&client_id) {
+        return Err(invalid(format!(
+            "mqtt.client_id `{client_id}`: it names a topic level, so it may not contain `/`, \
+             `+` or `#`"
+        )));
+    }
+    if let Some(device) = service.devices().find(|d| !topics::valid_level(d.id())) {
+        return Err(invalid(format!(
+            "device id `{}` cannot be an MQTT topic level",
+            device.id()
+        )));
+    }
+    if config.min_backoff.is_zero() || config.max_backoff < config.min_backoff {
+        return Err(invalid(
+            "mqtt: min_backoff must be more than 0 and at most max_backoff".to_owned(),
+        ));
+    }
+    let topics = Topics::new(&config.topic_prefix, &client_id);
+    let resolved = connect::resolve(config, &client_id, &topics)?;
+    let (client, eventloop) = AsyncClient::new(resolved.options, REQUEST_CHANNEL);
+    let shared = Arc::new(Shared {
+        service: service.clone(),
+        topics,
+        discovery_prefix: (!config.discovery_prefix.is_empty())
+            .then(|| config.discovery_prefix.clone()),
+        // Discovered entities read the per-value topics.
+        per_value_topics: config.per_value_topics || !config.discovery_prefix.is_empty(),
+        retain: config.retain,
+        client,
+    });
+    let (stop, _) = watch::channel(false);
+    let (link_tx, link) = watch::channel(Link::Down);
+
+    let mut tasks = Vec::new();
+    let mut queues = HashMap::new();
+    for device in service.devices() {
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        queues.insert(device.id().to_owned(), tx);
+        tasks.push(tokio::spawn(command_worker(
+            Arc::clone(&shared),
+            Arc::clone(device),
+            rx,
+        )));
+    }
+    tracing::info!(broker = %resolved.broker, client_id = %client_id, devices = queues.len(), "mqtt: starting");
+    let updates = service.subscribe();
+    let publisher = tokio::spawn(publisher(
+        Arc::clone(&shared),
+        updates,
+        link.clone(),
+        stop.subscribe(),
+        service.stopping(),
+    ));
+    let backoff = (config.min_backoff, config.max_backoff);
+    tasks.push(tokio::spawn(drive(
+        Arc::clone(&shared),
+        eventloop,
+        queues,
+        link_tx,
+        publisher,
+        backoff,
+        resolved.broker,
+    )));
+    Ok(MqttHandle {
+        client_id,
+        stop,
+        link,
+        tasks,
+    })
+}
+
+/// The connection task: polls rumqttc, reconnects with backoff, routes commands. Ends when
+/// the publisher has said goodbye (or gave up) and the DISCONNECT went out.
+async fn drive(
+    shared: Arc<Shared>,
+    mut eventloop: EventLoop,
+    queues: HashMap<String, mpsc::Sender<Incoming>>,
+    link: watch::Sender<Link>,
+    mut publisher: JoinHandle<()>,
+    (min_backoff, max_backoff): (Duration, Duration),
+    broker: String,
+) {
+    let mut generation = 0u64;
+    let mut backoff = min_backoff;
+    let mut publisher_done = false;
+    loop {
+        let event = tokio::select! {
+            event = eventloop.poll() => event,
+            _ = &mut publisher, if !publisher_done => {
+                publisher_done = true;
+                // The publisher asked for a DISCONNECT (or could not); give it a moment to go out.
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, flush_until_disconnect(&mut eventloop)).await;
+                break;
+            }
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                generation += 1;
+                backoff = min_backoff;
+                tracing::info!(%broker, session_present = ack.session_present, "mqtt: connected");
+                let _ = link.send(Link::Up {
+                    generation,
+                    session_present: ack.session_present,
+                });
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => route(&shared, &queues, publish),
+            Ok(_) => {}
+            Err(err) => {
+                let was_up = matches!(*link.borrow(), Link::Up { .. });
+                let _ = link.send(Link::Down);
+                log_connection_error(&broker, &err, was_up, backoff);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = &mut publisher, if !publisher_done => {
+                        publisher_done = true;
+                        break;
+                    }
+                }
+                backoff = (backoff * 2).min(max_backoff);
+            }
+        }
+    }
+    let _ = link.send(Link::Down);
+    if !publisher_done {
+        publisher.abort();
+    }
+}
+
+/// Polls until the DISCONNECT we asked for has been written (or the connection fails).
+async fn flush_until_disconnect(eventloop: &mut EventLoop) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn log_connection_error(broker: &str, err: &ConnectionError, was_up: bool, retry: Duration) {
+    let error = crate::error_chain(err);
+    if was_up {
+        tracing::warn!(%broker, %error, ?retry, "mqtt: connection lost");
+    } else {
+        tracing::warn!(%broker, %error, ?retry, "mqtt: cannot connect");
+    }
+}
+
+/// A command taken off the broker, waiting for its device's worker.
+#[derive(Debug)]
+struct Incoming {
+    topic: String,
+    kind: CommandKind,
+    payload: bytes::Bytes,
+}
+
+/// Hands a command to its device's queue without waiting. Anything that is not a command
+/// for a device of this process is ignored.
+fn route(shared: &Shared, queues: &HashMap<String, mpsc::Sender<Incoming>>, publish: Publish) {
+    let Some(CommandTopic { device, kind }) = shared.topics.parse_command(&publish.topic) else {
+        tracing::debug!(topic = %publish.topic, "mqtt: not a command topic; ignored");
+        return;
+    };
+    let Some(queue) = queues.get(&device) else {
+        tracing::debug!(topic = %publish.topic, "mqtt: command for a device another process owns; ignored");
+        return;
+    };
+    if publish.retain {
+        tracing::warn!(
+            topic = %publish.topic,
+            "mqtt: ignored a retained command (a retained message is replayed on every \
+             subscription); publish commands without the retain flag"
+        );
+        return;
+    }
+    let incoming = Incoming {
+        topic: publish.topic,
+        kind,
+        payload: publish.payload,
+    };
+    if let Err(mpsc::error::TrySendError::Full(incoming)) = queue.try_send(incoming) {
+        let response = Response::refused(
+            &incoming,
+            "busy",
+            format!("device `{device}` has {COMMAND_QUEUE} commands waiting; try again later"),
+        );
+        let _ = shared.client.try_publish(
+            shared.topics.response(&device),
+            QoS::AtLeastOnce,
+            false,
+            response.to_json(),
+        );
+    }
+}
+
+/// What `<prefix>/<device>/response` carries after each command.
+#[derive(Debug, Serialize)]
+struct Response<'a> {
+    /// The command topic.
+    topic: &'a str,
+    /// `set` or `action`.
+    command: &'static str,
+    /// The register or action.
+    name: &'a str,
+    /// Whether it was carried out.
+    ok: bool,
+    /// On failure: `invalid`, `not_found`, `busy`, `timeout` or `device`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// On failure: what went wrong, with its causes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// On success: the requests sent and the read-backs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<CommandReport>,
+}
+
+impl<'a> Response<'a> {
+    fn base(incoming: &'a Incoming) -> Response<'a> {
+        let (command, name) = match &incoming.kind {
+            CommandKind::Set(name) => ("set", name.as_str()),
+            CommandKind::Action(name) => ("action", name.as_str()),
+        };
+        Response {
+            topic: &incoming.topic,
+            command,
+            name,
+            ok: false,
+            reason: None,
+            error: None,
+            report: None,
+        }
+    }
+
+    fn refused(incoming: &'a Incoming, reason: &'static str, error: String) -> Response<'a> {
+        Response {
+            reason: Some(reason),
+            error: Some(error),
+            ..Response::base(incoming)
+        }
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{\"ok\":false}".to_owned())
+    }
+}
+
+/// Runs the commands of one device, in order of arrival.
+async fn command_worker(
+    shared: Arc<Shared>,
+    device: Arc<DeviceHandle>,
+    mut commands: mpsc::Receiver<Incoming>,
+) {
+    let id = device.id().to_owned();
+    let response_topic = shared.topics.response(&id);
+    while let Some(incoming) = commands.recv().await {
+        let outcome = run_command(&shared.service, &id, &incoming).await;
+        let response = match &outcome {
+            Ok(report) => {
+                tracing::info!(topic = %incoming.topic, "mqtt: command carried out");
+                Response {
+                    ok: true,
+                    report: Some(report.clone()),
+                    ..Response::base(&incoming)
+                }
+            }
+            Err(Refusal::Payload(message)) => {
+                tracing::info!(topic = %incoming.topic, error = %message, "mqtt: command refused");
+                Response::refused(&incoming, "invalid", message.clone())
+            }
+            Err(Refusal::Command(err)) => {
+                let error = crate::error_chain(err);
+                tracing::info!(topic = %incoming.topic, %error, "mqtt: command failed");
+                let reason = if err.is_not_found() {
+                    "not_found"
+                } else if err.is_timeout() {
+                    "timeout"
+                } else if matches!(err, CommandError::Device { .. }) {
+                    "device"
+                } else {
+                    "invalid"
+                };
+                Response::refused(&incoming, reason, error)
+            }
+        };
+        // Waits for room in rumqttc's queue; sent after a reconnection if need be.
+        if shared
+            .client
+            .publish(&response_topic, QoS::AtLeastOnce, false, response.to_json())
+            .await
+            .is_err()
+        {
+            return; // The client is gone: shutting down.
+        }
+    }
+}
+
+enum Refusal {
+    Payload(String),
+    Command(CommandError),
+}
+
+async fn run_command(
+    service: &Service,
+    device: &str,
+    incoming: &Incoming,
+) -> Result<CommandReport, Refusal> {
+    let text = std::str::from_utf8(&incoming.payload)
+        .map_err(|_| Refusal::Payload("the payload is not UTF-8 text".to_owned()))?
+        .trim();
+    match &incoming.kind {
+        CommandKind::Set(register) => {
+            if text.is_empty() {
+                return Err(Refusal::Payload(format!(
+                    "the payload is empty: publish the value to write to `{register}`"
+                )));
+            }
+            service
+                .write(device, &[(register.clone(), text.to_owned())])
+                .await
+                .map_err(Refusal::Command)
+        }
+        CommandKind::Action(name) => {
+            let params = action_params(text).map_err(Refusal::Payload)?;
+            service
+                .action(device, name, &params)
+                .await
+                .map_err(Refusal::Command)
+        }
+    }
+}
+
+/// The parameters of an action from its payload: nothing, or a JSON object whose values are
+/// strings, numbers or booleans, each passed on as the CLI's `key=value` text.
+fn action_params(text: &str) -> Result<Vec<(String, String)>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shape = || {
+        "the payload of an action must be a JSON object of parameters, e.g. \
+         {\"start\": \"01:00\", \"chargeToPercent\": 55}"
+            .to_owned()
+    };
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|_| shape())?;
+    let serde_json::Value::Object(object) = json else {
+        return Err(shape());
+    };
+    object
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(format!(
+                        "parameter `{key}`: give a string, a number or a boolean"
+                    ));
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
+}
+
+/// The publisher task: see the module documentation.
+async fn publisher(
+    shared: Arc<Shared>,
+    mut updates: broadcast::Receiver<crate::runtime::DeviceUpdate>,
+    mut link: watch::Receiver<Link>,
+    mut stop: watch::Receiver<bool>,
+    mut service_stopping: watch::Receiver<bool>,
+) {
+    let mut cache = Published::default();
+    let mut connected = false;
+    enum Step {
+        Stop,
+        Link(Link),
+        Update(Result<crate::runtime::DeviceUpdate, broadcast::error::RecvError>),
+    }
+    loop {
+        let step = tokio::select! {
+            _ = stop.wait_for(|s| *s) => Step::Stop,
+            _ = service_stopping.wait_for(|s| *s) => Step::Stop,
+            changed = link.changed() => match changed {
+                Ok(()) => Step::Link(*link.borrow_and_update()),
+                Err(_) => return,
+            },
+            update = updates.recv() => Step::Update(update),
+        };
+        let result = match step {
+            Step::Stop => break,
+            Step::Link(Link::Up {
+                session_present, ..
+            }) => {
+                connected = true;
+                cache = Published::default();
+                resync(&shared, &mut cache, !session_present).await
+            }
+            Step::Link(Link::Down) => {
+                connected = false;
+                Ok(())
+            }
+            Step::Update(Ok(update)) if connected => {
+                publish_update(&shared, &mut cache, &update).await
+            }
+            // Published from the device's status after the reconnection.
+            Step::Update(Ok(_)) => Ok(()),
+            Step::Update(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                tracing::debug!(
+                    missed,
+                    "mqtt: publisher fell behind; republishing every device"
+                );
+                if connected {
+                    publish_all_devices(&shared, &mut cache).await
+                } else {
+                    Ok(())
+                }
+            }
+            Step::Update(Err(broadcast::error::RecvError::Closed)) => break,
+        };
+        if result.is_err() {
+            return; // The event loop is gone.
+        }
+    }
+    if connected {
+        // Goodbye: the devices and the bridge go offline; a clean DISCONNECT does not
+        // trigger the last will, so the bridge status is published here.
+        let goodbye = async {
+            for device in shared.service.devices() {
+                publish(
+                    &shared,
+                    shared.topics.availability(device.id()),
+                    true,
+                    "offline",
+                )
+                .await?;
+            }
+            publish(&shared, shared.topics.bridge_status(), true, "offline").await?;
+            shared.client.disconnect().await
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, goodbye).await.is_err() {
+            tracing::warn!("mqtt: could not say goodbye in time");
+        }
+    }
+}
+
+/// Payloads already published, so values that did not change are not sent again.
+#[derive(Default)]
+struct Published {
+    values: HashMap<String, String>,
+    availability: HashMap<String, bool>,
+}
+
+async fn publish(
+    shared: &Shared,
+    topic: String,
+    retain: bool,
+    payload: impl Into<Vec<u8>>,
+) -> Result<(), rumqttc::ClientError> {
+    shared
+        .client
+        .publish(topic, QoS::AtLeastOnce, retain, payload)
+        .await
+}
+
+/// Everything, after a (re)connection.
+async fn resync(
+    shared: &Shared,
+    cache: &mut Published,
+    subscribe: bool,
+) -> Result<(), rumqttc::ClientError> {
+    if subscribe {
+        let filters: Vec<rumqttc::SubscribeFilter> = shared
+            .service
+            .devices()
+            .flat_map(|d| shared.topics.command_filters(d.id()))
+            .map(|f| rumqttc::SubscribeFilter::new(f, QoS::AtLeastOnce))
+            .collect();
+        for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
+            shared.client.subscribe_many(chunk.to_vec()).await?;
+        }
+    }
+    publish(shared, shared.topics.bridge_status(), true, "online").await?;
+    if let Some(prefix) = &shared.discovery_prefix {
+        for device in shared.service.devices() {
+            for message in discovery::messages(&shared.topics, prefix, device.id(), device.map()) {
+                publish(shared, message.topic, true, message.payload).await?;
+            }
+        }
+    }
+    publish_all_devices(shared, cache).await
+}
+
+async fn publish_all_devices(
+    shared: &Shared,
+    cache: &mut Published,
+) -> Result<(), rumqttc::ClientError> {
+    for device in shared.service.devices() {
+        let status = device.status();
+        publish_device(
+            shared,
+            cache,
+            device,
+            status.available,
+            status.snapshot.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn publish_update(
+    shared: &Shared,
+    cache: &mut Published,
+    update: &crate::runtime::DeviceUpdate,
+) -> Result<(), rumqttc::ClientError> {
+    let Some(device) = shared.service.device(&update.id) else {
+        return Ok(());
+    };
+    publish_device(
+        shared,
+        cache,
+        device,
+        update.available,
+        Some(&update.snapshot),
+    )
+    .await
+}
+
+async fn publish_device(
+    shared: &Shared,
+    cache: &mut Published,
+    device: &DeviceHandle,
+    available: bool,
+    snapshot: Option<&device_maps::Snapshot>,
+) -> Result<(), rumqttc::ClientError> {
+    let id = device.id();
+    let map = device.map();
+    if let Some(snapshot) = snapshot {
+        let json = outputs::json(snapshot, map, &outputs::Options::default());
+        shared
+            .client
+            .publish(
+                shared.topics.state(id),
+                QoS::AtMostOnce,
+                shared.retain,
+                json.trim_end().as_bytes().to_vec(),
+            )
+            .await?;
+        if shared.per_value_topics {
+            for reading in &snapshot.readings {
+                let register = map.register(&reading.name);
+                if register.is_some_and(|r| !discovery::has_value_topic(r)) {
+                    continue;
+                }
+                let payload = discovery::value_payload(register, reading);
+                let key = format!("{id}/{}", reading.name);
+                if cache.values.get(&key) == Some(&payload) {
+                    continue;
+                }
+                shared
+                    .client
+                    .publish(
+                        shared.topics.value(id, &reading.name),
+                        QoS::AtMostOnce,
+                        shared.retain,
+                        payload.clone().into_bytes(),
+                    )
+                    .await?;
+                cache.values.insert(key, payload);
+            }
+        }
+    }
+    if cache.availability.get(id) != Some(&available) {
+        let payload = if available { "online" } else { "offline" };
+        publish(shared, shared.topics.availability(id), true, payload).await?;
+        cache.availability.insert(id.to_owned(), available);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_payloads() {
+        assert_eq!(action_params(""), Ok(vec![]));
+        assert_eq!(action_params("{}"), Ok(vec![]));
+        // serde_json may keep insertion order or sort keys, depending on its features.
+        let mut got = action_params(r#"{"start": "0100", "chargeToPercent": 55, "enable": true}"#)
+            .expect("valid parameters");
+        got.sort();
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            got,
+            vec![
+                pair("chargeToPercent", "55"),
+                pair("enable", "true"),
+                pair("start", "0100")
+            ]
+        );
+        assert!(action_params("[1]").is_err());
+        assert!(action_params("start=0100").is_err());
+        assert!(action_params(r#"{"a": null}"#).is_err());
+        assert!(action_params(r#"{"a": [1]}"#).is_err());
+    }
+}

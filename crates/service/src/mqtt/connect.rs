@@ -1,0 +1,164 @@
+//! Turns the `mqtt:` section into rumqttc options: credentials, TLS, last will, session.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::MqttError;
+use super::config::{MqttConfig, MqttTls};
+use super::topics::Topics;
+use crate::config::{Secret, resolve_secret};
+
+/// Largest packet sent or accepted: a whole-device state JSON of a big map fits easily.
+const MAX_PACKET: usize = 1 << 20;
+
+/// Everything needed to (re)connect, resolved once at start so a bad file fails at once.
+pub(crate) struct Resolved {
+    pub options: MqttOptions,
+    /// For logs: where we connect, never with credentials.
+    pub broker: String,
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // MqttOptions carries the password: show only the broker.
+        f.debug_struct("Resolved")
+            .field("broker", &self.broker)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn resolve(
+    config: &MqttConfig,
+    client_id: &str,
+    topics: &Topics,
+) -> Result<Resolved, MqttError> {
+    let mut options = MqttOptions::new(client_id, config.host.clone(), config.port);
+    options.set_keep_alive(config.keep_alive.max(std::time::Duration::from_secs(1)));
+    // A persistent session: the broker keeps our subscriptions and queues QoS 1 commands
+    // while we are away, and hands them over when we come back.
+    options.set_clean_session(false);
+    options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    options.set_last_will(LastWill::new(
+        topics.bridge_status(),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    let password = resolve_secret(config.password.as_ref(), config.password_file.as_deref())
+        .map_err(|source| MqttError::Config {
+            message: "cannot read the MQTT password".to_owned(),
+            source: Some(Box::new(source)),
+        })?;
+    match (&config.username, password) {
+        (Some(user), password) => {
+            let password = password.as_ref().map(Secret::expose).unwrap_or("");
+            options.set_credentials(user.clone(), password.to_owned());
+        }
+        (None, Some(_)) => {
+            return Err(MqttError::Config {
+                message: "mqtt: a password is set but no `username`".to_owned(),
+                source: None,
+            });
+        }
+        (None, None) => {}
+    }
+    if let Some(tls) = &config.tls {
+        let client = tls_config(tls)?;
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(client),
+        )));
+    }
+    let scheme = if config.tls.is_some() {
+        "mqtts"
+    } else {
+        "mqtt"
+    };
+    Ok(Resolved {
+        options,
+        broker: format!("{scheme}://{}:{}", config.host, config.port),
+    })
+}
+
+fn file_error(
+    path: &Path,
+    what: &str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> MqttError {
+    MqttError::TlsFile {
+        path: path.to_path_buf(),
+        what: what.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// A rustls client config with the ring provider (chosen here rather than process-wide, so
+/// no other crate's choice of provider can change or break it).
+fn tls_config(tls: &MqttTls) -> Result<rustls::ClientConfig, MqttError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &tls.ca_file {
+        Some(path) => {
+            let certs = read_certs(path)?;
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| file_error(path, "a CA certificate", e))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                // A system store may hold certificates rustls cannot use; skip those.
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                return Err(MqttError::Config {
+                    message: "mqtt.tls: no system CA certificates found; set `tls.ca_file`"
+                        .to_owned(),
+                    source: None,
+                });
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| MqttError::Config {
+            message: "mqtt.tls: no usable TLS version".to_owned(),
+            source: Some(Box::new(e)),
+        })?
+        .with_root_certificates(roots);
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert)?;
+            let key_der = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| file_error(key, "a PEM private key", e))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| file_error(cert, "a client certificate matching the key", e))
+        }
+        (None, None) => Ok(builder.with_no_client_auth()),
+        _ => Err(MqttError::Config {
+            message: "mqtt.tls: give both `cert_file` and `key_file`, or neither".to_owned(),
+            source: None,
+        }),
+    }
+}
+
+fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, MqttError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_error(path, "PEM certificates", e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_error(path, "PEM certificates", e))?;
+    if certs.is_empty() {
+        return Err(MqttError::Config {
+            message: format!("mqtt.tls: {} holds no certificate", path.display()),
+            source: None,
+        });
+    }
+    Ok(certs)
+}

@@ -1,0 +1,544 @@
+//! MQTT against a real broker: rumqttd, started in this process on 127.0.0.1 and a free port,
+//! with simulated Modbus devices (simulator crate) behind the service. A rumqttc client in the
+//! test plays Home Assistant and the user.
+//!
+//! Every wait is bounded ([`WAIT`]); nothing here measures time.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use device_maps::{DeviceMap, parse_map};
+use modbus_core::Table;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use service::mqtt::{MqttConfig, MqttHandle};
+use service::{DeviceSpec, Service, ServiceOptions};
+use simulator::modbus::{Simulator, SimulatorHandle};
+use tokio::sync::mpsc;
+
+/// The longest any single wait may take before the test fails.
+const WAIT: Duration = Duration::from_secs(20);
+const USER: &str = "evctl";
+const PASSWORD: &str = "broker-s3cret";
+
+const WALLBOX: &str = r#"
+manufacturer: Demo
+model: Wallbox
+connection: {unit_ids: {main: 1}, address_base: 0, max_registers: 60}
+registers:
+  - {name: voltage, title: Voltage, address: 0, table: input, type: float32, unit: V, example: 230.5}
+  - {name: energy, title: Energy, address: 2, table: input, type: uint32, scale: 0.1, unit: kWh,
+     kind: counter, example: 1234.5}
+  - {name: current_limit, title: Current Limit, address: 100, table: holding, type: uint16, unit: A,
+     kind: setting, access: rw, write: {min: 6, max: 32, also: [0]}, example: 10}
+  - {name: mode, title: Mode, address: 101, table: holding, type: uint16, kind: setting, access: rw,
+     enum: {0: Off, 1: Solar, 2: Fast}, example: 1}
+actions:
+  boost:
+    params:
+      current: {type: int, min: 6, max: 32}
+    writes:
+      - set: {mode: 2, current_limit: current}
+"#;
+
+fn wallbox() -> Arc<DeviceMap> {
+    Arc::new(parse_map("demo-wallbox", WALLBOX).expect("the test map is valid"))
+}
+
+/// A free port on loopback: bind port 0, read the port, let it go.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Starts rumqttd on 127.0.0.1 with user `USER` and password `PASSWORD`; returns its address
+/// once it accepts connections. The broker lives as long as the test process.
+fn start_broker() -> SocketAddr {
+    use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
+    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let connections = ConnectionSettings {
+        connection_timeout_ms: 5000,
+        max_payload_size: 1 << 20,
+        max_inflight_count: 100,
+        auth: Some(HashMap::from([(USER.to_owned(), PASSWORD.to_owned())])),
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    let server = ServerSettings {
+        name: "v4".to_owned(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections,
+    };
+    let config = Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: 100,
+            max_outgoing_packet_count: 1000,
+            max_segment_size: 1 << 20,
+            max_segment_count: 10,
+            ..RouterConfig::default()
+        },
+        v4: Some(HashMap::from([("v4".to_owned(), server)])),
+        ..Config::default()
+    };
+    std::thread::spawn(move || {
+        let mut broker = rumqttd::Broker::new(config);
+        if let Err(e) = broker.start() {
+            eprintln!("rumqttd stopped: {e}");
+        }
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rumqttd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    addr
+}
+
+/// A message seen by the watcher.
+#[derive(Debug, Clone)]
+struct Seen {
+    topic: String,
+    payload: String,
+    retain: bool,
+}
+
+/// A plain MQTT client that records everything it receives on its subscriptions.
+struct Watcher {
+    client: AsyncClient,
+    incoming: mpsc::UnboundedReceiver<Seen>,
+    history: Vec<Seen>,
+}
+
+impl Watcher {
+    async fn connect(broker: SocketAddr, id: &str, filters: &[&str]) -> Watcher {
+        let mut options = MqttOptions::new(id, broker.ip().to_string(), broker.port());
+        options.set_credentials(USER, PASSWORD);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = AsyncClient::new(options, 256);
+        let (tx, incoming) = mpsc::unbounded_channel();
+        let (acks_tx, mut acks) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let seen = Seen {
+                            topic: p.topic.clone(),
+                            payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                            retain: p.retain,
+                        };
+                        if tx.send(seen).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = acks_tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        for filter in filters {
+            client
+                .subscribe(*filter, QoS::AtLeastOnce)
+                .await
+                .expect("subscribe");
+        }
+        for _ in filters {
+            tokio::time::timeout(WAIT, acks.recv())
+                .await
+                .expect("SUBACK in time")
+                .expect("watcher running");
+        }
+        Watcher {
+            client,
+            incoming,
+            history: Vec::new(),
+        }
+    }
+
+    /// How many messages have been seen so far (to wait for newer ones only).
+    fn mark(&mut self) -> usize {
+        while let Ok(seen) = self.incoming.try_recv() {
+            self.history.push(seen);
+        }
+        self.history.len()
+    }
+
+    /// The first message on `topic` since `mark` whose payload satisfies `check`.
+    async fn wait_since(&mut self, mark: usize, topic: &str, check: impl Fn(&str) -> bool) -> Seen {
+        let found = |h: &[Seen]| {
+            h.iter()
+                .skip(mark)
+                .find(|s| s.topic == topic && check(&s.payload))
+                .cloned()
+        };
+        if let Some(seen) = found(&self.history) {
+            return seen;
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.incoming.recv()).await;
+            let Ok(Some(seen)) = next else {
+                let topics: Vec<&str> = self.history.iter().map(|s| s.topic.as_str()).collect();
+                panic!("no matching message on {topic} in time; seen: {topics:?}");
+            };
+            self.history.push(seen);
+            if let Some(seen) = found(&self.history) {
+                return seen;
+            }
+        }
+    }
+
+    async fn wait(&mut self, topic: &str, check: impl Fn(&str) -> bool) -> Seen {
+        self.wait_since(0, topic, check).await
+    }
+
+    async fn publish(&self, topic: &str, payload: &str) {
+        self.client
+            .publish(
+                topic,
+                QoS::AtLeastOnce,
+                false,
+                Bytes::from(payload.to_owned()),
+            )
+            .await
+            .expect("publish");
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A simulated wallbox and the spec that polls it.
+async fn device(id: &str, map: &Arc<DeviceMap>) -> (SimulatorHandle, DeviceSpec) {
+    let sim = Simulator::builder(map)
+        .bind("127.0.0.1:0")
+        .await
+        .expect("simulator binds");
+    let spec = DeviceSpec {
+        id: id.to_owned(),
+        map: Arc::clone(map),
+        host: "127.0.0.1".to_owned(),
+        port: Some(sim.local_addr().port()),
+        units: map.units(),
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_secs(2),
+    };
+    (sim, spec)
+}
+
+fn password_file() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), format!("{PASSWORD}\n")).expect("write password");
+    file
+}
+
+fn mqtt_config(
+    broker: SocketAddr,
+    client_id: &str,
+    password: &tempfile::NamedTempFile,
+) -> MqttConfig {
+    MqttConfig {
+        host: broker.ip().to_string(),
+        port: broker.port(),
+        username: Some(USER.to_owned()),
+        password_file: Some(password.path().to_path_buf()),
+        client_id: Some(client_id.to_owned()),
+        min_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        keep_alive: Duration::from_secs(5),
+        ..MqttConfig::default()
+    }
+}
+
+fn writes(sim: &SimulatorHandle) -> usize {
+    sim.log()
+        .entries()
+        .iter()
+        .filter(|e| matches!(e.function, 5 | 6 | 15 | 16))
+        .count()
+}
+
+fn holding(sim: &SimulatorHandle, address: u16) -> Option<u16> {
+    sim.registers(1, Table::Holding, address, 1)
+        .first()
+        .copied()
+        .flatten()
+}
+
+struct Site {
+    service: Service,
+    mqtt: MqttHandle,
+}
+
+/// One simulated wallbox `wallbox1`, served with MQTT client id `evctl-one`.
+async fn one_device_site(
+    broker: SocketAddr,
+    password: &tempfile::NamedTempFile,
+) -> (Site, SimulatorHandle) {
+    let map = wallbox();
+    let (sim, spec) = device("wallbox1", &map).await;
+    let service = Service::start(vec![spec], ServiceOptions::default()).expect("service starts");
+    let mqtt = service::mqtt::start(&service, &mqtt_config(broker, "evctl-one", password), None)
+        .expect("mqtt starts");
+    (Site { service, mqtt }, sim)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_and_state_reach_a_subscriber() {
+    let broker = start_broker();
+    let password = password_file();
+    let mut watcher = Watcher::connect(broker, "watcher-1", &["homeassistant/#", "evctl/#"]).await;
+    let (site, _sim) = one_device_site(broker, &password).await;
+    assert_eq!(site.mqtt.client_id(), "evctl-one");
+
+    watcher
+        .wait("evctl/bridge/evctl-one/status", |p| p == "online")
+        .await;
+    let voltage = watcher
+        .wait("homeassistant/sensor/evctl_wallbox1/voltage/config", |_| {
+            true
+        })
+        .await;
+    let config = json(&voltage.payload);
+    assert_eq!(config["unique_id"], "evctl_wallbox1_voltage");
+    assert_eq!(config["device_class"], "voltage");
+    assert_eq!(config["state_class"], "measurement");
+    assert_eq!(config["unit_of_measurement"], "V");
+    assert_eq!(config["state_topic"], "evctl/wallbox1/state/voltage");
+    assert_eq!(config["device"]["identifiers"][0], "evctl_wallbox1");
+    assert_eq!(config["device"]["manufacturer"], "Demo");
+    assert_eq!(config["device"]["model"], "Wallbox");
+    assert_eq!(
+        config["availability"][0]["topic"],
+        "evctl/bridge/evctl-one/status"
+    );
+    assert_eq!(
+        config["availability"][1]["topic"],
+        "evctl/wallbox1/availability"
+    );
+
+    let energy = json(
+        &watcher
+            .wait("homeassistant/sensor/evctl_wallbox1/energy/config", |_| {
+                true
+            })
+            .await
+            .payload,
+    );
+    assert_eq!(energy["device_class"], "energy");
+    assert_eq!(energy["state_class"], "total_increasing");
+    assert_eq!(energy["unit_of_measurement"], "kWh");
+
+    let limit = json(
+        &watcher
+            .wait(
+                "homeassistant/number/evctl_wallbox1/current_limit/config",
+                |_| true,
+            )
+            .await
+            .payload,
+    );
+    assert_eq!(limit["command_topic"], "evctl/wallbox1/set/current_limit");
+    assert_eq!(limit["min"], 0.0);
+    assert_eq!(limit["max"], 32.0);
+    assert_eq!(limit["step"], 1.0);
+
+    let mode = json(
+        &watcher
+            .wait("homeassistant/select/evctl_wallbox1/mode/config", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(mode["options"], serde_json::json!(["Off", "Solar", "Fast"]));
+
+    let state = json(&watcher.wait("evctl/wallbox1/state", |_| true).await.payload);
+    assert_eq!(state["voltage"], 230.5);
+    assert_eq!(state["current_limit"], 10);
+    watcher
+        .wait("evctl/wallbox1/state/voltage", |p| p == "230.5")
+        .await;
+    watcher
+        .wait("evctl/wallbox1/state/energy", |p| p == "1234.5")
+        .await;
+    watcher
+        .wait("evctl/wallbox1/state/mode", |p| p == "Solar")
+        .await;
+    watcher
+        .wait("evctl/wallbox1/availability", |p| p == "online")
+        .await;
+
+    // Discovery, state, values and availability are retained: a subscriber that comes later
+    // (Home Assistant after a restart) gets them at once.
+    let mut late = Watcher::connect(broker, "watcher-late", &["homeassistant/#", "evctl/#"]).await;
+    for topic in [
+        "homeassistant/sensor/evctl_wallbox1/voltage/config",
+        "evctl/wallbox1/state",
+        "evctl/wallbox1/state/voltage",
+        "evctl/wallbox1/availability",
+        "evctl/bridge/evctl-one/status",
+    ] {
+        assert!(
+            late.wait(topic, |_| true).await.retain,
+            "{topic} is retained"
+        );
+    }
+
+    // A clean shutdown says goodbye: the bridge and its devices go offline.
+    let mark = watcher.mark();
+    site.mqtt.shutdown().await;
+    watcher
+        .wait_since(mark, "evctl/bridge/evctl-one/status", |p| p == "offline")
+        .await;
+    watcher
+        .wait_since(mark, "evctl/wallbox1/availability", |p| p == "offline")
+        .await;
+    site.service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_changes_the_simulated_device_and_is_read_back() {
+    let broker = start_broker();
+    let password = password_file();
+    let mut watcher = Watcher::connect(broker, "watcher-2", &["evctl/#"]).await;
+    let (site, sim) = one_device_site(broker, &password).await;
+    watcher
+        .wait("evctl/wallbox1/state/current_limit", |p| p == "10")
+        .await;
+
+    let mark = watcher.mark();
+    watcher
+        .publish("evctl/wallbox1/set/current_limit", "16")
+        .await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/wallbox1/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(response["command"], "set");
+    assert_eq!(response["name"], "current_limit");
+    assert_eq!(response["topic"], "evctl/wallbox1/set/current_limit");
+    assert_eq!(holding(&sim, 100), Some(16));
+    // The service polls again after a command: the new value comes back on the state topics.
+    watcher
+        .wait_since(mark, "evctl/wallbox1/state/current_limit", |p| p == "16")
+        .await;
+    watcher
+        .wait_since(mark, "evctl/wallbox1/state", |p| {
+            json(p)["current_limit"] == 16
+        })
+        .await;
+
+    // A select sends the label.
+    let mark = watcher.mark();
+    watcher.publish("evctl/wallbox1/set/mode", "Fast").await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/wallbox1/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(holding(&sim, 101), Some(2));
+    watcher
+        .wait_since(mark, "evctl/wallbox1/state/mode", |p| p == "Fast")
+        .await;
+
+    // An action takes its parameters as a JSON object.
+    let mark = watcher.mark();
+    watcher
+        .publish("evctl/wallbox1/action/boost", r#"{"current": 24}"#)
+        .await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/wallbox1/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(response["command"], "action");
+    assert_eq!(holding(&sim, 100), Some(24));
+    assert_eq!(holding(&sim, 101), Some(2));
+
+    site.mqtt.shutdown().await;
+    site.service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_command_gets_an_error_and_nothing_is_written() {
+    let broker = start_broker();
+    let password = password_file();
+    let mut watcher = Watcher::connect(broker, "watcher-3", &["evctl/#"]).await;
+    let (site, sim) = one_device_site(broker, &password).await;
+    watcher
+        .wait("evctl/wallbox1/availability", |p| p == "online")
+        .await;
+
+    let cases = [
+        // Out of range (6..=32, or 0).
+        ("evctl/wallbox1/set/current_limit", "99", "invalid", "99"),
+        ("evctl/wallbox1/set/current_limit", "3", "invalid", "3"),
+        // Not a value of the enumeration.
+        ("evctl/wallbox1/set/mode", "Turbo", "invalid", "Turbo"),
+        // Read-only register.
+        ("evctl/wallbox1/set/voltage", "240", "invalid", "voltage"),
+        // No such register.
+        (
+            "evctl/wallbox1/set/no_such_register",
+            "1",
+            "not_found",
+            "no_such_register",
+        ),
+        // Empty payload.
+        ("evctl/wallbox1/set/current_limit", "", "invalid", "empty"),
+        // A parameter out of range, a payload that is not an object, an unknown action.
+        (
+            "evctl/wallbox1/action/boost",
+            r#"{"current": 40}"#,
+            "invalid",
+            "current",
+        ),
+        (
+            "evctl/wallbox1/action/boost",
+            "current=16",
+            "invalid",
+            "JSON object",
+        ),
+        ("evctl/wallbox1/action/warp", "{}", "not_found", "warp"),
+    ];
+    for (topic, payload, reason, mentions) in cases {
+        let mark = watcher.mark();
+        watcher.publish(topic, payload).await;
+        let response = json(
+            &watcher
+                .wait_since(mark, "evctl/wallbox1/response", |p| {
+                    json(p)["topic"] == topic
+                })
+                .await
+                .payload,
+        );
+        assert_eq!(response["ok"], false, "{topic} {payload}: {response}");
+        assert_eq!(response["reason"], reason, "{topic} {payload}: {response}");
+        let error = response["error"].as_str().unwrap_or_default();
+        assert!(error.contains(mentions), "{topic} {payload}: {error}");
+    }
+    // Every response has arrived, so every command has been handled: none wrote anything.
+    assert_eq!(writes(&sim), 0, "{:?}", sim.log().entries());
+    assert_eq!(holding(&sim, 100), Some(10));
+    assert_eq!(holding(&sim, 101), Some(1));
+
+    site.mqtt.shutdown().await;
+    site.service.shutdown().await;
+}
