@@ -423,9 +423,19 @@ fn maps_use_the_dongle_transport_with_its_limits() {
         );
         assert!(c.pacing >= Duration::from_millis(250), "{id}");
         let options = DongleOptions::from_connection(c);
-        assert_eq!((options.pacing, options.request_timeout), (c.pacing, c.timeout), "{id}");
-        assert_eq!(DongleClient::for_map(&map, "127.0.0.1", None).endpoint(), "127.0.0.1:8899");
-        assert_eq!(DongleClient::for_map(&map, "::1", Some(1)).endpoint(), "[::1]:1");
+        assert_eq!(
+            (options.pacing, options.request_timeout),
+            (c.pacing, c.timeout),
+            "{id}"
+        );
+        assert_eq!(
+            DongleClient::for_map(&map, "127.0.0.1", None).endpoint(),
+            "127.0.0.1:8899"
+        );
+        assert_eq!(
+            DongleClient::for_map(&map, "::1", Some(1)).endpoint(),
+            "[::1]:1"
+        );
         let units: Units = map.units();
         assert_eq!(units.id("inverter"), Some(0x11), "{id}");
         if id != "givenergy-aio" {
