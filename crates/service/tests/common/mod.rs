@@ -1,0 +1,120 @@
+//! Helpers shared by the service's tests: simulated devices on loopback, a service over them,
+//! and a small HTTP client.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use device_maps::{DeviceMap, Registry};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use service::{DeviceUpdate, Service, ServiceOptions, SiteConfig};
+use simulator::modbus::{Simulator, SimulatorHandle};
+use tokio::sync::broadcast;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn map(id: &str) -> Arc<DeviceMap> {
+    let registry = Registry::built_in().expect("built-in maps load");
+    Arc::clone(registry.get(id).expect("map exists"))
+}
+
+pub async fn modbus_simulator(map_id: &str, address: &str) -> SimulatorHandle {
+    Simulator::builder(&map(map_id))
+        .bind(address)
+        .await
+        .expect("simulator binds")
+}
+
+/// Starts a service from a site config text.
+pub fn start(config_text: &str) -> (Service, SiteConfig) {
+    let config = SiteConfig::parse(config_text, std::path::Path::new("test-site.yaml"))
+        .expect("valid site config");
+    let registry = Registry::built_in().expect("built-in maps load");
+    let specs = service::device_specs(&config, |id| {
+        Ok::<_, std::convert::Infallible>(registry.get(id).map(Arc::clone))
+    })
+    .expect("devices resolve");
+    let options = ServiceOptions {
+        max_backoff: config.poll.max_backoff,
+        ..ServiceOptions::default()
+    };
+    (
+        Service::start(specs, options).expect("service starts"),
+        config,
+    )
+}
+
+/// Waits (at most [`WAIT`]) for an update that satisfies `pred`, and returns it.
+pub async fn wait_for(
+    updates: &mut broadcast::Receiver<DeviceUpdate>,
+    what: &str,
+    mut pred: impl FnMut(&DeviceUpdate) -> bool,
+) -> DeviceUpdate {
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            match updates.recv().await {
+                Ok(u) if pred(&u) => return u,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("service stopped"),
+            }
+        }
+    })
+    .await;
+    match found {
+        Ok(u) => u,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Waits until every device named has answered a poll.
+pub async fn wait_available(service: &Service, ids: &[&str]) {
+    let mut updates = service.subscribe();
+    for id in ids {
+        if service.device(id).is_some_and(|d| d.status().available) {
+            continue;
+        }
+        wait_for(&mut updates, &format!("{id} available"), |u| {
+            &*u.id == *id && u.available
+        })
+        .await;
+    }
+}
+
+/// One HTTP exchange: status and body.
+pub async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
+        .expect("request");
+    let response = tokio::time::timeout(WAIT, client.request(request))
+        .await
+        .expect("answer in time")
+        .expect("HTTP exchange");
+    let status = response.status().as_u16();
+    let bytes = tokio::time::timeout(WAIT, response.into_body().collect())
+        .await
+        .expect("body in time")
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}

@@ -1,0 +1,161 @@
+//! Outages over loopback: a device that stops answering is marked unavailable within its
+//! timeout while the others keep being polled, and recovers by itself when it returns.
+//! Heartbeats are kept while polling.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{modbus_simulator, start, wait_for};
+use tokio::net::TcpListener;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_device_does_not_stop_the_others_and_recovers() {
+    let meter_a = modbus_simulator("eastron-sdm630", "127.0.0.1:0").await;
+    let meter_b = modbus_simulator("eastron-sdm630", "127.0.0.1:0").await;
+    let port_b = meter_b.local_addr().port();
+    let config = format!(
+        "poll: {{max_backoff: 400ms}}\ndevices:\n  a: {{map: eastron-sdm630, host: 127.0.0.1, port: {}, interval: 100ms, timeout: 300ms}}\n  b: {{map: eastron-sdm630, host: 127.0.0.1, port: {port_b}, interval: 100ms, timeout: 300ms}}\n",
+        meter_a.local_addr().port(),
+    );
+    let (service, _) = start(&config);
+    let mut updates = service.subscribe();
+    common::wait_available(&service, &["a", "b"]).await;
+
+    // 1. b's simulator goes away: connections are refused.
+    meter_b.shutdown().await;
+    let down = wait_for(&mut updates, "b unavailable (refused)", |u| {
+        &*u.id == "b" && !u.available
+    })
+    .await;
+    assert!(down.availability_changed);
+    assert!(down.error.is_some());
+    let b = service.device("b").expect("b");
+    assert!(!b.status().available);
+    // Its last readings are kept, all marked stale, never zeroed.
+    assert!(b.status().snapshot.is_some());
+
+    // a keeps being polled meanwhile: several fresh answers after b went down.
+    let polls_before = service.device("a").expect("a").status().polls;
+    for _ in 0..3 {
+        wait_for(&mut updates, "a polled", |u| &*u.id == "a" && u.available).await;
+    }
+    assert!(service.device("a").expect("a").status().polls >= polls_before + 3);
+
+    // 2. Something listens on b's port but never answers: the request timeout applies.
+    let silent = TcpListener::bind(("127.0.0.1", port_b))
+        .await
+        .expect("rebind b's port");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    tokio::time::timeout(common::WAIT, async {
+        while accepted.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the poller connects to the silent listener");
+    // A poll that reached the silent listener ends in a timeout, and b stays unavailable.
+    let failures_before = b.status().failures;
+    wait_for(&mut updates, "b timed out while silent", |u| {
+        &*u.id == "b" && !u.available
+    })
+    .await;
+    tokio::time::timeout(common::WAIT, async {
+        while b.status().failures <= failures_before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a failed poll against the silent listener");
+    assert!(!b.status().available);
+    assert!(
+        b.status()
+            .last_error
+            .is_some_and(|e| e.contains("no response")
+                || e.contains("timed out")
+                || e.contains("did not finish")),
+        "{:?}",
+        b.status().last_error
+    );
+    for _ in 0..3 {
+        wait_for(&mut updates, "a polled while b hangs", |u| {
+            &*u.id == "a" && u.available
+        })
+        .await;
+    }
+    hold.abort();
+    let _ = hold.await;
+
+    // 3. b comes back on the same port: it recovers by itself.
+    let meter_b = bind_again(port_b).await;
+    let up = wait_for(&mut updates, "b available again", |u| {
+        &*u.id == "b" && u.available
+    })
+    .await;
+    assert!(up.availability_changed);
+    assert!(up.stale.is_empty());
+    assert!(b.status().available);
+    assert_eq!(b.status().consecutive_failures, 0);
+    drop(meter_b);
+    service.shutdown().await;
+}
+
+/// Binds the simulator on a port just released (retrying briefly while the OS frees it).
+async fn bind_again(port: u16) -> simulator::modbus::SimulatorHandle {
+    let map = common::map("eastron-sdm630");
+    for _ in 0..50 {
+        match simulator::modbus::Simulator::builder(&map)
+            .bind(&format!("127.0.0.1:{port}"))
+            .await
+        {
+            Ok(handle) => return handle,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("cannot bind port {port} again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_are_kept_while_polling() {
+    let charger = modbus_simulator("vestel-evc04", "127.0.0.1:0").await;
+    let config = format!(
+        "devices:\n  charger: {{map: vestel-evc04, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n",
+        charger.local_addr().port()
+    );
+    let (service, _) = start(&config);
+    let map = common::map("vestel-evc04");
+    let alive = map
+        .registers
+        .iter()
+        .find(|r| r.name == "alive_register")
+        .expect("alive register")
+        .wire_address;
+    let written = tokio::time::timeout(common::WAIT, async {
+        loop {
+            let writes = charger
+                .log()
+                .entries()
+                .iter()
+                .filter(|e| e.address == alive && matches!(e.function, 6 | 16))
+                .count();
+            if writes >= 1 {
+                return writes;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the alive heartbeat is written");
+    assert!(written >= 1);
+    service.shutdown().await;
+}
