@@ -8,7 +8,9 @@ use device_maps::{MemoryDevice, Registry, block_on, parse_map};
 
 fn parse(c: &mut Criterion) {
     for (path, text) in Registry::built_in_files() {
-        let id = path.trim_start_matches("devices/").trim_end_matches(".yaml");
+        let id = path
+            .trim_start_matches("devices/")
+            .trim_end_matches(".yaml");
         if !matches!(id, "alfen-eve" | "givenergy-hybrid") {
             continue;
         }
@@ -26,7 +28,10 @@ fn read(c: &mut Criterion) {
     let selection = map.select::<&str>(&[]).expect("all registers");
     let units = map.units();
     c.bench_function("plan alfen-eve full read", |b| {
-        b.iter(|| map.plan_read(black_box(&selection), &units).expect("plannable"))
+        b.iter(|| {
+            map.plan_read(black_box(&selection), &units)
+                .expect("plannable")
+        })
     });
     let plan = map.plan_read(&selection, &units).expect("plannable");
     let mut device = MemoryDevice::with_examples(&map);

@@ -22,7 +22,9 @@ proptest! {
         if let Err(e) = parse_map("mangled", &text) {
             let (line, column) = e.location().expect("points into the text");
             prop_assert!(line >= 1 && column >= 1);
-            prop_assert!(line <= text.lines().count().max(1) + 1, "{e}");
+            // YAML also breaks lines at a lone `\r`, which `str::lines` does not.
+            let breaks = text.chars().filter(|c| *c == '\n' || *c == '\r').count();
+            prop_assert!(line <= breaks + 2, "{e}");
         }
     }
 
