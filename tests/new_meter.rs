@@ -67,3 +67,36 @@ fn a_broken_map_is_a_usage_error_naming_line_and_column() {
         "--simulated"
     ]));
 }
+
+#[test]
+fn a_wrong_word_order_gets_a_hint() {
+    let env = TestEnv::new();
+    env.write("sim/example-meter.yaml", METER);
+    // The same meter, but the copy evctl reads with swaps the words of every float.
+    env.write(
+        "read/example-meter.yaml",
+        &METER.replace(
+            "connection: {unit_ids: {meter: 7},",
+            "connection: {order: CDAB, unit_ids: {meter: 7},",
+        ),
+    );
+    let sim = SimProcess::start(&env, &["--maps", "sim", "example-meter"]);
+    let (code, _stdout, stderr) = run(env
+        .evctl()
+        .args([
+            "--maps",
+            "read",
+            "read",
+            "example-meter",
+            "--host",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(sim.port_arg()));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.starts_with("warning: "), "{stderr}");
+    assert!(
+        stderr.contains("order its words differently from the map (CDAB)"),
+        "{stderr}"
+    );
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use device_maps::{Missing, ReadPlan, Snapshot};
+use modbus_core::Value;
 
 use crate::cli::ReadArgs;
 use crate::device::Device;
@@ -23,6 +24,9 @@ pub async fn run(env: &Env, args: &ReadArgs) -> anyhow::Result<ExitCode> {
         crate::commands::output_format(args.format),
         &options,
     );
+    if let Some(warning) = word_order_warning(&snapshot, &target) {
+        eprintln!("warning: {warning}");
+    }
     let failure = failures(&snapshot, &target, plan.requests().len());
     match failure {
         // Nothing could be read: the error says why, and there is nothing worth printing.
@@ -97,5 +101,38 @@ pub fn failures(
     Some((
         failed,
         anyhow::Error::new(SharedError(Arc::clone(first))).context(top),
+    ))
+}
+
+/// Floats spread over several registers that decode to absurd magnitudes usually mean the device
+/// orders its words differently from the map. Says so once, naming the first such register.
+pub fn word_order_warning(snapshot: &Snapshot, target: &Target) -> Option<String> {
+    let odd: Vec<(&str, f64)> = snapshot
+        .readings
+        .iter()
+        .filter_map(|reading| {
+            let r = target.map.register(&reading.name)?;
+            let float = r.register_type.data_type().is_some_and(|t| t.is_float());
+            match reading.value {
+                Ok(Value::Float(f))
+                    if float && r.count >= 2 && f != 0.0 && !(1e-12..=1e12).contains(&f.abs()) =>
+                {
+                    Some((reading.name.as_str(), f))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let (name, value) = *odd.first()?;
+    let order = target
+        .map
+        .register(name)
+        .map(|r| r.order.to_string())
+        .unwrap_or_default();
+    Some(format!(
+        "{} float value(s) look implausible ({name} = {value:e}): if the device is healthy, it may \
+         order its words differently from the map ({order}); try `order: CDAB` (or ABCD) in a copy \
+         of the map in a --maps folder",
+        odd.len()
     ))
 }
