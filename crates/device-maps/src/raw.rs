@@ -48,6 +48,7 @@ pub struct RawMap {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Connection"))]
 pub struct RawConnection {
     /// `modbus-tcp`, `rtu-over-tcp`, `serial-rtu` or `givenergy-dongle`.
     #[serde(default)]
@@ -103,6 +104,7 @@ pub struct RawConnection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Defaults"))]
 pub struct RawDefaults {
     /// Table of registers that name none.
     #[serde(default)]
@@ -117,6 +119,7 @@ pub struct RawDefaults {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Repeat"))]
 pub struct RawRepeat {
     /// Unit roles from `connection.unit_ids`; the block is read from each. In the block's text,
     /// `{n}` is the role's position (1, 2, ...) and `{unit}` its name.
@@ -130,6 +133,7 @@ pub struct RawRepeat {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(untagged))]
+#[cfg_attr(feature = "schema", schemars(rename = "UnitRef"))]
 pub enum RawUnitRef {
     /// A literal unit id.
     Id(u8),
@@ -141,6 +145,7 @@ pub enum RawUnitRef {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(untagged))]
+#[cfg_attr(feature = "schema", schemars(rename = "NumberOrName"))]
 pub enum RawNumberOrName {
     /// A number.
     Number(f64),
@@ -152,6 +157,7 @@ pub enum RawNumberOrName {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Register"))]
 pub struct RawRegister {
     /// Stable key in every output.
     pub name: String,
@@ -226,6 +232,7 @@ pub struct RawRegister {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(untagged))]
+#[cfg_attr(feature = "schema", schemars(rename = "Sentinel"))]
 pub enum RawSentinel {
     /// A raw pattern.
     Unsigned(u64),
@@ -239,6 +246,7 @@ pub enum RawSentinel {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Write"))]
 pub struct RawWrite {
     /// Lower bound: a number or a register name.
     #[serde(default)]
@@ -261,6 +269,7 @@ pub struct RawWrite {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(untagged))]
+#[cfg_attr(feature = "schema", schemars(rename = "ReadBack"))]
 pub enum RawReadBack {
     /// Read the written register back (or not).
     Flag(bool),
@@ -272,6 +281,7 @@ pub enum RawReadBack {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Heartbeat"))]
 pub struct RawHeartbeat {
     /// Name for logs and docs.
     pub name: String,
@@ -300,6 +310,7 @@ pub struct RawHeartbeat {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Action"))]
 pub struct RawAction {
     /// What the action does.
     #[serde(default)]
@@ -315,6 +326,7 @@ pub struct RawAction {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Param"))]
 pub struct RawParam {
     /// `int`, `number`, `percent`, `bool`, `hhmm`, `datetime` or `enum`.
     #[serde(rename = "type")]
@@ -347,6 +359,7 @@ pub struct RawParam {
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Step"))]
 pub struct RawStep {
     /// A condition; the step writes nothing when it is false.
     #[serde(default)]
@@ -359,6 +372,7 @@ pub struct RawStep {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(untagged))]
+#[cfg_attr(feature = "schema", schemars(rename = "Expr"))]
 pub enum RawExpr {
     /// A literal number.
     Number(f64),
