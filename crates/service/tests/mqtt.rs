@@ -542,3 +542,205 @@ async fn an_invalid_command_gets_an_error_and_nothing_is_written() {
     site.mqtt.shutdown().await;
     site.service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_share_one_broker_and_commands_reach_only_the_owner() {
+    let broker = start_broker();
+    let password = password_file();
+    let map = wallbox();
+    let mut watcher = Watcher::connect(broker, "watcher-4", &["homeassistant/#", "evctl/#"]).await;
+
+    // Two processes' worth of service: each serves one device of the site, with its own
+    // client id, as `evctl serve --shard 0/2` and `--shard 1/2` would.
+    let (sim_a, spec_a) = device("north", &map).await;
+    let (sim_b, spec_b) = device("south", &map).await;
+    let service_a = Service::start(vec![spec_a], ServiceOptions::default()).expect("start a");
+    let service_b = Service::start(vec![spec_b], ServiceOptions::default()).expect("start b");
+    let mqtt_a = service::mqtt::start(&service_a, &mqtt_config(broker, "evctl-a", &password), None)
+        .expect("mqtt a");
+    let mqtt_b = service::mqtt::start(&service_b, &mqtt_config(broker, "evctl-b", &password), None)
+        .expect("mqtt b");
+
+    // Each device is discovered with the availability of the process that owns it.
+    for (device, owner) in [("north", "evctl-a"), ("south", "evctl-b")] {
+        let topic = format!("homeassistant/number/evctl_{device}/current_limit/config");
+        let config = json(&watcher.wait(&topic, |_| true).await.payload);
+        assert_eq!(
+            config["availability"][0]["topic"],
+            format!("evctl/bridge/{owner}/status")
+        );
+        assert_eq!(
+            config["command_topic"],
+            format!("evctl/{device}/set/current_limit")
+        );
+        watcher
+            .wait(&format!("evctl/{device}/state/current_limit"), |p| {
+                p == "10"
+            })
+            .await;
+    }
+    // Neither process publishes the other's device: only one discovery config per entity.
+    let configs = |w: &Watcher, device: &str| {
+        let topic = format!("homeassistant/number/evctl_{device}/current_limit/config");
+        w.history.iter().filter(|s| s.topic == topic).count()
+    };
+    assert_eq!(configs(&watcher, "north"), 1);
+    assert_eq!(configs(&watcher, "south"), 1);
+
+    // A command for `north` is carried out by process a alone: only north's device is written.
+    let mark = watcher.mark();
+    watcher.publish("evctl/north/set/current_limit", "16").await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/north/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    // And one for `south` by process b alone.
+    watcher.publish("evctl/south/set/current_limit", "20").await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/south/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(holding(&sim_a, 100), Some(16));
+    assert_eq!(holding(&sim_b, 100), Some(20));
+    assert_eq!(writes(&sim_a), 1, "{:?}", sim_a.log().entries());
+    assert_eq!(writes(&sim_b), 1, "{:?}", sim_b.log().entries());
+    let responses = |device: &str| {
+        let topic = format!("evctl/{device}/response");
+        watcher.history.iter().filter(|s| s.topic == topic).count()
+    };
+    assert_eq!((responses("north"), responses("south")), (1, 1));
+
+    // When process b goes away, only its bridge goes offline; a stays online.
+    let mark = watcher.mark();
+    mqtt_b.shutdown().await;
+    watcher
+        .wait_since(mark, "evctl/bridge/evctl-b/status", |p| p == "offline")
+        .await;
+    assert!(mqtt_a.is_connected());
+    assert!(
+        !watcher.history[mark..]
+            .iter()
+            .any(|s| s.topic == "evctl/bridge/evctl-a/status" && s.payload == "offline")
+    );
+
+    mqtt_a.shutdown().await;
+    service_a.shutdown().await;
+    service_b.shutdown().await;
+}
+
+/// A TCP relay between the bridge and the broker that the test can cut and restore, to play
+/// a network outage.
+struct Relay {
+    addr: SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let addr = listener.local_addr().expect("relay address");
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, links2) = (Arc::clone(&up), Arc::clone(&links));
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound); // Refused: the network is down.
+                    continue;
+                }
+                let link = tokio::spawn(async move {
+                    let connect = tokio::net::TcpStream::connect(upstream);
+                    if let Ok(Ok(mut outbound)) = tokio::time::timeout(WAIT, connect).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links2.lock().expect("links").push(link);
+            }
+        });
+        Relay { addr, up, links }
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("links").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sent_during_an_outage_runs_after_the_reconnection() {
+    let broker = start_broker();
+    let password = password_file();
+    let relay = Relay::start(broker).await;
+    let mut watcher = Watcher::connect(broker, "watcher-5", &["evctl/#"]).await;
+    let map = wallbox();
+    let (sim, spec) = device("wallbox1", &map).await;
+    let service = Service::start(vec![spec], ServiceOptions::default()).expect("service starts");
+    // The bridge reaches the broker through the relay; the watcher directly.
+    let mqtt = service::mqtt::start(
+        &service,
+        &mqtt_config(relay.addr, "evctl-outage", &password),
+        None,
+    )
+    .expect("mqtt starts");
+    watcher
+        .wait("evctl/bridge/evctl-outage/status", |p| p == "online")
+        .await;
+    watcher
+        .wait("evctl/wallbox1/state/current_limit", |p| p == "10")
+        .await;
+
+    // The network goes down: the broker publishes the bridge's last will.
+    let mark = watcher.mark();
+    relay.cut();
+    watcher
+        .wait_since(mark, "evctl/bridge/evctl-outage/status", |p| p == "offline")
+        .await;
+
+    // A command published now waits in the bridge's persistent session on the broker.
+    watcher
+        .publish("evctl/wallbox1/set/current_limit", "20")
+        .await;
+    // The watcher is subscribed to it too: once it comes back, the broker has routed it while
+    // the bridge was away.
+    watcher
+        .wait_since(mark, "evctl/wallbox1/set/current_limit", |p| p == "20")
+        .await;
+
+    // The network comes back: the bridge reconnects, says it is online, and the queued
+    // command is delivered and carried out.
+    relay.restore();
+    watcher
+        .wait_since(mark, "evctl/bridge/evctl-outage/status", |p| p == "online")
+        .await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/wallbox1/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(holding(&sim, 100), Some(20));
+    watcher
+        .wait_since(mark, "evctl/wallbox1/state/current_limit", |p| p == "20")
+        .await;
+
+    mqtt.shutdown().await;
+    service.shutdown().await;
+}
