@@ -579,13 +579,26 @@ async fn two_shards_share_one_broker_and_commands_reach_only_the_owner() {
             })
             .await;
     }
-    // Neither process publishes the other's device: only one discovery config per entity.
-    let configs = |w: &Watcher, device: &str| {
-        let topic = format!("homeassistant/number/evctl_{device}/current_limit/config");
-        w.history.iter().filter(|s| s.topic == topic).count()
-    };
-    assert_eq!(configs(&watcher, "north"), 1);
-    assert_eq!(configs(&watcher, "south"), 1);
+    // Neither process publishes the other's device: every discovery message of a device
+    // names its owner's bridge.
+    watcher.mark();
+    for (device, owner) in [("north", "evctl-a"), ("south", "evctl-b")] {
+        let node = format!("/evctl_{device}/");
+        let bridge = format!("evctl/bridge/{owner}/status");
+        let configs: Vec<&Seen> = watcher
+            .history
+            .iter()
+            .filter(|s| s.topic.starts_with("homeassistant/") && s.topic.contains(&node))
+            .collect();
+        assert!(configs.len() >= 5, "{configs:?}");
+        for seen in configs {
+            assert_eq!(
+                json(&seen.payload)["availability"][0]["topic"],
+                bridge,
+                "{seen:?}"
+            );
+        }
+    }
 
     // A command for `north` is carried out by process a alone: only north's device is written.
     let mark = watcher.mark();

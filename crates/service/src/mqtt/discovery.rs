@@ -19,7 +19,10 @@
 //! `%` is `battery` only for a state of charge). The payloads are built from serde structs,
 //! so their key order is fixed whatever serde_json features the build turns on.
 
-use device_maps::{Access, Action, Bound, DeviceMap, Format, Kind, Reading, Register, Scale};
+use device_maps::{
+    Access, Action, Bound, DeviceMap, Format, HeartbeatWrite, Kind, Reading, Register, Scale,
+    Snapshot,
+};
 use modbus_core::{DataType, Value};
 use serde::Serialize;
 
@@ -155,11 +158,14 @@ fn id_part(text: &str) -> String {
 }
 
 /// Every discovery message of device `device` read with `map`, retained by the caller.
+/// `snapshot`, the device's latest readings when there are some, gives the bounds a map
+/// takes from other registers (a charger's maximum current).
 pub(crate) fn messages(
     topics: &Topics,
     discovery_prefix: &str,
     device: &str,
     map: &DeviceMap,
+    snapshot: Option<&Snapshot>,
 ) -> Vec<Discovery> {
     let node = id_part(&format!("{}_{device}", topics.prefix()));
     let block = DeviceBlock {
@@ -197,7 +203,21 @@ pub(crate) fn messages(
             });
         }
     };
+    // Registers a heartbeat keeps writing with fixed values (an "alive" register) belong to
+    // the service, not to people.
+    let kept_alive: Vec<&str> = map
+        .heartbeats
+        .iter()
+        .filter_map(|h| match &h.write {
+            HeartbeatWrite::Values(values) => Some(values.iter().map(|(name, _)| name.as_str())),
+            HeartbeatWrite::Refresh(_) => None,
+        })
+        .flatten()
+        .collect();
     for r in &map.registers {
+        if r.access == Access::Write && kept_alive.contains(&r.name.as_str()) {
+            continue;
+        }
         let unique_id = format!("{node}_{}", id_part(&r.name));
         let mut config = EntityConfig::new(&r.title, unique_id, availability(), &block, &origin);
         if r.access.readable() {
@@ -208,7 +228,7 @@ pub(crate) fn messages(
             config.qos = Some(1);
             config.retain = Some(false);
             config.entity_category = Some("config");
-            writable(r, &mut config)
+            writable(r, snapshot, &mut config)
         } else {
             readable(r, &mut config)
         };
@@ -282,7 +302,11 @@ fn readable<'a>(r: &'a Register, config: &mut EntityConfig<'a>) -> &'static str 
     "sensor"
 }
 
-fn writable<'a>(r: &'a Register, config: &mut EntityConfig<'a>) -> &'static str {
+fn writable<'a>(
+    r: &'a Register,
+    snapshot: Option<&Snapshot>,
+    config: &mut EntityConfig<'a>,
+) -> &'static str {
     if is_bool(r) {
         config.payload_on = Some("true");
         config.payload_off = Some("false");
@@ -314,7 +338,7 @@ fn writable<'a>(r: &'a Register, config: &mut EntityConfig<'a>) -> &'static str 
     // A number entity takes no state class; its device class must be one numbers accept.
     config.device_class = class.filter(|c| *c != "enum");
     config.unit_of_measurement = r.unit.as_deref().map(ha_unit);
-    let (min, max, step) = number_range(r);
+    let (min, max, step) = number_range(r, snapshot);
     config.min = Some(min);
     config.max = Some(max);
     config.step = Some(step);
@@ -322,18 +346,24 @@ fn writable<'a>(r: &'a Register, config: &mut EntityConfig<'a>) -> &'static str 
     "number"
 }
 
-/// The range and step a `number` entity offers: the write rule's fixed bounds (widened to the
-/// extra values it allows), else what the register's type can hold. Bounds that are another
-/// register's value are checked when the command arrives, as the CLI checks them.
-fn number_range(r: &Register) -> (f64, f64, f64) {
+/// The range and step a `number` entity offers: the write rule's bounds (widened to the extra
+/// values it allows), else what the register's type can hold. A bound that is another
+/// register's value is taken from `snapshot` when it has one; either way the command is
+/// checked against the device's current value when it arrives, as the CLI checks it.
+fn number_range(r: &Register, snapshot: Option<&Snapshot>) -> (f64, f64, f64) {
     let (type_min, type_max) = type_range(r);
     let rule = r.write.as_ref();
-    let fixed = |b: Option<&Bound>| match b {
-        Some(Bound::Value(v)) => Some(*v),
-        _ => None,
+    let bound = |b: Option<&Bound>, fallback: f64| match b {
+        Some(Bound::Value(v)) => *v,
+        Some(Bound::Register(name)) => snapshot
+            .and_then(|s| s.value(name))
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite())
+            .unwrap_or(fallback),
+        None => fallback,
     };
-    let mut min = fixed(rule.and_then(|w| w.min.as_ref())).unwrap_or(type_min);
-    let mut max = fixed(rule.and_then(|w| w.max.as_ref())).unwrap_or(type_max);
+    let mut min = bound(rule.and_then(|w| w.min.as_ref()), type_min);
+    let mut max = bound(rule.and_then(|w| w.max.as_ref()), type_max);
     for also in rule.map(|w| w.also.as_slice()).unwrap_or_default() {
         min = min.min(*also);
         max = max.max(*also);
@@ -461,7 +491,7 @@ mod tests {
         let map = registry.get(map_id).expect("seed map");
         let topics = Topics::new("evctl", "evctl-test");
         let mut text = String::new();
-        for d in messages(&topics, "homeassistant", "garage", map) {
+        for d in messages(&topics, "homeassistant", "garage", map, None) {
             // The payload as sent: its key order is the struct's, whatever serde_json's features.
             let _ = writeln!(text, "{}\n{}\n", d.topic, d.payload);
         }
@@ -483,7 +513,7 @@ mod tests {
         let registry = Registry::built_in().expect("built-in maps load");
         let topics = Topics::new("evctl", "evctl-test");
         for map in registry.maps() {
-            let messages = messages(&topics, "homeassistant", "dev-1", map);
+            let messages = messages(&topics, "homeassistant", "dev-1", map, None);
             let mut seen = std::collections::HashSet::new();
             for d in &messages {
                 assert!(seen.insert(d.topic.clone()), "{}: {}", map.id, d.topic);
@@ -497,6 +527,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn bounds_from_other_registers_come_from_the_latest_readings() {
+        let registry = Registry::built_in().expect("built-in maps load");
+        let map = registry.get("vestel-evc04").expect("seed map");
+        let plan = map
+            .plan_read(&map.select::<&str>(&[]).expect("all"), &map.units())
+            .expect("plan");
+        let mut memory = device_maps::MemoryDevice::with_examples(map);
+        let snapshot = device_maps::block_on(plan.execute(&mut memory));
+        let topics = Topics::new("evctl", "evctl-test");
+        let all = messages(&topics, "homeassistant", "garage", map, Some(&snapshot));
+        let current = all
+            .iter()
+            .find(|d| d.topic == "homeassistant/number/evctl_garage/charging_current/config")
+            .expect("charging_current is a number");
+        let json: serde_json::Value = serde_json::from_str(&current.payload).expect("JSON");
+        let max = snapshot.value("evse_max_current").and_then(Value::as_f64);
+        assert!(max.is_some_and(|m| m < 65535.0), "{max:?}");
+        assert_eq!(json["max"].as_f64(), max);
+        // The heartbeat's alive register is the service's business, not an entity.
+        assert!(!all.iter().any(|d| d.topic.contains("alive")), "{all:?}");
     }
 
     #[test]

@@ -689,14 +689,27 @@ async fn resync(
         }
     }
     publish(shared, shared.topics.bridge_status(), true, "online").await?;
-    if let Some(prefix) = &shared.discovery_prefix {
-        for device in shared.service.devices() {
-            for message in discovery::messages(&shared.topics, prefix, device.id(), device.map()) {
-                publish(shared, message.topic, true, message.payload).await?;
-            }
-        }
+    for device in shared.service.devices() {
+        publish_discovery(shared, device, device.status().snapshot.as_deref()).await?;
     }
     publish_all_devices(shared, cache).await
+}
+
+/// The Home Assistant discovery of one device (when discovery is on), with the bounds its
+/// latest readings give.
+async fn publish_discovery(
+    shared: &Shared,
+    device: &DeviceHandle,
+    snapshot: Option<&device_maps::Snapshot>,
+) -> Result<(), rumqttc::ClientError> {
+    let Some(prefix) = &shared.discovery_prefix else {
+        return Ok(());
+    };
+    let messages = discovery::messages(&shared.topics, prefix, device.id(), device.map(), snapshot);
+    for message in messages {
+        publish(shared, message.topic, true, message.payload).await?;
+    }
+    Ok(())
 }
 
 async fn publish_all_devices(
@@ -725,6 +738,10 @@ async fn publish_update(
     let Some(device) = shared.service.device(&update.id) else {
         return Ok(());
     };
+    if update.available && update.availability_changed {
+        // Bounds read from the device (a charger's maximum current) are known now.
+        publish_discovery(shared, device, Some(&update.snapshot)).await?;
+    }
     publish_device(
         shared,
         cache,
