@@ -66,6 +66,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// EVSEMaster chargers over UDP: discover, login, status, watch, config, set, start, stop
     Em(crate::em::EmArgs),
+    /// Poll every device of the site config; serve HTTP, Prometheus, InfluxDB and MQTT
+    Serve(crate::commands::serve::ServeArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write one page per command into a folder

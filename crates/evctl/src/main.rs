@@ -40,7 +40,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.global.verbose);
+    // `evctl serve` sets up its own logging (level from its config, EVCTL_LOG or RUST_LOG).
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        init_logging(cli.global.verbose);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

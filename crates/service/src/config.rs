@@ -205,8 +205,6 @@ pub struct LogConfig {
     /// A tracing filter such as `info` or `service=debug,info`; `EVCTL_LOG` and `RUST_LOG`
     /// override it.
     pub level: Option<String>,
-    /// `text` (default) or `json`.
-    pub format: Option<String>,
 }
 
 /// The part of a site one process serves: the devices whose id hashes to `index` modulo
@@ -409,11 +407,21 @@ impl SiteConfig {
             source,
         })?;
         let mut config = SiteConfig::parse(&text, path)?;
+        // Map folders and secret files are relative to the config file, wherever it is run from.
         let dir = path.parent().unwrap_or(Path::new("."));
-        for folder in &mut config.maps {
-            if folder.is_relative() {
-                *folder = dir.join(&*folder);
+        let absolute = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
             }
+        };
+        config.maps.iter_mut().for_each(absolute);
+        config.http.token_file.as_mut().map(absolute);
+        if let Some(influx) = &mut config.influx {
+            influx.password_file.as_mut().map(absolute);
+            influx.token_file.as_mut().map(absolute);
+        }
+        if let Some(mqtt) = &mut config.mqtt {
+            mqtt.password_file.as_mut().map(absolute);
         }
         Ok(config)
     }

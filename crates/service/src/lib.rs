@@ -56,6 +56,7 @@ pub mod influx;
 pub mod mqtt;
 mod poller;
 mod runtime;
+mod site;
 
 pub use client::{DeviceClient, IoError};
 pub use config::{
@@ -67,3 +68,4 @@ pub use runtime::{
     CommandError, CommandReport, Confirmation, DeviceHandle, DeviceSpec, DeviceStatus,
     DeviceUpdate, Service, ServiceOptions, StartError, device_specs,
 };
+pub use site::{RunningSite, SiteError, start_site};

@@ -73,7 +73,7 @@ pub fn device_specs<E>(
     mut find_map: impl FnMut(&str) -> Result<Option<Arc<DeviceMap>>, E>,
 ) -> Result<Vec<DeviceSpec>, StartError>
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut specs = Vec::new();
     for (id, entry) in config.served_devices() {
@@ -81,7 +81,7 @@ where
             .map_err(|source| StartError::Map {
                 device: id.clone(),
                 map: entry.map.clone(),
-                source: Box::new(source),
+                source: source.into(),
             })?
             .ok_or_else(|| StartError::UnknownMap {
                 device: id.clone(),

@@ -6,6 +6,7 @@ pub mod describe;
 pub mod list;
 pub mod poll;
 pub mod read;
+pub mod serve;
 pub mod simulate;
 pub mod write;
 
@@ -22,6 +23,7 @@ pub async fn run_async(global: GlobalArgs, command: Command) -> anyhow::Result<E
         Command::Em(args) => return crate::em::run(args).await,
         Command::Completions(args) => return completions::run(&args),
         Command::Man(args) => return completions::man(&args),
+        Command::Serve(args) => return serve::run(&global, &args).await,
         other => other,
     };
     let env = Env::load(&global)?;
@@ -33,7 +35,9 @@ pub async fn run_async(global: GlobalArgs, command: Command) -> anyhow::Result<E
         Command::Call(args) => write::call(&env, &args).await,
         Command::Poll(args) => poll::run(&env, &args).await,
         Command::Simulate(args) => simulate::run(&env, &args).await,
-        Command::Em(_) | Command::Completions(_) | Command::Man(_) => Ok(ExitCode::SUCCESS),
+        Command::Em(_) | Command::Completions(_) | Command::Man(_) | Command::Serve(_) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,0 +1,142 @@
+//! `evctl serve`: poll every device of the site config and serve the readings (HTTP API with
+//! Prometheus metrics, InfluxDB, MQTT), until SIGINT or SIGTERM.
+//!
+//! Everything is in the `service` library; this command finds the config and the maps the way
+//! every other command does, sets up logging, starts the site and waits for a signal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use service::{Shard, SiteConfig};
+
+use crate::cli::GlobalArgs;
+use crate::maps::MapFolders;
+use crate::report::{Usage, usage};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address for the HTTP API (overrides http.listen; default 127.0.0.1:6345)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Serve only this part of the site: devices whose id hashes to INDEX of COUNT shards
+    /// (overrides the config's shard section), e.g. --shard 0/3
+    #[arg(long, value_name = "INDEX/COUNT", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+
+    /// Check the config, maps and secret files, list the devices this process would serve, and
+    /// exit
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let path: PathBuf = match &global.config {
+        Some(path) => path.clone(),
+        None => match crate::config::default_path() {
+            Some(path) if path.is_file() => path,
+            _ => {
+                return Err(usage(
+                    "evctl serve needs a site config: give --config FILE (or EVCTL_CONFIG, or \
+                     create ~/.config/evctl/site.yaml)",
+                ));
+            }
+        },
+    };
+    let mut config = SiteConfig::load(&path).map_err(|e| {
+        anyhow::Error::new(e).context(Usage("the site config is not valid".to_owned()))
+    })?;
+    if let Some(listen) = &args.listen {
+        config.http.listen = listen.clone();
+    }
+    if let Some(shard) = &args.shard {
+        config.shard = Some(shard.clone());
+    }
+    init_logging(global.verbose, config.log.level.as_deref());
+
+    let folders = MapFolders::new(&global.maps, &config.maps)?;
+    folders.warn();
+    let specs = service::device_specs(&config, |id| {
+        folders.find(id).map(|m| m.map(|m| Arc::clone(&m)))
+    })
+    .map_err(|e| anyhow::Error::new(e).context(Usage("cannot set up the devices".to_owned())))?;
+    if specs.is_empty() {
+        return Err(usage(format!(
+            "no devices to serve: {} names {} device(s), none of them in this shard",
+            path.display(),
+            config.devices.len()
+        )));
+    }
+    if args.check {
+        service::resolve_secret(
+            config.http.token.as_ref(),
+            config.http.token_file.as_deref(),
+        )
+        .map_err(|e| anyhow::Error::new(e).context(Usage("http token".to_owned())))?;
+        if let Some(influx) = &config.influx {
+            service::influx::Influx::new(influx)
+                .map_err(|e| anyhow::Error::new(e).context(Usage("influx".to_owned())))?;
+        }
+        let mut out = format!(
+            "{}: {} of {} device(s) served by this process\n",
+            path.display(),
+            specs.len(),
+            config.devices.len()
+        );
+        for spec in &specs {
+            out.push_str(&format!(
+                "  {} ({}) at {}:{} every {:?}\n",
+                spec.id,
+                spec.map.id,
+                spec.host,
+                spec.port.unwrap_or(spec.map.connection.port),
+                spec.interval
+            ));
+        }
+        crate::commands::print(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let interrupted = crate::commands::interrupted()?;
+    let site = service::start_site(&config, specs)
+        .await
+        .context("cannot start serving")?;
+    tracing::info!(
+        devices = site.service.devices().count(),
+        http = %site.http_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+        influx = config.influx.is_some(),
+        mqtt = config.mqtt.is_some(),
+        "evctl serve started"
+    );
+    interrupted.await;
+    tracing::info!("stopping");
+    site.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs to stderr: EVCTL_LOG, else RUST_LOG, else the config's log.level, else -v (debug) or
+/// info.
+fn init_logging(verbose: u8, configured: Option<&str>) {
+    let from_env = ["EVCTL_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let spec = from_env
+        .or_else(|| configured.map(str::to_owned))
+        .unwrap_or_else(|| default.to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|err| {
+        eprintln!("warning: log filter `{spec}` is not valid ({err}); using info");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,141 @@
+//! Everything `evctl serve` runs, started and stopped as one: the pollers, the HTTP API, the
+//! InfluxDB writer and the MQTT bridge, as the site config asks.
+
+use std::net::SocketAddr;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, SiteConfig, resolve_secret};
+use crate::influx::Influx;
+use crate::mqtt::{MqttError, MqttHandle};
+use crate::runtime::{DeviceSpec, Service, ServiceOptions, StartError};
+
+/// Why a site cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    /// A setting or secret file is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A device cannot be set up.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The HTTP address cannot be listened on.
+    #[error("cannot listen on {address} for the HTTP API")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The MQTT settings are wrong.
+    #[error("cannot start MQTT")]
+    Mqtt(#[source] Box<MqttError>),
+}
+
+/// A running site.
+#[derive(Debug)]
+pub struct RunningSite {
+    /// The service (devices, updates, commands).
+    pub service: Service,
+    /// Where the HTTP API listens, when it is on.
+    pub http_addr: Option<SocketAddr>,
+    /// The InfluxDB writer, when configured.
+    pub influx: Option<Influx>,
+    http_stop: watch::Sender<bool>,
+    http_task: Option<JoinHandle<std::io::Result<()>>>,
+    influx_tasks: Vec<JoinHandle<()>>,
+    mqtt: Option<MqttHandle>,
+}
+
+/// Starts everything for `specs` as `config` says. Secret files are read and the HTTP address
+/// bound before this returns, so a mistake fails at once.
+pub async fn start_site(
+    config: &SiteConfig,
+    specs: Vec<DeviceSpec>,
+) -> Result<RunningSite, SiteError> {
+    let token = resolve_secret(
+        config.http.token.as_ref(),
+        config.http.token_file.as_deref(),
+    )?;
+    let influx = config.influx.as_ref().map(Influx::new).transpose()?;
+    let listener = if config.http.enabled {
+        let address = config.http.listen.clone();
+        Some(
+            tokio::net::TcpListener::bind(&address)
+                .await
+                .map_err(|source| SiteError::Bind { address, source })?,
+        )
+    } else {
+        None
+    };
+    let service = Service::start(
+        specs,
+        ServiceOptions {
+            max_backoff: config.poll.max_backoff,
+            ..ServiceOptions::default()
+        },
+    )?;
+    let mut influx_tasks = Vec::new();
+    if let Some(influx) = &influx {
+        influx_tasks.push(influx.follow(&service));
+        influx_tasks.push(influx.spawn(service.stopping()));
+    }
+    let mqtt = match &config.mqtt {
+        Some(mqtt) => Some(
+            crate::mqtt::start(&service, mqtt, config.shard.as_ref())
+                .map_err(|e| SiteError::Mqtt(Box::new(e)))?,
+        ),
+        None => None,
+    };
+    let (http_stop, mut stopped) = watch::channel(false);
+    let mut http_addr = None;
+    let http_task = match listener {
+        Some(listener) => {
+            http_addr = listener.local_addr().ok();
+            if token.is_none() {
+                tracing::info!("no http.token configured: the write and action endpoints are off");
+            }
+            let service = service.clone();
+            let influx = influx.clone();
+            Some(tokio::spawn(crate::http::serve(
+                listener,
+                service,
+                token,
+                influx,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )))
+        }
+        None => None,
+    };
+    Ok(RunningSite {
+        service,
+        http_addr,
+        influx,
+        http_stop,
+        http_task,
+        influx_tasks,
+        mqtt,
+    })
+}
+
+impl RunningSite {
+    /// Stops the HTTP API, MQTT (publishing `offline`), the pollers and InfluxDB (one last
+    /// flush), each bounded in time.
+    pub async fn shutdown(mut self) {
+        let _ = self.http_stop.send(true);
+        if let Some(task) = self.http_task.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
+        if let Some(mqtt) = self.mqtt.take() {
+            mqtt.shutdown().await;
+        }
+        self.service.shutdown().await;
+        for task in self.influx_tasks.drain(..) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(15), task).await;
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! End-to-end tests of `evctl serve`: the real binary against simulated devices on loopback,
+//! its HTTP API reached over a real socket, a token from a file, a clean stop on SIGTERM.
+//! Nothing here measures time: every wait is bounded and the assertions are about outcomes.
+
+mod util;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use util::{Sim, TestEnv};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// One HTTP/1.1 exchange over a fresh connection: status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect to evctl serve");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream.set_write_timeout(Some(WAIT)).expect("timeout");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `evctl serve` running in the background, with its stderr collected.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    log: mpsc::Receiver<String>,
+}
+
+impl Served {
+    fn start(env: &TestEnv, config: &std::path::Path) -> Served {
+        let mut child = env
+            .evctl()
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("EVCTL_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start evctl serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // The start line names the HTTP address the OS chose.
+        let deadline = Instant::now() + WAIT;
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .expect("evctl serve logs its start line");
+            if let Some(rest) = line.split("http=").nth(1) {
+                let addr = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"');
+                break addr.parse().unwrap_or_else(|_| panic!("address in {line}"));
+            }
+        };
+        Served {
+            child,
+            addr,
+            log: rx,
+        }
+    }
+
+    /// Polls `GET path` until `pred` holds on the JSON body.
+    fn wait_json(&self, path: &str, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = http(self.addr, "GET", path, None, "");
+            if status == 200
+                && serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|j| pred(&j))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then the exit status and everything logged.
+    fn stop(mut self) -> (Option<i32>, Vec<String>) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = Instant::now() + WAIT;
+        let code = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("evctl serve did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let log: Vec<String> = self.log.try_iter().collect();
+        (code, log)
+    }
+}
+
+#[test]
+fn serve_polls_serves_http_and_stops_on_sigterm() {
+    let env = TestEnv::new();
+    let charger = Sim::start("vestel-evc04");
+    let meter = Sim::start("eastron-sdm630");
+    env.write("token", "file-token-123\n");
+    let config = env.write(
+        "site.yaml",
+        &format!(
+            "http:\n  token_file: token\n\
+             devices:\n  charger: {{map: vestel-evc04, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n  meter: {{map: eastron-sdm630, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n",
+            charger.port(),
+            meter.port()
+        ),
+    );
+    // The token file is relative to the working directory (the test folder).
+    let served = Served::start(&env, &config);
+    served.wait_json("/healthz", "both devices available", |j| {
+        j["available"] == 2
+    });
+    let (status, body) = http(served.addr, "GET", "/metrics", None, "");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("evctl_device_up{device=\"charger\",map=\"vestel-evc04\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("device=\"meter\""));
+
+    let path = "/devices/charger/registers";
+    let (status, body) = http(
+        served.addr,
+        "POST",
+        path,
+        Some("nope"),
+        "{\"charging_current\": 12}",
+    );
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = http(
+        served.addr,
+        "POST",
+        path,
+        Some("file-token-123"),
+        "{\"charging_current\": 12}",
+    );
+    assert_eq!(status, 200, "{body}");
+    served.wait_json("/devices/charger", "the new setpoint read back", |j| {
+        j["values"]["charging_current"] == 12
+    });
+
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log:#?}");
+    let all = log.join("\n");
+    assert!(
+        !all.contains("file-token-123"),
+        "the token reached the log:\n{all}"
+    );
+}
+
+#[test]
+fn serve_check_lists_the_shard_and_a_typo_is_a_usage_error() {
+    let env = TestEnv::new();
+    let devices: String = (0..6)
+        .map(|i| format!("  meter{i}: {{map: eastron-sdm630, host: 127.0.0.1, port: 1502}}\n"))
+        .collect();
+    let config = env.write("site.yaml", &format!("devices:\n{devices}"));
+    let mut served_ids = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let output = env
+            .evctl()
+            .args(["serve", "--check", "--shard", shard, "--config"])
+            .arg(&config)
+            .output()
+            .expect("run evctl serve --check");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        served_ids.extend(
+            stdout
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().next().map(str::to_owned)),
+        );
+    }
+    served_ids.sort();
+    let expected: Vec<String> = (0..6).map(|i| format!("meter{i}")).collect();
+    assert_eq!(
+        served_ids, expected,
+        "the two shards split the site exactly"
+    );
+
+    let typo = env.write("typo.yaml", "htp:\n  listen: 127.0.0.1:0\n");
+    let output = env
+        .evctl()
+        .args(["serve", "--check", "--config"])
+        .arg(&typo)
+        .output()
+        .expect("run evctl serve");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown field `htp`"), "{stderr}");
+}
