@@ -1,16 +1,21 @@
 //! Fixtures for the end-to-end tests: a temporary working folder with a clean environment, and
 //! insta filters for the parts of the output that change from run to run.
+//!
+//! Several test binaries (`cli`, `givenergy`, `serve`, ...) include this module and each uses a
+//! part of it, hence the `allow(dead_code)` on its items.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A test's private world: a temporary folder used as working directory and as HOME, so no
 /// user config or user maps on the machine leak into the test.
+#[allow(dead_code)]
 pub struct TestEnv {
     dir: tempfile::TempDir,
     _settings: insta::internals::SettingsBindDropGuard,
 }
 
+#[allow(dead_code)]
 impl TestEnv {
     pub fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("temporary folder");
@@ -56,6 +61,7 @@ impl TestEnv {
 }
 
 /// Parts of the output that change between runs.
+#[allow(dead_code)]
 const FILTERS: &[(&str, &str)] = &[
     // Loopback ports chosen by the OS.
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
@@ -71,6 +77,7 @@ const FILTERS: &[(&str, &str)] = &[
     (r"evctl \d+\.\d+\.\d+", "evctl [VERSION]"),
 ];
 
+#[allow(dead_code)]
 fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -84,12 +91,14 @@ fn regex_escape(text: &str) -> String {
 
 /// A device simulator running in the test process (on its own tokio runtime), so the test can
 /// count the requests `evctl` sends and look at the registers afterwards.
+#[allow(dead_code)]
 pub struct Sim {
     pub handle: Option<simulator::modbus::SimulatorHandle>,
     pub dongle: Option<simulator::dongle::DongleSimulatorHandle>,
     runtime: tokio::runtime::Runtime,
 }
 
+#[allow(dead_code)]
 impl Sim {
     /// A simulator of the built-in map `id` with its example values on `127.0.0.1:0`.
     pub fn start(id: &str) -> Sim {
@@ -162,6 +171,7 @@ impl Drop for Sim {
 }
 
 /// A built-in map by id.
+#[allow(dead_code)]
 pub fn built_in_map(id: &str) -> device_maps::DeviceMap {
     let registry = device_maps::Registry::built_in().expect("built-in maps load");
     let map = registry.get(id).expect("map is built in");
@@ -169,12 +179,14 @@ pub fn built_in_map(id: &str) -> device_maps::DeviceMap {
 }
 
 /// Ids of every shipped map.
+#[allow(dead_code)]
 pub fn shipped_maps() -> Vec<String> {
     let registry = device_maps::Registry::built_in().expect("built-in maps load");
     registry.ids().map(str::to_owned).collect()
 }
 
 /// Runs `evctl` and returns (exit code, stdout, stderr).
+#[allow(dead_code)]
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let output = cmd.output().expect("run evctl");
     (
@@ -185,11 +197,13 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 }
 
 /// An `evctl simulate` child process; killed when dropped.
+#[allow(dead_code)]
 pub struct SimProcess {
     child: std::process::Child,
     pub port: u16,
 }
 
+#[allow(dead_code)]
 impl SimProcess {
     /// Starts `evctl simulate` with `args` (the map and any options; `--listen 127.0.0.1:0` is
     /// added) and waits for the address it prints.
@@ -243,6 +257,7 @@ impl Drop for SimProcess {
 
 /// Runs `cmd` and renders what a user sees: the command line, the exit code, stdout and
 /// stderr, for an insta snapshot (the test's filters then hide ports, paths and times).
+#[allow(dead_code)]
 pub fn transcript(cmd: &mut Command) -> String {
     let mut line = String::from("$ evctl");
     for arg in cmd.get_args() {

@@ -79,7 +79,7 @@ impl MapFolders {
             if let Some(file) = file_for(path, id) {
                 let map = device_maps::load_file(&file)
                     .with_context(|| Usage(format!("cannot load map `{id}`")))?;
-                if built_in_text(id).is_some() {
+                if is_built_in(id) {
                     eprintln!(
                         "warning: map `{id}` from {} replaces the built-in one",
                         file.display()
@@ -88,10 +88,9 @@ impl MapFolders {
                 return Ok(Some(Arc::new(map)));
             }
         }
-        match built_in_text(id) {
-            Some(text) => {
-                let map = device_maps::parse_map(id, text)
-                    .with_context(|| format!("the built-in map `{id}` is broken"))?;
+        match Registry::built_in_map(id) {
+            Some(map) => {
+                let map = map.with_context(|| format!("the built-in map `{id}` is broken"))?;
                 Ok(Some(Arc::new(map)))
             }
             None => Ok(None),
@@ -130,17 +129,14 @@ fn file_for(path: &Path, id: &str) -> Option<PathBuf> {
         .find(|file| file.is_file())
 }
 
-/// The text of the built-in map `id`.
-fn built_in_text(id: &str) -> Option<&'static str> {
-    Registry::built_in_files()
-        .iter()
-        .find(|(path, _)| {
-            Path::new(path)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .is_some_and(|stem| stem == id)
-        })
-        .map(|(_, text)| *text)
+/// Whether a built-in map has this id (without parsing it).
+fn is_built_in(id: &str) -> bool {
+    Registry::built_in_files().iter().any(|(path, _)| {
+        Path::new(path)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .is_some_and(|stem| stem == id)
+    })
 }
 
 #[cfg(test)]
@@ -162,8 +158,8 @@ mod tests {
 
     #[test]
     fn built_in_maps_are_found_without_parsing_the_others() {
-        assert!(built_in_text("alfen-eve").is_some());
-        assert!(built_in_text("alfen").is_none());
+        assert!(is_built_in("alfen-eve"));
+        assert!(!is_built_in("alfen"));
         let folders = MapFolders {
             paths: Vec::new(),
             missing: Vec::new(),
