@@ -235,7 +235,9 @@ fn enumerations(out: &mut String, map: &DeviceMap) {
     let labelled: Vec<&Register> = map
         .registers
         .iter()
-        .filter(|r| !r.enumeration.is_empty() || !r.flags.is_empty())
+        .filter(|r| {
+            !r.enumeration.is_empty() || !r.text_enumeration.is_empty() || !r.flags.is_empty()
+        })
         .collect();
     if labelled.is_empty() {
         return;
@@ -249,6 +251,14 @@ fn enumerations(out: &mut String, map: &DeviceMap) {
                 .map(|(v, l)| format!("{v} = {l}"))
                 .collect();
             let _ = writeln!(out, "- `{}`: {}", r.name, values.join(", "));
+        }
+        if !r.text_enumeration.is_empty() {
+            let values: Vec<String> = r
+                .text_enumeration
+                .iter()
+                .map(|(v, l)| format!("\"{v}\" = {l}"))
+                .collect();
+            let _ = writeln!(out, "- `{}` (text): {}", r.name, values.join(", "));
         }
         if !r.flags.is_empty() {
             let bits: Vec<String> = r

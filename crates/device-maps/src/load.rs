@@ -726,7 +726,22 @@ impl Checker<'_> {
         }
         // Enumeration and flags.
         let mut enumeration = Vec::new();
-        if let Some(e) = &r.enumeration {
+        let mut text_enumeration = Vec::new();
+        if let Some(e) = &r.enumeration
+            && data_type.is_some_and(|t| t.is_text())
+        {
+            for (key, label) in &e.0 {
+                if key.trim() != key || key.is_empty() {
+                    return Err(self.at_key(
+                        &format!("{}.{key}", p("enum")),
+                        name,
+                        format!("enumeration key `{key}` of a text register is empty or has leading or trailing spaces"),
+                        Some("the text as the device sends it, trimmed, e.g. `C2`"),
+                    ));
+                }
+                text_enumeration.push((key.clone(), label.clone()));
+            }
+        } else if let Some(e) = &r.enumeration {
             match data_type {
                 Some(t) if t.is_integer() => {}
                 _ => {
@@ -736,7 +751,7 @@ impl Checker<'_> {
                         format!(
                             "an enumeration needs an integer type, and {register_type} is not one"
                         ),
-                        Some("enum on int16, uint16, int32, uint32, int64 or uint64"),
+                        Some("enum on int16, uint16, int32, uint32, int64, uint64, or text (string, string1)"),
                     ));
                 }
             }
@@ -880,9 +895,10 @@ impl Checker<'_> {
                     )
                 })?,
             None => {
-                if data_type.is_some_and(|t| t.is_text()) {
+                if data_type.is_some_and(|t| t.is_text()) && text_enumeration.is_empty() {
                     Kind::Text
                 } else if !enumeration.is_empty()
+                    || !text_enumeration.is_empty()
                     || !flags.is_empty()
                     || data_type.is_some_and(|t| t.is_bits())
                 {
@@ -939,6 +955,7 @@ impl Checker<'_> {
             offset,
             unit: r.unit.clone(),
             enumeration,
+            text_enumeration,
             flags,
             sentinels,
             format,

@@ -398,6 +398,8 @@ pub struct Register {
     pub unit: Option<String>,
     /// Labels of raw values.
     pub enumeration: Vec<(i64, String)>,
+    /// Labels of text values, for text registers (`{A: NotConnected, C2: Charging}`).
+    pub text_enumeration: Vec<(String, String)>,
     /// Labels of bits.
     pub flags: Vec<(u32, String)>,
     /// Raw patterns that mean "not available".
@@ -428,6 +430,15 @@ impl Register {
         self.enumeration
             .iter()
             .find(|(v, _)| *v == raw)
+            .map(|(_, l)| l.as_str())
+    }
+
+    /// The label of a text value of a text register (compared after trimming).
+    pub fn text_label(&self, text: &str) -> Option<&str> {
+        let text = text.trim();
+        self.text_enumeration
+            .iter()
+            .find(|(v, _)| v == text)
             .map(|(_, l)| l.as_str())
     }
 

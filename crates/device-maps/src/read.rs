@@ -390,6 +390,8 @@ impl Reading {
 pub fn describe_value(r: &Register, v: &Value) -> (Option<String>, Vec<String>) {
     let label = if r.format == Some(Format::Hhmm) {
         v.as_i64().map(|n| format!("{:02}:{:02}", n / 100, n % 100))
+    } else if let Value::Text(text) = v {
+        r.text_label(text).map(str::to_owned)
     } else if r.enumeration.is_empty() {
         None
     } else {

@@ -542,3 +542,37 @@ fn repeated_blocks_give_each_unit_its_registers() {
         Some(&Value::Text("DF2244G000".into()))
     );
 }
+
+/// `enum` on a text register labels the texts the device sends; an unknown text has no label.
+#[test]
+fn text_registers_take_labels_for_their_texts() {
+    let text = r#"
+manufacturer: Demo
+model: Socket
+connection: {unit_ids: {socket: 1}, address_base: 0}
+registers:
+  - {name: state, address: 0, type: string, count: 2, enum: {A: Idle, C2: Charging}, example: C2}
+"#;
+    let map = Arc::new(device_maps::parse_map("socket", text).unwrap_or_else(|e| panic!("{e}")));
+    let r = map.register("state").expect("declared");
+    assert_eq!(r.kind, device_maps::Kind::State);
+    assert_eq!(r.text_label("C2"), Some("Charging"));
+    let plan = map
+        .plan_read(&map.select::<&str>(&[]).expect("all"), &map.units())
+        .expect("plannable");
+    let mut device = MemoryDevice::with_examples(&map);
+    let snapshot = block_on(plan.execute(&mut device));
+    let reading = snapshot.get("state").expect("read");
+    assert_eq!(reading.value, Ok(Value::Text("C2".into())));
+    assert_eq!(reading.label.as_deref(), Some("Charging"));
+    device.set(1, Table::Holding, 0, &[0x4239, 0]); // "B9"
+    let snapshot = block_on(plan.execute(&mut device));
+    assert_eq!(snapshot.get("state").and_then(|r| r.label.clone()), None);
+
+    let padded = text.replace("{A: Idle", "{' A': Idle");
+    let err = device_maps::parse_map("socket", &padded).expect_err("a padded key");
+    assert!(
+        err.to_string().starts_with("socket:6:"),
+        "names the line: {err}"
+    );
+}

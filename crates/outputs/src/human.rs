@@ -84,7 +84,12 @@ pub(crate) fn value_text(reading: &Reading<'_>) -> String {
         return "n/a".to_owned();
     };
     match value {
-        Value::Text(t) => t.clone(),
+        // A labelled text (Alfen's Mode 3 state) shows as the seed tool prints it:
+        // `Charging, C2`, the label and then the device's own code.
+        Value::Text(t) => match reading.label() {
+            Some(label) => format!("{label}, {t}"),
+            None => t.clone(),
+        },
         Value::Bool(b) => (if *b { "on" } else { "off" }).to_owned(),
         _ if reading.is_flags() => match value.as_u64() {
             Some(bits) => flags_text(reading, bits),

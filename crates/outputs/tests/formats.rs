@@ -565,3 +565,43 @@ fn options_name_the_device_serial_and_measurement() {
     let human = outputs::human(&snapshot, &map, &options);
     assert!(human.starts_with("main meter: Schneider Electric PowerLogic PM8000, read "));
 }
+
+/// The Mode 3 state is text ("A", "C2") with labels: people see `NotConnected, A` as the Alfen
+/// tool prints it, JSON keeps the device's code.
+#[test]
+fn alfen_mode_3_state_prints_label_and_code_as_the_seed_tool() {
+    let map = map("alfen-eve");
+    let register = map.register("mode_3_state").expect("declared");
+    let mut device = MemoryDevice::with_examples(&map);
+    for (code, label) in [
+        ("A", "NotConnected"),
+        ("B1", "Connected"),
+        ("C2", "Charging"),
+        ("D2", "Charging"),
+        ("E", "NotConnected"),
+        ("F", "Error"),
+        ("X9", ""),
+    ] {
+        let mut words = vec![0u16; usize::from(register.count)];
+        for (k, b) in code.bytes().enumerate() {
+            words[k / 2] |= u16::from(b) << if k % 2 == 0 { 8 } else { 0 };
+        }
+        device.set(1, Table::Holding, register.wire_address, &words);
+        let snapshot = read(&map, &mut device, None);
+        let human = outputs::human(&snapshot, &map, &Options::default());
+        let line = human
+            .lines()
+            .find(|l| l.starts_with("Mode 3 state:"))
+            .expect("a Mode 3 line");
+        let shown = line["Mode 3 state:".len()..].trim();
+        if label.is_empty() {
+            assert_eq!(shown, code, "an unlabelled code shows as itself");
+        } else {
+            assert_eq!(shown, format!("{label}, {code}"));
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&outputs::json(&snapshot, &map, &Options::default()))
+                .expect("valid JSON");
+        assert_eq!(json["mode_3_state"], code);
+    }
+}
