@@ -13,7 +13,7 @@ use bytes::Bytes;
 use device_maps::{DeviceMap, parse_map};
 use modbus_core::Table;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use service::mqtt::{MqttConfig, MqttHandle};
+use service::mqtt::{MqttConfig, MqttHandle, MqttTls};
 use service::{DeviceSpec, Service, ServiceOptions};
 use simulator::modbus::{Simulator, SimulatorHandle};
 use tokio::sync::mpsc;
@@ -56,23 +56,26 @@ fn free_port() -> u16 {
 /// Starts rumqttd on 127.0.0.1 with user `USER` and password `PASSWORD`; returns its address
 /// once it accepts connections. The broker lives as long as the test process.
 fn start_broker() -> SocketAddr {
-    use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let connections = ConnectionSettings {
-        connection_timeout_ms: 5000,
-        max_payload_size: 1 << 20,
-        max_inflight_count: 100,
-        auth: Some(HashMap::from([(USER.to_owned(), PASSWORD.to_owned())])),
-        external_auth: None,
-        dynamic_filters: true,
-    };
-    let server = ServerSettings {
-        name: "v4".to_owned(),
-        listen: addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections,
-    };
+    start_brokers(false).0
+}
+
+/// Starts rumqttd with a plain listener and, if `tls`, a second one speaking TLS with the
+/// certificate of `tests/mqtt_tls/server.pem` (signed by `ca.pem`); returns both addresses.
+fn start_brokers(tls: bool) -> (SocketAddr, Option<SocketAddr>) {
+    use rumqttd::{Config, RouterConfig, TlsConfig};
+    let plain: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let mut servers = HashMap::from([("plain".to_owned(), listener(plain, None))]);
+    let secure = tls.then(|| {
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mqtt_tls");
+        let tls = TlsConfig::Rustls {
+            capath: None,
+            certpath: format!("{dir}/server.pem"),
+            keypath: format!("{dir}/server.key"),
+        };
+        servers.insert("tls".to_owned(), listener(addr, Some(tls)));
+        addr
+    });
     let config = Config {
         id: 0,
         router: RouterConfig {
@@ -82,7 +85,7 @@ fn start_broker() -> SocketAddr {
             max_segment_count: 10,
             ..RouterConfig::default()
         },
-        v4: Some(HashMap::from([("v4".to_owned(), server)])),
+        v4: Some(servers),
         ..Config::default()
     };
     std::thread::spawn(move || {
@@ -92,14 +95,34 @@ fn start_broker() -> SocketAddr {
         }
     });
     let deadline = std::time::Instant::now() + WAIT;
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "rumqttd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    for addr in std::iter::once(plain).chain(secure) {
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rumqttd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    addr
+    (plain, secure)
+}
+
+fn listener(addr: SocketAddr, tls: Option<rumqttd::TlsConfig>) -> rumqttd::ServerSettings {
+    let connections = rumqttd::ConnectionSettings {
+        connection_timeout_ms: 5000,
+        max_payload_size: 1 << 20,
+        max_inflight_count: 100,
+        auth: Some(HashMap::from([(USER.to_owned(), PASSWORD.to_owned())])),
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    rumqttd::ServerSettings {
+        name: addr.to_string(),
+        listen: addr,
+        tls,
+        next_connection_delay_ms: 1,
+        connections,
+    }
 }
 
 /// A message seen by the watcher.
@@ -754,6 +777,105 @@ async fn a_command_sent_during_an_outage_runs_after_the_reconnection() {
         .wait_since(mark, "evctl/wallbox1/state/current_limit", |p| p == "20")
         .await;
 
+    mqtt.shutdown().await;
+    service.shutdown().await;
+}
+
+/// Waits, at most [`WAIT`], until `condition` holds.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn tls_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mqtt_tls")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_ca_file_and_refusal_of_a_broker_it_did_not_sign() {
+    let (plain, secure) = start_brokers(true);
+    let secure = secure.expect("a TLS listener");
+    let password = password_file();
+    let mut watcher = Watcher::connect(plain, "watcher-6", &["evctl/#"]).await;
+    let map = wallbox();
+    let (sim, spec) = device("wallbox1", &map).await;
+    let service = Service::start(vec![spec], ServiceOptions::default()).expect("service starts");
+
+    let mut config = mqtt_config(secure, "evctl-tls", &password);
+    config.tls = Some(MqttTls {
+        ca_file: Some(tls_file("ca.pem")),
+        ..MqttTls::default()
+    });
+    let mqtt = service::mqtt::start(&service, &config, None).expect("mqtt starts");
+    watcher
+        .wait("evctl/bridge/evctl-tls/status", |p| p == "online")
+        .await;
+    watcher
+        .wait("evctl/wallbox1/state/voltage", |p| p == "230.5")
+        .await;
+    let mark = watcher.mark();
+    watcher
+        .publish("evctl/wallbox1/set/current_limit", "16")
+        .await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/wallbox1/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(holding(&sim, 100), Some(16));
+    mqtt.shutdown().await;
+
+    // The same broker, but trusting only a CA that did not sign its certificate: refused.
+    let mut config = mqtt_config(secure, "evctl-tls-other-ca", &password);
+    config.tls = Some(MqttTls {
+        ca_file: Some(tls_file("other-ca.pem")),
+        ..MqttTls::default()
+    });
+    let mqtt = service::mqtt::start(&service, &config, None).expect("mqtt starts");
+    wait_until("a TLS error", || mqtt.last_error().is_some()).await;
+    let error = mqtt.last_error().unwrap_or_default();
+    assert!(
+        error.contains("TLS") && error.contains("certificate"),
+        "{error}"
+    );
+    assert!(!mqtt.is_connected());
+    mqtt.shutdown().await;
+    service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_refused_and_never_shown() {
+    let broker = start_broker();
+    let map = wallbox();
+    let (_sim, spec) = device("wallbox1", &map).await;
+    let service = Service::start(vec![spec], ServiceOptions::default()).expect("service starts");
+    let config = MqttConfig {
+        host: broker.ip().to_string(),
+        port: broker.port(),
+        username: Some(USER.to_owned()),
+        password: Some(service::Secret::new("not-the-Password-42")),
+        client_id: Some("evctl-wrong".to_owned()),
+        min_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+        ..MqttConfig::default()
+    };
+    assert!(!format!("{config:?}").contains("not-the-Password-42"));
+    let mqtt = service::mqtt::start(&service, &config, None).expect("mqtt starts");
+    assert!(!format!("{mqtt:?}").contains("not-the-Password-42"));
+    wait_until("a refusal", || mqtt.last_error().is_some()).await;
+    let error = mqtt.last_error().unwrap_or_default();
+    assert!(!error.contains("not-the-Password-42"), "{error}");
+    assert!(!mqtt.is_connected());
     mqtt.shutdown().await;
     service.shutdown().await;
 }

@@ -149,3 +149,42 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::E
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_parses_durations_hides_the_password_and_refuses_typos() {
+        let config: MqttConfig = serde_yaml::from_str(
+            "host: broker.lan\nkeep_alive: 10s\nmin_backoff: 100ms\nmax_backoff: 1m\n\
+             username: evctl\npassword: hunter2-secret\ntls: {ca_file: /etc/ca.pem}\n",
+        )
+        .expect("valid section");
+        assert_eq!(config.keep_alive, Duration::from_secs(10));
+        assert_eq!(config.min_backoff, Duration::from_millis(100));
+        assert_eq!(config.max_backoff, Duration::from_secs(60));
+        assert_eq!(config.topic_prefix, "evctl");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let typo = serde_yaml::from_str::<MqttConfig>("hots: broker.lan\n").expect_err("typo");
+        assert!(typo.to_string().contains("hots"), "{typo}");
+        let bad = serde_yaml::from_str::<MqttConfig>("keep_alive: soon\n").expect_err("bad");
+        assert!(bad.to_string().contains("soon"), "{bad}");
+    }
+
+    #[test]
+    fn default_client_ids_differ_per_shard() {
+        let config = MqttConfig::default();
+        let whole = config.effective_client_id(None);
+        let first = config.effective_client_id(Shard::parse("0/2").ok().as_ref());
+        let second = config.effective_client_id(Shard::parse("1/2").ok().as_ref());
+        assert!(whole.starts_with("evctl-"), "{whole}");
+        assert_eq!(first, format!("{whole}-shard0of2"));
+        assert_ne!(first, second);
+        let named = MqttConfig {
+            client_id: Some("garage-bridge".into()),
+            ..MqttConfig::default()
+        };
+        assert_eq!(named.effective_client_id(None), "garage-bridge");
+    }
+}

@@ -162,3 +162,84 @@ fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, MqttError>
     }
     Ok(certs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_with(config: &MqttConfig) -> Result<Resolved, MqttError> {
+        resolve(config, "evctl-test", &Topics::new("evctl", "evctl-test"))
+    }
+
+    #[test]
+    fn the_password_is_read_from_its_file_and_never_debug_printed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("password");
+        std::fs::write(&file, "from-the-file-123\nignored second line\n").expect("write");
+        let config = MqttConfig {
+            username: Some("evctl".into()),
+            password_file: Some(file),
+            ..MqttConfig::default()
+        };
+        let resolved = resolve_with(&config).expect("resolves");
+        let login = resolved.options.credentials().expect("credentials set");
+        assert_eq!(login.password, "from-the-file-123");
+        assert!(!format!("{resolved:?}").contains("from-the-file"));
+        assert_eq!(resolved.broker, "mqtt://127.0.0.1:1883");
+        assert!(!resolved.options.clean_session(), "a persistent session");
+        let will = resolved.options.last_will().expect("a last will");
+        assert_eq!(will.topic, "evctl/bridge/evctl-test/status");
+        assert!(will.retain);
+    }
+
+    #[test]
+    fn bad_settings_fail_at_start_naming_what_to_fix() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").expect("write");
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "hello\n").expect("write");
+        let cases = [
+            MqttConfig {
+                password: Some(Secret::new("x")),
+                ..MqttConfig::default()
+            },
+            MqttConfig {
+                username: Some("u".into()),
+                password_file: Some(empty.clone()),
+                ..MqttConfig::default()
+            },
+            MqttConfig {
+                tls: Some(MqttTls {
+                    ca_file: Some(dir.path().join("missing.pem")),
+                    ..MqttTls::default()
+                }),
+                ..MqttConfig::default()
+            },
+            MqttConfig {
+                tls: Some(MqttTls {
+                    ca_file: Some(not_pem.clone()),
+                    ..MqttTls::default()
+                }),
+                ..MqttConfig::default()
+            },
+            MqttConfig {
+                tls: Some(MqttTls {
+                    ca_file: Some(not_pem.clone()),
+                    cert_file: Some(not_pem),
+                    key_file: None,
+                }),
+                ..MqttConfig::default()
+            },
+        ];
+        let mut messages = Vec::new();
+        for config in &cases {
+            let err = resolve_with(config).expect_err("refused");
+            messages.push(crate::error_chain(&err));
+        }
+        assert!(messages[0].contains("username"), "{}", messages[0]);
+        assert!(messages[1].contains("empty"), "{}", messages[1]);
+        assert!(messages[2].contains("missing.pem"), "{}", messages[2]);
+        assert!(messages[3].contains("not.pem"), "{}", messages[3]);
+    }
+}

@@ -64,10 +64,10 @@ mod topics;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Outgoing, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, Publish, QoS};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -130,10 +130,20 @@ pub struct MqttHandle {
     client_id: String,
     stop: watch::Sender<bool>,
     link: watch::Receiver<Link>,
+    last_error: Arc<Mutex<Option<String>>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl MqttHandle {
+    /// Why the last connection attempt failed or the last connection ended (with its causes),
+    /// if one did; for health checks and tests. Never holds credentials.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The client id in use (also the bridge status topic's level).
     pub fn client_id(&self) -> &str {
         &self.client_id
@@ -259,22 +269,37 @@ pub fn start(
         stop.subscribe(),
         service.stopping(),
     ));
-    let backoff = (config.min_backoff, config.max_backoff);
+    let last_error = Arc::new(Mutex::new(None));
     tasks.push(tokio::spawn(drive(
         Arc::clone(&shared),
         eventloop,
         queues,
-        link_tx,
+        Connection {
+            link: link_tx,
+            last_error: Arc::clone(&last_error),
+            min_backoff: config.min_backoff,
+            max_backoff: config.max_backoff,
+            broker: resolved.broker,
+        },
         publisher,
-        backoff,
-        resolved.broker,
     )));
     Ok(MqttHandle {
         client_id,
         stop,
         link,
+        last_error,
         tasks,
     })
+}
+
+/// What the connection task reports and how it retries.
+struct Connection {
+    link: watch::Sender<Link>,
+    last_error: Arc<Mutex<Option<String>>>,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    /// For logs: the broker's address, never with credentials.
+    broker: String,
 }
 
 /// The connection task: polls rumqttc, reconnects with backoff, routes commands. Ends when
@@ -283,11 +308,16 @@ async fn drive(
     shared: Arc<Shared>,
     mut eventloop: EventLoop,
     queues: HashMap<String, mpsc::Sender<Incoming>>,
-    link: watch::Sender<Link>,
+    connection: Connection,
     mut publisher: JoinHandle<()>,
-    (min_backoff, max_backoff): (Duration, Duration),
-    broker: String,
 ) {
+    let Connection {
+        link,
+        last_error,
+        min_backoff,
+        max_backoff,
+        broker,
+    } = connection;
     let mut generation = 0u64;
     let mut backoff = min_backoff;
     let mut publisher_done = false;
@@ -297,7 +327,10 @@ async fn drive(
             _ = &mut publisher, if !publisher_done => {
                 publisher_done = true;
                 // The publisher asked for a DISCONNECT (or could not); give it a moment to go out.
-                let _ = tokio::time::timeout(SHUTDOWN_GRACE, flush_until_disconnect(&mut eventloop)).await;
+                if matches!(*link.borrow(), Link::Up { .. }) {
+                    let flush = flush_until_disconnect(&mut eventloop);
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, flush).await;
+                }
                 break;
             }
         };
@@ -316,7 +349,13 @@ async fn drive(
             Err(err) => {
                 let was_up = matches!(*link.borrow(), Link::Up { .. });
                 let _ = link.send(Link::Down);
-                log_connection_error(&broker, &err, was_up, backoff);
+                let error = crate::error_chain(&err);
+                if was_up {
+                    tracing::warn!(%broker, %error, retry = ?backoff, "mqtt: connection lost");
+                } else {
+                    tracing::warn!(%broker, %error, retry = ?backoff, "mqtt: cannot connect");
+                }
+                *last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = &mut publisher, if !publisher_done => {
@@ -341,15 +380,6 @@ async fn flush_until_disconnect(eventloop: &mut EventLoop) {
             Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
             Ok(_) => {}
         }
-    }
-}
-
-fn log_connection_error(broker: &str, err: &ConnectionError, was_up: bool, retry: Duration) {
-    let error = crate::error_chain(err);
-    if was_up {
-        tracing::warn!(%broker, %error, ?retry, "mqtt: connection lost");
-    } else {
-        tracing::warn!(%broker, %error, ?retry, "mqtt: cannot connect");
     }
 }
 
