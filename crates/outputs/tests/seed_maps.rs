@@ -176,7 +176,20 @@ fn vestel_reads_strings_of_one_character_per_register_from_unit_255() {
     let map = map("vestel-evc04");
     assert_eq!(map.connection.unit_ids, [("charger".to_owned(), 255)]);
     assert_eq!(map.connection.max_connections, 1);
-    assert!(!map.connection.span_gaps);
+    // Reads go through unused registers as ilia92's script does (IR 1000 x107 through the
+    // unused 1038..1099): 8 requests, not 34.
+    assert!(map.connection.span_gaps);
+    assert_eq!(map.connection.max_gap, 62);
+    assert_eq!(request_count(&map), 8);
+    let selection = map.select::<&str>(&[]).expect("select all");
+    let plan = map.plan_read(&selection, &map.units()).expect("plannable");
+    assert!(
+        plan.requests()
+            .iter()
+            .any(|r| (r.table, r.address, r.count) == (Table::Input, 1000, 107)),
+        "{:?}",
+        plan.requests()
+    );
     let mut device = MemoryDevice::with_examples(&map);
     let serial: Vec<u16> = "VEST1234567890".encode_utf16().collect();
     assert_eq!(device.get(255, Table::Input, 100), Some(serial[0]));
@@ -300,6 +313,8 @@ fn sdm630_reads_input_registers_at_most_50_at_a_time() {
             .iter()
             .all(|r| r.count <= 50 && r.table == Table::Input)
     );
+    // Gaps of at most 6 registers are read through: 3 requests, not 7.
+    assert_eq!(plan.requests().len(), 3);
     let snapshot = block_on(plan.execute(&mut MemoryDevice::with_examples(&map)));
     assert_eq!(
         snapshot
