@@ -879,3 +879,52 @@ async fn a_wrong_password_is_refused_and_never_shown() {
     mqtt.shutdown().await;
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_resharding_a_kept_session_serves_the_new_devices() {
+    let broker = start_broker();
+    let password = password_file();
+    let map = wallbox();
+    let mut watcher = Watcher::connect(broker, "watcher-7", &["evctl/#"]).await;
+    let (sim_a, spec_a) = device("east", &map).await;
+    let (sim_b, spec_b) = device("west", &map).await;
+
+    // First run: the process serves `east` only; its session stays on the broker afterwards.
+    let service = Service::start(vec![spec_a], ServiceOptions::default()).expect("start");
+    let config = mqtt_config(broker, "evctl-reshard", &password);
+    let mqtt = service::mqtt::start(&service, &config, None).expect("mqtt");
+    watcher
+        .wait("evctl/east/state/current_limit", |p| p == "10")
+        .await;
+    mqtt.shutdown().await;
+    service.shutdown().await;
+
+    // Second run, same client id (the broker resumes the session): `west` moved here, `east`
+    // moved elsewhere.
+    let mark = watcher.mark();
+    let service = Service::start(vec![spec_b], ServiceOptions::default()).expect("start");
+    let mqtt = service::mqtt::start(&service, &config, None).expect("mqtt");
+    watcher
+        .wait_since(mark, "evctl/west/state/current_limit", |p| p == "10")
+        .await;
+    watcher.publish("evctl/east/set/current_limit", "12").await;
+    watcher.publish("evctl/west/set/current_limit", "14").await;
+    let response = json(
+        &watcher
+            .wait_since(mark, "evctl/west/response", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(holding(&sim_b, 100), Some(14));
+    // `east` is not this process's any more: its command was ignored (QoS 1 delivery is in
+    // order, so it arrived before west's), nothing answered it and nothing was written.
+    assert_eq!(writes(&sim_a), 0, "{:?}", sim_a.log().entries());
+    assert!(
+        !watcher.history[mark..]
+            .iter()
+            .any(|s| s.topic == "evctl/east/response")
+    );
+    mqtt.shutdown().await;
+    service.shutdown().await;
+}

@@ -32,7 +32,11 @@
 //!   connection does; its response is queued by rumqttc and sent after the reconnection.
 //!   Delivery is at least once: if the connection drops in the instant between receiving a
 //!   command and acknowledging it, the broker sends it again (writes of a value are
-//!   idempotent). When the broker has lost the session, the subscriptions are made again.
+//!   idempotent). The subscriptions are made again after every reconnection (harmless when
+//!   the broker kept them, needed when it lost the session or a device joined this process).
+//!   A device that left this process (a resharded site) may still have its commands
+//!   delivered through the old session's subscription; they are ignored, since only the
+//!   devices this process serves have a command queue.
 //! - **Retained commands are refused.** A retained message on a command topic is replayed by
 //!   the broker on every subscription; replaying a stale "start charging" after a restart is
 //!   exactly what must not happen, so such messages are logged and dropped.
@@ -116,12 +120,8 @@ pub enum MqttError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
     Down,
-    /// Connected; `generation` counts connections, `session_present` is the broker's word on
-    /// whether it kept our session (and so our subscriptions).
-    Up {
-        generation: u64,
-        session_present: bool,
-    },
+    /// Connected (the broker accepted us).
+    Up,
 }
 
 /// A running MQTT bridge.
@@ -151,7 +151,7 @@ impl MqttHandle {
 
     /// Whether the broker connection is up right now.
     pub fn is_connected(&self) -> bool {
-        matches!(*self.link.borrow(), Link::Up { .. })
+        matches!(*self.link.borrow(), Link::Up)
     }
 
     /// Publishes `offline` for this process and its devices, disconnects, and stops every
@@ -318,7 +318,6 @@ async fn drive(
         max_backoff,
         broker,
     } = connection;
-    let mut generation = 0u64;
     let mut backoff = min_backoff;
     let mut publisher_done = false;
     loop {
@@ -327,7 +326,7 @@ async fn drive(
             _ = &mut publisher, if !publisher_done => {
                 publisher_done = true;
                 // The publisher asked for a DISCONNECT (or could not); give it a moment to go out.
-                if matches!(*link.borrow(), Link::Up { .. }) {
+                if matches!(*link.borrow(), Link::Up) {
                     let flush = flush_until_disconnect(&mut eventloop);
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, flush).await;
                 }
@@ -336,18 +335,14 @@ async fn drive(
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                generation += 1;
                 backoff = min_backoff;
                 tracing::info!(%broker, session_present = ack.session_present, "mqtt: connected");
-                let _ = link.send(Link::Up {
-                    generation,
-                    session_present: ack.session_present,
-                });
+                let _ = link.send(Link::Up);
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => route(&shared, &queues, publish),
             Ok(_) => {}
             Err(err) => {
-                let was_up = matches!(*link.borrow(), Link::Up { .. });
+                let was_up = matches!(*link.borrow(), Link::Up);
                 let _ = link.send(Link::Down);
                 let error = crate::error_chain(&err);
                 if was_up {
@@ -627,12 +622,10 @@ async fn publisher(
         };
         let result = match step {
             Step::Stop => break,
-            Step::Link(Link::Up {
-                session_present, ..
-            }) => {
+            Step::Link(Link::Up) => {
                 connected = true;
                 cache = Published::default();
-                resync(&shared, &mut cache, !session_present).await
+                resync(&shared, &mut cache).await
             }
             Step::Link(Link::Down) => {
                 connected = false;
@@ -702,21 +695,20 @@ async fn publish(
 }
 
 /// Everything, after a (re)connection.
-async fn resync(
-    shared: &Shared,
-    cache: &mut Published,
-    subscribe: bool,
-) -> Result<(), rumqttc::ClientError> {
-    if subscribe {
-        let filters: Vec<rumqttc::SubscribeFilter> = shared
-            .service
-            .devices()
-            .flat_map(|d| shared.topics.command_filters(d.id()))
-            .map(|f| rumqttc::SubscribeFilter::new(f, QoS::AtLeastOnce))
-            .collect();
-        for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
-            shared.client.subscribe_many(chunk.to_vec()).await?;
-        }
+///
+/// The command subscriptions are made again even when the broker kept the session: a device
+/// may have joined this process since (a site resharded), and subscribing again to a filter
+/// the session has replaces it without interrupting the flow of queued messages (MQTT 3.1.1,
+/// 3.8.4).
+async fn resync(shared: &Shared, cache: &mut Published) -> Result<(), rumqttc::ClientError> {
+    let filters: Vec<rumqttc::SubscribeFilter> = shared
+        .service
+        .devices()
+        .flat_map(|d| shared.topics.command_filters(d.id()))
+        .map(|f| rumqttc::SubscribeFilter::new(f, QoS::AtLeastOnce))
+        .collect();
+    for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
+        shared.client.subscribe_many(chunk.to_vec()).await?;
     }
     publish(shared, shared.topics.bridge_status(), true, "online").await?;
     for device in shared.service.devices() {
