@@ -314,11 +314,7 @@ fn writable<'a>(
         config.state_off = Some("false");
         return "switch";
     }
-    let has_range = r
-        .write
-        .as_ref()
-        .is_some_and(|w| w.min.is_some() || w.max.is_some());
-    if !r.enumeration.is_empty() && !has_range {
+    if !r.enumeration.is_empty() && !has_range(r) {
         config.options = Some(r.enumeration.iter().map(|(_, l)| l.as_str()).collect());
         return "select";
     }
@@ -344,6 +340,13 @@ fn writable<'a>(
     config.step = Some(step);
     config.mode = Some("box");
     "number"
+}
+
+/// Whether a writable register's rule has a range (then it is a number even with labels).
+fn has_range(r: &Register) -> bool {
+    r.write
+        .as_ref()
+        .is_some_and(|w| w.min.is_some() || w.max.is_some())
 }
 
 /// The range and step a `number` entity offers: the write rule's bounds (widened to the extra
@@ -447,7 +450,9 @@ pub(crate) fn value_payload(register: Option<&Register>, reading: &Reading) -> S
     let Some(value) = reading.value() else {
         return MISSING.to_owned();
     };
-    if let Some(label) = &reading.label {
+    // A writable number with a few labelled values (a `number` entity) shows the number.
+    let labelled_number = register.is_some_and(|r| r.access.writable() && has_range(r));
+    if let Some(label) = reading.label.as_ref().filter(|_| !labelled_number) {
         return label.clone();
     }
     match value {
@@ -550,6 +555,49 @@ mod tests {
         assert_eq!(json["max"].as_f64(), max);
         // The heartbeat's alive register is the service's business, not an entity.
         assert!(!all.iter().any(|d| d.topic.contains("alive")), "{all:?}");
+    }
+
+    #[test]
+    fn value_payloads_match_what_the_entities_expect() {
+        let map = device_maps::parse_map(
+            "demo",
+            r#"
+manufacturer: Demo
+model: Box
+connection: {unit_ids: {main: 1}, address_base: 0}
+defaults: {table: holding}
+registers:
+  - {name: state, address: 0, type: uint16, kind: state, enum: {0: Idle, 1: Busy}, example: 1}
+  - {name: limit, address: 1, type: uint16, access: rw, write: {min: 6, max: 32, also: [0]},
+     enum: {0: Off}, unit: A, example: 0}
+  - {name: mode, address: 2, type: uint16, access: rw, enum: {0: Eco, 1: Boost}, example: 1}
+  - {name: start, address: 3, type: uint16, format: hhmm, access: rw, example: 2330}
+  - {name: voltage, address: 4, type: float32, unit: V, example: 238.19}
+  - {name: power, address: 6, type: int16, scale: 0.1, unit: kW, example: -1.5}
+  - {name: gone, address: 7, type: uint16, sentinels: [0xFFFF], example: 5}
+"#,
+        )
+        .expect("valid map");
+        let map = std::sync::Arc::new(map);
+        let plan = map
+            .plan_read(&map.select::<&str>(&[]).expect("all"), &map.units())
+            .expect("plan");
+        let mut memory = device_maps::MemoryDevice::with_examples(&map);
+        let mut snapshot = device_maps::block_on(plan.execute(&mut memory));
+        if let Some(gone) = snapshot.readings.iter_mut().find(|r| r.name == "gone") {
+            gone.value = Err(device_maps::Missing::Sentinel);
+        }
+        let payload = |name: &str| {
+            let reading = snapshot.get(name).expect("reading");
+            value_payload(map.register(name), reading)
+        };
+        assert_eq!(payload("state"), "Busy");
+        assert_eq!(payload("limit"), "0");
+        assert_eq!(payload("mode"), "Boost");
+        assert_eq!(payload("start"), "23:30");
+        assert_eq!(payload("voltage"), "238.19");
+        assert_eq!(payload("power"), "-1.5");
+        assert_eq!(payload("gone"), MISSING);
     }
 
     #[test]
