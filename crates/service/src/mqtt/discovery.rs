@@ -509,6 +509,11 @@ mod tests {
     }
 
     #[test]
+    fn givenergy_hybrid_discovery() {
+        insta::assert_snapshot!(render("givenergy-hybrid"));
+    }
+
+    #[test]
     fn sdm630_discovery() {
         insta::assert_snapshot!(render("eastron-sdm630"));
     }
