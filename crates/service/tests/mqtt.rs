@@ -935,3 +935,59 @@ async fn after_resharding_a_kept_session_serves_the_new_devices() {
     mqtt.shutdown().await;
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_outage_shows_as_offline_and_recovers() {
+    let broker = start_broker();
+    let password = password_file();
+    let mut watcher = Watcher::connect(broker, "watcher-8", &["evctl/#"]).await;
+    let map = wallbox();
+    let (sim, mut spec) = device("wallbox1", &map).await;
+    spec.timeout = Duration::from_millis(300);
+    let port = sim.local_addr().port();
+    let service = Service::start(vec![spec], ServiceOptions::default()).expect("service starts");
+    let mqtt = service::mqtt::start(&service, &mqtt_config(broker, "evctl-out", &password), None)
+        .expect("mqtt starts");
+    watcher
+        .wait("evctl/wallbox1/availability", |p| p == "online")
+        .await;
+    watcher
+        .wait("evctl/wallbox1/state/voltage", |p| p == "230.5")
+        .await;
+
+    // The device goes away: it is marked offline, and its values are never replaced by zeros.
+    let mark = watcher.mark();
+    sim.shutdown().await;
+    watcher
+        .wait_since(mark, "evctl/wallbox1/availability", |p| p == "offline")
+        .await;
+    watcher.mark();
+    assert!(
+        watcher.history[mark..]
+            .iter()
+            .filter(|s| s.topic == "evctl/wallbox1/state/voltage")
+            .all(|s| s.payload == "230.5")
+    );
+
+    // It comes back on the same port: online again, by itself.
+    let mark = watcher.mark();
+    let mut again = None;
+    for _ in 0..50 {
+        match Simulator::builder(&map)
+            .bind(&format!("127.0.0.1:{port}"))
+            .await
+        {
+            Ok(handle) => {
+                again = Some(handle);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let _again = again.expect("the port can be bound again");
+    watcher
+        .wait_since(mark, "evctl/wallbox1/availability", |p| p == "online")
+        .await;
+    mqtt.shutdown().await;
+    service.shutdown().await;
+}
