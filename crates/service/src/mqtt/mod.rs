@@ -104,7 +104,7 @@ pub enum MqttError {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A TLS file could not be used.
-    #[error("mqtt.tls: {} does not hold {what}", path.display())]
+    #[error("mqtt.tls: cannot use {} as {what}", path.display())]
     TlsFile {
         /// The file.
         path: PathBuf,
