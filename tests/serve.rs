@@ -244,3 +244,32 @@ fn serve_check_lists_the_shard_and_a_typo_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown field `htp`"), "{stderr}");
 }
+
+#[test]
+fn the_sample_serve_config_is_also_a_cli_site_config() {
+    let env = TestEnv::new();
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/site-serve.yaml"
+    );
+    // The CLI's own parser accepts the file (it ignores the sections only serve reads)...
+    let output = env
+        .evctl()
+        .args(["--config", sample, "describe", "garage"])
+        .output()
+        .expect("run evctl describe");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // ... and serve's: only the missing secret files stop --check.
+    let output = env
+        .evctl()
+        .args(["--config", sample, "serve", "--check"])
+        .output()
+        .expect("run evctl serve --check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/etc/evctl/http-token"), "{stderr}");
+}

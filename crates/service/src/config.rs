@@ -557,6 +557,16 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_site_config_is_valid() {
+        let text = include_str!("../../../examples/site-serve.yaml");
+        let config = SiteConfig::parse(text, Path::new("examples/site-serve.yaml"))
+            .expect("examples/site-serve.yaml is valid");
+        assert_eq!(config.devices.len(), 4);
+        assert!(config.influx.is_some() && config.mqtt.is_some());
+        assert_eq!(config.http.listen, "127.0.0.1:6345");
+    }
+
+    #[test]
     fn debug_of_a_config_hides_secrets() {
         let config = SiteConfig::parse(
             "http: {token: sekrit-token}\ninflux: {url: 'http://127.0.0.1:1', org: o, bucket: b, token: sekrit-influx}\n",

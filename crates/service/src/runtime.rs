@@ -304,10 +304,9 @@ impl Service {
                 last_written: Mutex::new(HashMap::new()),
                 poll_now: Notify::new(),
             });
-            if devices.insert(handle.spec.id.clone(), handle).is_some() {
-                return Err(StartError::Duplicate {
-                    device: devices.keys().last().cloned().unwrap_or_default(),
-                });
+            let id = handle.spec.id.clone();
+            if devices.insert(id.clone(), handle).is_some() {
+                return Err(StartError::Duplicate { device: id });
             }
         }
         let (updates, _) = broadcast::channel(options.update_capacity.max(16));

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Args;
 use service::{Shard, SiteConfig};
 
@@ -101,9 +100,22 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCo
     }
 
     let interrupted = crate::commands::interrupted()?;
-    let site = service::start_site(&config, specs)
-        .await
-        .context("cannot start serving")?;
+    let site = service::start_site(&config, specs).await.map_err(|err| {
+        // A wrong setting or secret file is a configuration error (exit 2); a taken address
+        // or the like is a failure (exit 1).
+        let usage = matches!(
+            err,
+            service::SiteError::Config(_)
+                | service::SiteError::Start(_)
+                | service::SiteError::Mqtt(_)
+        );
+        let err = anyhow::Error::new(err);
+        if usage {
+            err.context(Usage("cannot start serving".to_owned()))
+        } else {
+            err.context("cannot start serving")
+        }
+    })?;
     tracing::info!(
         devices = site.service.devices().count(),
         http = %site.http_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
