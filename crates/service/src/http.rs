@@ -195,17 +195,21 @@ async fn devices(State(state): State<AppState>) -> Response {
     axum::Json(json!({ "devices": list })).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct DeviceQuery {
-    #[serde(default)]
-    nested: bool,
-}
-
 async fn device(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<DeviceQuery>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let nested = match query.get("nested").map(String::as_str) {
+        None | Some("false" | "0") => false,
+        Some("true" | "1" | "") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("nested={other}: write nested=true or nested=false"),
+            ));
+        }
+    };
     let device = state
         .service
         .device(&id)
@@ -216,7 +220,7 @@ async fn device(
         Some(snapshot) => {
             let options = outputs::Options {
                 device: Some(device.id().to_owned()),
-                nested: query.nested,
+                nested,
                 ..outputs::Options::default()
             };
             let text = outputs::json(snapshot, device.map(), &options);

@@ -302,3 +302,84 @@ async fn an_action_changes_the_device() {
     })
     .await;
 }
+
+/// The error bodies users see, pinned: what was refused and what is allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_bodies() {
+    let site = site(Some(TOKEN)).await;
+    let cases: &[(&str, &str, Option<&str>, Option<&str>)] = &[
+        ("GET", "/devices/nope", None, None),
+        ("GET", "/devices/meter?nested=maybe", None, None),
+        (
+            "POST",
+            "/devices/charger/registers",
+            None,
+            Some("{\"charging_current\": 10}"),
+        ),
+        (
+            "POST",
+            "/devices/charger/registers",
+            Some("wrong"),
+            Some("{\"charging_current\": 10}"),
+        ),
+        (
+            "POST",
+            "/devices/charger/registers",
+            Some(TOKEN),
+            Some("{\"charging_current\": 99}"),
+        ),
+        (
+            "POST",
+            "/devices/charger/registers",
+            Some(TOKEN),
+            Some("{\"serial_number\": \"x\"}"),
+        ),
+        (
+            "POST",
+            "/devices/charger/registers",
+            Some(TOKEN),
+            Some("{\"chargin_current\": 10}"),
+        ),
+        (
+            "POST",
+            "/devices/charger/registers",
+            Some(TOKEN),
+            Some("{}"),
+        ),
+        (
+            "POST",
+            "/devices/charger/registers",
+            Some(TOKEN),
+            Some("[1, 2]"),
+        ),
+        (
+            "POST",
+            "/devices/inverter/actions/setChargeTarget",
+            Some(TOKEN),
+            Some("{}"),
+        ),
+        (
+            "POST",
+            "/devices/inverter/actions/setChargeTarget",
+            Some(TOKEN),
+            Some("{\"chargeToPercent\": 101}"),
+        ),
+        (
+            "POST",
+            "/devices/inverter/actions/launchRocket",
+            Some(TOKEN),
+            None,
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (method, path, token, body) in cases {
+        let (status, text) = http(site.addr, method, path, *token, *body).await;
+        answers.push(serde_json::json!({
+            "request": format!("{method} {path} {}", body.unwrap_or("")),
+            "token": token.map(|t| if t == TOKEN { "right" } else { "wrong" }),
+            "status": status,
+            "body": json(&text),
+        }));
+    }
+    insta::assert_yaml_snapshot!(answers);
+}
