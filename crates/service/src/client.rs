@@ -123,6 +123,8 @@ impl Clients {
                 let options = DongleOptions {
                     connect_timeout: timeout,
                     request_timeout: timeout,
+                    // As for Modbus: one retry, so a dead dongle costs two timeouts, not three.
+                    retries: 1,
                     ..DongleOptions::from_connection(&map.connection)
                 };
                 DongleClient::new(address, options)

@@ -195,9 +195,9 @@ async fn poll_once(
     let attempt = SystemTime::now();
     let timeout = device.spec.timeout;
     let requests = u32::try_from(plan.requests().len()).unwrap_or(u32::MAX);
-    // Safety net over the per-request timeouts: two attempts per request plus pacing slack.
-    let deadline = timeout
-        .saturating_mul(2)
+    // Safety net over the per-request timeouts: two attempts per request, the wait before the
+    // retry (at most 1 s in either client) and the device's pacing.
+    let deadline = (timeout.saturating_mul(2) + Duration::from_secs(1))
         .saturating_mul(requests.saturating_add(1))
         + device.spec.map.connection.pacing.saturating_mul(requests);
     let mut io = PollIo::new(device.client.clone());
