@@ -61,8 +61,11 @@ fn illegal_address_is_reported_with_a_unit_hint() {
     let (code, stdout, stderr) = read(&env, &sim, &[]);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(stdout, "", "nothing could be read, nothing is printed");
+    // vestel-evc04 reads through gaps, so the client first warns that it learns holes.
     assert!(
-        stderr.starts_with("error: cannot read vestel-evc04 at 127.0.0.1:"),
+        stderr
+            .lines()
+            .any(|l| l.starts_with("error: cannot read vestel-evc04 at 127.0.0.1:")),
         "{stderr}"
     );
     assert!(stderr.contains("illegal data address (0x02)"), "{stderr}");

@@ -94,6 +94,7 @@ fn page(map: &DeviceMap) -> String {
     );
     connection(&mut out, map);
     registers(&mut out, map);
+    derived(&mut out, map);
     enumerations(&mut out, map);
     writes(&mut out, map);
     heartbeats(&mut out, map);
@@ -225,6 +226,42 @@ fn registers(out: &mut String, map: &DeviceMap) {
             r.kind,
             cell(r.group.as_deref().unwrap_or("")),
             cell(&example_text(r)),
+            cell(description.trim()),
+        );
+    }
+    out.push('\n');
+}
+
+fn derived(out: &mut String, map: &DeviceMap) {
+    if map.derived.is_empty() {
+        return;
+    }
+    out.push_str(
+        "## Derived values\n\nComputed after every read from the values above; never written. \
+         A derived value is missing when one of its inputs is.\n\n\
+         | name | unit | kind | group | expression | description |\n|---|---|---|---|---|---|\n",
+    );
+    for d in &map.derived {
+        let mut description = d.description.clone().unwrap_or_default();
+        if !d.enumeration.is_empty() {
+            let values: Vec<String> = d
+                .enumeration
+                .iter()
+                .map(|(v, l)| format!("{v} = {l}"))
+                .collect();
+            if !description.is_empty() {
+                description.push(' ');
+            }
+            description.push_str(&format!("({})", values.join(", ")));
+        }
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | `{}` | {} |",
+            d.name,
+            cell(d.unit.as_deref().unwrap_or("")),
+            d.kind,
+            cell(d.group.as_deref().unwrap_or("")),
+            d.expr_text.replace('|', "\\|"),
             cell(description.trim()),
         );
     }

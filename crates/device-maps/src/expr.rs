@@ -1,9 +1,12 @@
-//! The small expression language of action steps.
+//! The small expression language of action steps and derived values.
 //!
-//! Values: numbers, parameter names, parameter fields (`dateTime.year`), `+ - * /` and
-//! parentheses. Conditions: `<expr> <op> <expr>` with `== != < <= > >=`, or a bare parameter
-//! name meaning "was given". Expressions are parsed when the map loads, so a typo is a load
-//! error, and evaluated when an action is called.
+//! Values: numbers, names (action parameters, or registers in a derived value), parameter fields
+//! (`dateTime.year`), `+ - * /`, parentheses and the functions `min(a, b, ...)`,
+//! `max(a, b, ...)`, `abs(x)` and `if(condition, then, else)`. A comparison (`== != < <= > >=`)
+//! is 1 when it holds and 0 otherwise, so `if(Grid_Power < 0, -Grid_Power, 0)` reads naturally.
+//! Conditions of action steps: `<expr> <op> <expr>`, or a bare parameter name meaning "was
+//! given". Expressions are parsed when the map loads, so a typo is a load error, and evaluated
+//! when an action is called or a read is decoded.
 
 use std::fmt;
 
@@ -23,6 +26,50 @@ pub enum Expr {
     Binary(Box<Expr>, Op, Box<Expr>),
     /// Unary minus.
     Neg(Box<Expr>),
+    /// A comparison: 1 when it holds, else 0.
+    Compare(Box<Expr>, Cmp, Box<Expr>),
+    /// A function call; the parser checks the number of arguments.
+    Call(Func, Vec<Expr>),
+}
+
+/// A function of the expression language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `min(a, b, ...)`: the smallest argument.
+    Min,
+    /// `max(a, b, ...)`: the largest argument.
+    Max,
+    /// `abs(x)`.
+    Abs,
+    /// `if(condition, then, else)`: `then` when the condition is not 0.
+    If,
+}
+
+impl Func {
+    /// Every function.
+    pub const ALL: [Func; 4] = [Func::Min, Func::Max, Func::Abs, Func::If];
+
+    /// The name written in expressions.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Func::Min => "min",
+            Func::Max => "max",
+            Func::Abs => "abs",
+            Func::If => "if",
+        }
+    }
+
+    /// Whether `n` arguments are allowed, and what is allowed, in words.
+    fn arity(self, n: usize) -> Result<(), &'static str> {
+        match self {
+            Func::Min | Func::Max if n >= 1 => Ok(()),
+            Func::Min | Func::Max => Err("at least one argument"),
+            Func::Abs if n == 1 => Ok(()),
+            Func::Abs => Err("exactly one argument"),
+            Func::If if n == 3 => Ok(()),
+            Func::If => Err("three arguments: if(condition, then, else)"),
+        }
+    }
 }
 
 /// An arithmetic operator.
@@ -137,6 +184,18 @@ impl Expr {
         Ok(e)
     }
 
+    /// Parses an expression that may also compare: `a < b` is 1 when it holds, else 0 (the
+    /// form of derived values).
+    pub fn parse_comparison(text: &str) -> Result<Expr, ExprError> {
+        let mut p = Parser::new(text);
+        let e = p.comparison()?;
+        p.skip_ws();
+        if p.pos < p.chars.len() {
+            return Err(p.error("unexpected text"));
+        }
+        Ok(e)
+    }
+
     /// Evaluates it.
     pub fn eval(&self, env: &dyn Env) -> Result<f64, EvalError> {
         match self {
@@ -145,6 +204,31 @@ impl Expr {
                 .get(name, field.as_deref())?
                 .ok_or_else(|| EvalError::Absent(name.clone())),
             Expr::Neg(e) => Ok(-e.eval(env)?),
+            Expr::Compare(a, cmp, b) => Ok(if cmp.holds(a.eval(env)?, b.eval(env)?) {
+                1.0
+            } else {
+                0.0
+            }),
+            Expr::Call(func, args) => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(env))
+                    .collect::<Result<Vec<f64>, EvalError>>()?;
+                Ok(match (func, values.as_slice()) {
+                    (Func::Min, _) => values.iter().copied().fold(f64::INFINITY, f64::min),
+                    (Func::Max, _) => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    (Func::Abs, [x]) => x.abs(),
+                    (Func::If, [c, then, otherwise]) => {
+                        if *c != 0.0 {
+                            *then
+                        } else {
+                            *otherwise
+                        }
+                    }
+                    // The parser checks arities, so these are unreachable for parsed text.
+                    (Func::Abs | Func::If, _) => f64::NAN,
+                })
+            }
             Expr::Binary(a, op, b) => {
                 let (a, b) = (a.eval(env)?, b.eval(env)?);
                 match op {
@@ -170,10 +254,11 @@ impl Expr {
             Expr::Number(_) => {}
             Expr::Param { name, field } => out.push((name, field.as_deref())),
             Expr::Neg(e) => e.collect(out),
-            Expr::Binary(a, _, b) => {
+            Expr::Binary(a, _, b) | Expr::Compare(a, _, b) => {
                 a.collect(out);
                 b.collect(out);
             }
+            Expr::Call(_, args) => args.iter().for_each(|a| a.collect(out)),
         }
     }
 }
@@ -242,6 +327,17 @@ impl fmt::Display for Expr {
                 field: Some(field),
             } => write!(f, "{name}.{field}"),
             Expr::Neg(e) => write!(f, "-{e}"),
+            Expr::Compare(a, cmp, b) => write!(f, "({a} {} {b})", cmp.symbol()),
+            Expr::Call(func, args) => {
+                write!(f, "{}(", func.name())?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
             Expr::Binary(a, op, b) => {
                 let op = match op {
                     Op::Add => "+",
@@ -296,6 +392,19 @@ impl Parser {
     fn peek(&mut self) -> Option<char> {
         self.skip_ws();
         self.chars.get(self.pos).copied()
+    }
+
+    /// An arithmetic expression, optionally compared with another.
+    fn comparison(&mut self) -> Result<Expr, ExprError> {
+        let left = self.expr()?;
+        match self.peek() {
+            Some('=' | '!' | '<' | '>') => {
+                let cmp = self.cmp()?;
+                let right = self.expr()?;
+                Ok(Expr::Compare(Box::new(left), cmp, Box::new(right)))
+            }
+            _ => Ok(left),
+        }
     }
 
     fn expr(&mut self) -> Result<Expr, ExprError> {
@@ -355,7 +464,40 @@ impl Parser {
                 })
             }
             Some(c) if c.is_alphabetic() || c == '_' => {
+                let start = self.pos;
                 let name = self.ident();
+                if self.peek() == Some('(') {
+                    let Some(func) = Func::ALL.into_iter().find(|f| f.name() == name) else {
+                        return Err(ExprError {
+                            text: self.text.clone(),
+                            position: start + 1,
+                            message: format!(
+                                "`{name}` is not a function (functions: min, max, abs, if)"
+                            ),
+                        });
+                    };
+                    self.pos += 1;
+                    let mut args = Vec::new();
+                    if self.peek() != Some(')') {
+                        loop {
+                            args.push(self.comparison()?);
+                            match self.peek() {
+                                Some(',') => self.pos += 1,
+                                Some(')') => break,
+                                _ => return Err(self.error("expected `,` or `)`")),
+                            }
+                        }
+                    }
+                    self.pos += 1;
+                    if let Err(allowed) = func.arity(args.len()) {
+                        return Err(ExprError {
+                            text: self.text.clone(),
+                            position: start + 1,
+                            message: format!("`{name}` takes {allowed}"),
+                        });
+                    }
+                    return Ok(Expr::Call(func, args));
+                }
                 let field = if self.chars.get(self.pos) == Some(&'.') {
                     self.pos += 1;
                     let field = self.ident();
@@ -441,6 +583,46 @@ mod tests {
                 .holds(&env)
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn functions_and_comparisons() {
+        let env = Vars(vec![
+            ("grid", None, -250.0),
+            ("pv", None, 900.0),
+            ("load", None, 400.0),
+        ]);
+        let eval = |t: &str| Expr::parse_comparison(t).unwrap().eval(&env).unwrap();
+        assert_eq!(eval("max(-grid, 0)"), 250.0);
+        assert_eq!(eval("min(pv, load)"), 400.0);
+        assert_eq!(eval("min(pv, load, 3)"), 3.0);
+        assert_eq!(eval("abs(grid)"), 250.0);
+        assert_eq!(eval("if(grid < 0, 1, 2)"), 1.0);
+        assert_eq!(eval("if(pv - load >= 500, pv, 0) + 1"), 901.0);
+        assert_eq!(eval("grid < 0"), 1.0);
+        assert_eq!(eval("pv == load"), 0.0);
+        let shown = Expr::parse_comparison("if(grid < 0, max(-grid, 0), 0)").unwrap();
+        assert_eq!(shown.to_string(), "if((grid < 0), max(-grid, 0), 0)");
+        assert_eq!(
+            shown.params(),
+            [("grid", None), ("grid", None)],
+            "names in order"
+        );
+    }
+
+    #[test]
+    fn function_errors() {
+        let err = Expr::parse_comparison("sqrt(pv)").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sqrt` is not a function (functions: min, max, abs, if) at character 1 of `sqrt(pv)`"
+        );
+        let err = Expr::parse_comparison("1 + if(pv, 2)").unwrap_err();
+        assert_eq!(err.position, 5);
+        assert!(err.message.contains("three arguments"));
+        assert!(Expr::parse_comparison("abs()").is_err());
+        assert!(Expr::parse_comparison("max(1, 2").is_err());
+        assert!(Expr::parse_comparison("a < b < c").is_err());
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - plans reads with modbus-core's optimal planner under each device's limits
 //!   ([`DeviceMap::plan_read`]) and decodes the answers into a [`Snapshot`] of [`Reading`]s,
 //!   where a value that could not be read is [`Missing`] with the reason, never a silent 0;
+//! - computes a map's [`Derived`] values (GivTCP's PV power, power flows, battery mode) from the
+//!   decoded values with the small [`expr`] language, after every read, into the same snapshot;
 //! - turns `NAME=VALUE` text and named actions into checked, encoded [`WriteRequest`]s
 //!   ([`DeviceMap::plan_writes`], [`DeviceMap::plan_action`]), checked before a byte leaves.
 //!
@@ -79,9 +81,9 @@ pub use io::RegisterIo;
 pub use load::{load_file, parse_duration, parse_map};
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
-    Access, Action, Bound, Connection, DeviceMap, Every, Format, Heartbeat, HeartbeatWrite, Kind,
-    Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step, Transport, UnitRef,
-    WriteRule,
+    Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
+    HeartbeatWrite, Kind, Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step,
+    Transport, UnitRef, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

@@ -12,13 +12,13 @@ use crate::error::{MapError, summarise_yaml_error};
 use crate::expr::{Condition, Expr};
 use crate::locate::Locations;
 use crate::model::{
-    Access, Action, Bound, Connection, DeviceMap, Every, Format, Heartbeat, HeartbeatWrite, Kind,
-    Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step, Transport, UnitRef,
-    WriteRule,
+    Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
+    HeartbeatWrite, Kind, Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step,
+    Transport, UnitRef, WriteRule,
 };
 use crate::raw::{
-    RawAction, RawConnection, RawExpr, RawHeartbeat, RawMap, RawNumberOrName, RawReadBack,
-    RawRegister, RawSentinel, RawUnitRef,
+    RawAction, RawConnection, RawDerived, RawExpr, RawHeartbeat, RawMap, RawNumberOrName,
+    RawReadBack, RawRegister, RawSentinel, RawUnitRef,
 };
 
 /// Parses a map from text. `id` names it (and stands for the file in error messages).
@@ -361,6 +361,8 @@ impl Checker<'_> {
             actions.push(self.action(name, action, &registers)?);
         }
 
+        let derived = self.derived(&raw.derived, &registers)?;
+
         Ok(DeviceMap {
             id: id.to_owned(),
             source,
@@ -372,7 +374,152 @@ impl Checker<'_> {
             registers,
             heartbeats,
             actions,
+            derived,
         })
+    }
+
+    /// Derived values: names unique among registers and derived values, expressions that
+    /// parse and read only numeric readable registers or earlier derived values.
+    fn derived(&self, raw: &[RawDerived], registers: &[Register]) -> Check<Vec<Derived>> {
+        let mut out: Vec<Derived> = Vec::with_capacity(raw.len());
+        for (i, d) in raw.iter().enumerate() {
+            let p = |key: &str| format!("derived.{i}.{key}");
+            let item_text = format!("derived value `{}`", d.name);
+            let item = Some(item_text.as_str());
+            if !valid_name(&d.name) {
+                return Err(self.at(
+                    &p("name"),
+                    None,
+                    format!("`{}` is not a usable name", d.name),
+                    Some("letters, digits and `_`, starting with a letter, e.g. `PV_Power`"),
+                ));
+            }
+            if registers.iter().any(|r| r.name == d.name) || out.iter().any(|o| o.name == d.name) {
+                return Err(self.at(
+                    &p("name"),
+                    item,
+                    "the name is already used by a register or another derived value",
+                    Some("a name used by no register and no other derived value"),
+                ));
+            }
+            let kind = match d.kind.as_deref() {
+                None | Some("measurement") => Kind::Measurement,
+                Some("counter") => Kind::Counter,
+                Some("state") => Kind::State,
+                Some(other) => {
+                    return Err(self.at(
+                        &p("kind"),
+                        item,
+                        format!("`{other}` is not a kind a derived value can have"),
+                        Some("measurement, counter, state"),
+                    ));
+                }
+            };
+            if let Some(group) = &d.group
+                && (group.is_empty() || group.split('/').any(|s| s.trim().is_empty()))
+            {
+                return Err(self.at(
+                    &p("group"),
+                    item,
+                    format!("`{group}` is not a usable group path"),
+                    Some("a name, or names joined with `/`, e.g. `Power/Flows`"),
+                ));
+            }
+            let mut enumeration = Vec::new();
+            for (key, label) in d.enumeration.iter().flat_map(|e| e.0.iter()) {
+                let value = parse_int(key).ok_or_else(|| {
+                    self.at_key(
+                        &format!("{}.{key}", p("enum")),
+                        item,
+                        format!("enumeration key `{key}` is not a whole number"),
+                        Some("whole numbers such as 0, 1, 0x10"),
+                    )
+                })?;
+                enumeration.push((value, label.clone()));
+            }
+            let expr = Expr::parse_comparison(&d.expr).map_err(|e| {
+                let (line, column) = self.column_in(&p("expr"), &d.expr, e.position - 1);
+                self.error(line, column, item, e.message.clone(), Some(DERIVED_ALLOWED))
+            })?;
+            let mut inputs: Vec<String> = Vec::new();
+            for (name, field) in expr.params() {
+                let (line, column) =
+                    self.column_in(&p("expr"), &d.expr, word_offset(&d.expr, name));
+                if let Some(field) = field {
+                    return Err(self.error(
+                        line,
+                        column,
+                        item,
+                        format!("`{name}.{field}`: register values have no fields"),
+                        Some(DERIVED_ALLOWED),
+                    ));
+                }
+                let known = match registers.iter().find(|r| r.name == name) {
+                    Some(r) if !r.access.readable() => Err(format!(
+                        "`{name}` is write-only, so it has no value to compute with"
+                    )),
+                    Some(r)
+                        if !r.register_type.data_type().is_some_and(|t| t.is_numeric())
+                            && r.register_type != RegisterType::Bool =>
+                    {
+                        Err(format!("`{name}` is {}, not a number", r.register_type))
+                    }
+                    Some(_) => Ok(()),
+                    None if out.iter().any(|o| o.name == name) => Ok(()),
+                    None if raw[i..].iter().any(|later| later.name == name) => Err(format!(
+                        "`{name}` is a derived value declared at or after this one"
+                    )),
+                    None => {
+                        let candidates = registers
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .chain(out.iter().map(|o| o.name.as_str()));
+                        Err(format!(
+                            "`{name}` is not a register or an earlier derived value of this map{}",
+                            did_you_mean(suggest(name, candidates))
+                        ))
+                    }
+                };
+                if let Err(problem) = known {
+                    return Err(self.error(line, column, item, problem, Some(DERIVED_ALLOWED)));
+                }
+                if !inputs.iter().any(|n| n == name) {
+                    inputs.push(name.to_owned());
+                }
+            }
+            out.push(Derived {
+                name: d.name.clone(),
+                title: d.title.clone().unwrap_or_else(|| title_from_name(&d.name)),
+                group: d.group.clone(),
+                unit: d.unit.clone(),
+                kind,
+                enumeration,
+                description: d.description.clone(),
+                expr,
+                expr_text: d.expr.split_whitespace().collect::<Vec<_>>().join(" "),
+                inputs,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The line and column of character `offset` of the expression `text`, the value of
+    /// `path`: exact when the value is written on one line (plain or quoted), else the value's
+    /// start.
+    fn column_in(&self, path: &str, text: &str, offset: usize) -> (usize, usize) {
+        let (line, column) = self.locations().value(path);
+        let Some(source) = self.text.lines().nth(line.saturating_sub(1)) else {
+            return (line, column);
+        };
+        let rest: String = source.chars().skip(column.saturating_sub(1)).collect();
+        let skip = if rest.starts_with(text) {
+            0
+        } else if (rest.starts_with('"') || rest.starts_with('\'')) && rest[1..].starts_with(text) {
+            1
+        } else {
+            return (line, column);
+        };
+        (line, column + skip + offset)
     }
 
     fn connection(&self, c: &RawConnection) -> Check<Connection> {
@@ -1699,6 +1846,22 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+const DERIVED_ALLOWED: &str = "numbers, names of numeric registers and of earlier derived values, + - * /, parentheses, min(...), max(...), abs(x), if(condition, then, else), == != < <= > >=";
+
+/// The character offset of the first whole-word occurrence of `word` in `text` (0 if none).
+fn word_offset(text: &str, word: &str) -> usize {
+    let chars: Vec<char> = text.chars().collect();
+    let target: Vec<char> = word.chars().collect();
+    let is_word = |c: &char| c.is_alphanumeric() || *c == '_' || *c == '.';
+    (0..chars.len())
+        .find(|&i| {
+            chars[i..].starts_with(&target)
+                && (i == 0 || !is_word(&chars[i - 1]))
+                && chars.get(i + target.len()).is_none_or(|c| !is_word(c))
+        })
+        .unwrap_or(0)
 }
 
 const TYPES_ALLOWED: &str = "int16, uint16, int32, uint32, int64, uint64, float32, float64, string (2 chars/register), string1 (1 char/register), bits16, bits32, bool (coils)";

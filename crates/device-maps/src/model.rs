@@ -33,6 +33,43 @@ pub struct DeviceMap {
     pub heartbeats: Vec<Heartbeat>,
     /// Named commands.
     pub actions: Vec<Action>,
+    /// Values computed from other values after each read, in file order.
+    pub derived: Vec<Derived>,
+}
+
+/// A value computed from other registers' values after a read; never written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    /// Stable key, unique among registers and derived values.
+    pub name: String,
+    /// Human label.
+    pub title: String,
+    /// Output group path.
+    pub group: Option<String>,
+    /// Physical unit.
+    pub unit: Option<String>,
+    /// What the value is (`measurement`, `counter` or `state`).
+    pub kind: Kind,
+    /// Labels of whole-number results.
+    pub enumeration: Vec<(i64, String)>,
+    /// What the value means.
+    pub description: Option<String>,
+    /// The expression, over register names and earlier derived names.
+    pub expr: crate::expr::Expr,
+    /// The text of the expression, as the map wrote it.
+    pub expr_text: String,
+    /// The names the expression reads, without duplicates, in order of first use.
+    pub inputs: Vec<String>,
+}
+
+impl Derived {
+    /// The enumeration label of a result.
+    pub fn label(&self, value: f64) -> Option<&str> {
+        self.enumeration
+            .iter()
+            .find(|(v, _)| *v as f64 == value)
+            .map(|(_, l)| l.as_str())
+    }
 }
 
 impl DeviceMap {
@@ -46,15 +83,22 @@ impl DeviceMap {
         self.registers.iter().position(|r| r.name == name)
     }
 
+    /// The derived value called `name`.
+    pub fn derived(&self, name: &str) -> Option<&Derived> {
+        self.derived.iter().find(|d| d.name == name)
+    }
+
     /// The action called `name`.
     pub fn action(&self, name: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.name == name)
     }
 
-    /// The distinct groups, in order of first appearance.
+    /// The distinct groups of registers and derived values, in order of first appearance.
     pub fn groups(&self) -> Vec<&str> {
         let mut groups: Vec<&str> = Vec::new();
-        for group in self.registers.iter().filter_map(|r| r.group.as_deref()) {
+        let registers = self.registers.iter().filter_map(|r| r.group.as_deref());
+        let derived = self.derived.iter().filter_map(|d| d.group.as_deref());
+        for group in registers.chain(derived) {
             if !groups.contains(&group) {
                 groups.push(group);
             }

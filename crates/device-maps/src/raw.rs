@@ -42,6 +42,42 @@ pub struct RawMap {
     /// Named commands that write one or more registers.
     #[serde(default)]
     pub actions: Ordered<RawAction>,
+    /// Values computed from other registers after each read (never written).
+    #[serde(default)]
+    pub derived: Vec<RawDerived>,
+}
+
+/// A value computed from other registers' values after a read.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Derived"))]
+pub struct RawDerived {
+    /// Stable key in every output, unique among registers and derived values.
+    pub name: String,
+    /// Human label for text output.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Where the value goes in nested output, e.g. `Power/Flows`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Physical unit of the value.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// `measurement` (default), `counter` or `state`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::kind"))]
+    pub kind: Option<String>,
+    /// Labels for whole-number results: `{1: Eco, 2: Timed Demand}`.
+    #[serde(default, rename = "enum")]
+    pub enumeration: Option<Ordered<String>>,
+    /// What the value means.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The expression over registers' values (after scale, in their units) and earlier derived
+    /// values: `+ - * /`, parentheses, `min`, `max`, `abs`, `if(cond, then, else)` and
+    /// comparisons.
+    pub expr: String,
 }
 
 /// `connection:` of a map.

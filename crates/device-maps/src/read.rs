@@ -6,8 +6,9 @@ use std::time::SystemTime;
 
 use modbus_core::{Gaps, Limits, Plan, PlanError, ReadRequest, Span, Value};
 
+use crate::expr::{Env, EvalError};
 use crate::io::RegisterIo;
-use crate::model::{DeviceMap, Format, Kind, Register, RegisterType, Scale};
+use crate::model::{Derived, DeviceMap, Format, Kind, Register, RegisterType, Scale};
 use crate::units::Units;
 
 /// Names given to a read that are neither registers nor groups.
@@ -34,18 +35,27 @@ pub enum SelectError {
 }
 
 impl DeviceMap {
-    /// The registers to read for `names`: register names, group names (a group also selects
-    /// its subgroups: `Energy` selects `Energy/Today`), or every readable register when `names`
-    /// is empty. Indices into [`DeviceMap::registers`], in map order, without duplicates.
+    /// The registers and derived values to read for `names`: register names, derived value
+    /// names, group names (a group also selects its subgroups: `Energy` selects
+    /// `Energy/Today`), or every readable register and every derived value when `names` is
+    /// empty. In map order, without duplicates: indices into [`DeviceMap::registers`], then
+    /// `registers.len() + k` for derived value `k` of [`DeviceMap::derived`]. Pass it to
+    /// [`DeviceMap::plan_read`] as it is.
     pub fn select<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<usize>, SelectError> {
+        let n = self.registers.len();
         if names.is_empty() {
-            return Ok((0..self.registers.len())
+            return Ok((0..n)
                 .filter(|&i| self.registers[i].access.readable())
+                .chain(n..n + self.derived.len())
                 .collect());
         }
-        let mut chosen = vec![false; self.registers.len()];
+        let mut chosen = vec![false; n + self.derived.len()];
         for name in names {
             let name = name.as_ref();
+            if let Some(k) = self.derived.iter().position(|d| d.name == name) {
+                chosen[n + k] = true;
+                continue;
+            }
             if let Some(i) = self.register_index(name) {
                 if !self.registers[i].access.readable() {
                     return Err(SelectError::WriteOnly {
@@ -67,11 +77,20 @@ impl DeviceMap {
                     any = true;
                 }
             }
+            for (k, d) in self.derived.iter().enumerate() {
+                if let Some(g) = &d.group
+                    && (g == name || g.starts_with(&prefix))
+                {
+                    chosen[n + k] = true;
+                    any = true;
+                }
+            }
             if !any {
                 let candidates = self
                     .registers
                     .iter()
                     .map(|r| r.name.as_str())
+                    .chain(self.derived.iter().map(|d| d.name.as_str()))
                     .chain(self.groups());
                 return Err(SelectError::Unknown {
                     map: self.id.clone(),
@@ -98,27 +117,54 @@ impl DeviceMap {
         }
     }
 
-    /// Plans a read of the registers `selection` (from [`DeviceMap::select`]) with the unit ids
-    /// `units`. Scale-factor registers the selection depends on are read too, but not reported.
+    /// Plans a read of the registers and derived values `selection` (from
+    /// [`DeviceMap::select`]) with the unit ids `units`. Scale-factor registers and the inputs
+    /// of derived values are read too, but only the selection is reported.
     pub fn plan_read(
         self: &Arc<Self>,
         selection: &[usize],
         units: &Units,
     ) -> Result<ReadPlan, PlanError> {
-        let mut needed: Vec<usize> = selection
-            .iter()
-            .copied()
-            .filter(|&i| i < self.registers.len())
-            .collect();
+        let n = self.registers.len();
+        let mut needed: Vec<usize> = selection.iter().copied().filter(|&i| i < n).collect();
         let reported = needed.len();
+        // Derived values: the selected ones, and the earlier ones they compute from.
+        let mut derived = vec![false; self.derived.len()];
         for &i in selection {
+            if let Some(k) = i.checked_sub(n).filter(|&k| k < self.derived.len()) {
+                derived[k] = true;
+            }
+        }
+        let reported_derived = derived.clone();
+        for k in (0..self.derived.len()).rev() {
+            if !derived[k] {
+                continue;
+            }
+            for input in &self.derived[k].inputs {
+                if let Some(j) = self.derived.iter().position(|d| d.name == *input) {
+                    derived[j] = true;
+                } else if let Some(j) = self.register_index(input)
+                    && !needed.contains(&j)
+                {
+                    needed.push(j);
+                }
+            }
+        }
+        let mut with_scale = Vec::new();
+        for &i in &needed {
             if let Some(Scale::PowerOfTen(sf)) = self.registers.get(i).map(|r| &r.scale)
                 && let Some(j) = self.register_index(sf)
                 && !needed.contains(&j)
+                && !with_scale.contains(&j)
             {
-                needed.push(j);
+                with_scale.push(j);
             }
         }
+        needed.extend(with_scale);
+        let derived: Vec<(usize, bool)> = (0..self.derived.len())
+            .filter(|&k| derived[k])
+            .map(|k| (k, reported_derived[k]))
+            .collect();
         let spans: Vec<Span> = needed
             .iter()
             .map(|&i| {
@@ -127,12 +173,17 @@ impl DeviceMap {
             })
             .collect();
         let plan = self.limits().plan(&spans)?;
+        let main_unit = units.resolve(&crate::model::UnitRef::Role(
+            self.connection.main_unit.clone(),
+        ));
         Ok(ReadPlan {
             map: Arc::clone(self),
             reported,
             needed,
             spans,
             plan,
+            derived,
+            main_unit,
         })
     }
 }
@@ -146,6 +197,10 @@ pub struct ReadPlan {
     needed: Vec<usize>,
     spans: Vec<Span>,
     plan: Plan,
+    /// Derived values to compute, in map order, and whether each is reported.
+    derived: Vec<(usize, bool)>,
+    /// The main unit's id, which derived values are reported under.
+    main_unit: u8,
 }
 
 /// A read request that failed, kept as data in the snapshot.
@@ -219,8 +274,11 @@ impl ReadPlan {
             let (w, _) = words[k].clone()?;
             decode_register(&self.map.registers[self.needed[k]], w)
         };
-        let mut readings = Vec::with_capacity(self.reported);
-        for (k, &i) in self.needed.iter().enumerate().take(self.reported) {
+        let mut readings = Vec::with_capacity(self.reported + self.derived.len());
+        // Final values of every needed register, for derived values.
+        let mut values: Vec<(&str, Result<Value, Missing>, Option<SystemTime>)> =
+            Vec::with_capacity(self.needed.len());
+        for (k, &i) in self.needed.iter().enumerate() {
             let r = &self.map.registers[i];
             let read_at = words[k].as_ref().ok().map(|(_, at)| *at);
             let mut value = value_of(k);
@@ -247,7 +305,24 @@ impl ReadPlan {
                     }),
                 };
             }
-            readings.push(Reading::new(r, value, units_of(&self.spans[k]), read_at));
+            if k < self.reported {
+                readings.push(Reading::new(
+                    r,
+                    value.clone(),
+                    units_of(&self.spans[k]),
+                    read_at,
+                ));
+            }
+            values.push((r.name.as_str(), value, read_at));
+        }
+        for &(k, reported) in &self.derived {
+            let d = &self.map.derived[k];
+            let (value, read_at) = evaluate(d, &values);
+            let name = d.name.as_str();
+            if reported {
+                readings.push(Reading::derived(d, value.clone(), self.main_unit, read_at));
+            }
+            values.push((name, value, read_at));
         }
         Snapshot {
             device: self.map.id.clone(),
@@ -256,6 +331,76 @@ impl ReadPlan {
             finished_at: responses.last().map(|(_, at)| *at).unwrap_or(started_at),
             requests: self.requests().len(),
         }
+    }
+}
+
+/// The value of derived value `d` from the values computed so far (name, value, read time):
+/// missing, with the reason, when an input is missing; read when its latest input was read.
+fn evaluate(
+    d: &Derived,
+    values: &[(&str, Result<Value, Missing>, Option<SystemTime>)],
+) -> (Result<Value, Missing>, Option<SystemTime>) {
+    let mut inputs: Vec<(&str, f64)> = Vec::with_capacity(d.inputs.len());
+    let mut read_at: Option<SystemTime> = None;
+    // Whole-number results of whole-number inputs stay integers (watts); otherwise a float.
+    let mut integers = true;
+    for name in &d.inputs {
+        let found = values.iter().find(|(n, _, _)| n == name);
+        let number = match found {
+            Some((_, Ok(v), at)) => {
+                read_at = read_at.max(*at);
+                integers &= !matches!(v, Value::Float(_));
+                match v {
+                    Value::Bool(b) => Ok(f64::from(u8::from(*b))),
+                    other => other
+                        .as_f64()
+                        .filter(|f| !f.is_nan())
+                        .ok_or_else(|| Missing::Input {
+                            name: name.clone(),
+                            reason: format!("{other} is not a number"),
+                        }),
+                }
+            }
+            Some((_, Err(m), _)) => Err(Missing::Input {
+                name: name.clone(),
+                reason: m.to_string(),
+            }),
+            None => Err(Missing::Input {
+                name: name.clone(),
+                reason: Missing::NotRead.to_string(),
+            }),
+        };
+        match number {
+            Ok(x) => inputs.push((name, x)),
+            Err(m) => return (Err(m), None),
+        }
+    }
+    struct Inputs<'a>(Vec<(&'a str, f64)>);
+    impl Env for Inputs<'_> {
+        fn get(&self, name: &str, _field: Option<&str>) -> Result<Option<f64>, EvalError> {
+            Ok(self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+        }
+    }
+    match d.expr.eval(&Inputs(inputs)) {
+        Ok(x) if x.is_finite() => {
+            // 12 significant digits hide the binary noise of decimal scales (17.1, not
+            // 17.100000000000005) and keep far more precision than any register has.
+            let x = format!("{x:.11e}").parse::<f64>().unwrap_or(x);
+            let value = if integers && x.fract() == 0.0 && x.abs() < 9.0e15 {
+                Value::Int(x as i64)
+            } else {
+                Value::Float(x)
+            };
+            (Ok(value), read_at)
+        }
+        Ok(x) => (
+            Err(Missing::Undecodable(format!("`{}` gives {x}", d.expr_text))),
+            read_at,
+        ),
+        Err(e) => (
+            Err(Missing::Undecodable(format!("`{}`: {e}", d.expr_text))),
+            read_at,
+        ),
     }
 }
 
@@ -300,6 +445,13 @@ pub enum Missing {
     NotRead,
     /// The words could not be decoded (text that is not text, a short answer).
     Undecodable(String),
+    /// An input of a derived value is missing.
+    Input {
+        /// The register or derived value.
+        name: String,
+        /// Why it is missing.
+        reason: String,
+    },
     /// Its scale-factor register is missing or unusable.
     ScaleFactor {
         /// The scale-factor register.
@@ -316,6 +468,7 @@ impl fmt::Display for Missing {
             Missing::ReadFailed(e) => write!(f, "read failed: {e}"),
             Missing::NotRead => f.write_str("not read"),
             Missing::Undecodable(why) => write!(f, "cannot be decoded: {why}"),
+            Missing::Input { name, reason } => write!(f, "input `{name}` is missing: {reason}"),
             Missing::ScaleFactor { register, reason } => {
                 write!(f, "scale factor `{register}` unusable: {reason}")
             }
@@ -375,6 +528,33 @@ impl Reading {
             flags,
             group: r.group.clone(),
             kind: r.kind,
+            unit_id,
+            read_at,
+        }
+    }
+
+    /// A reading of derived value `d`, reported under `unit_id` (the main unit).
+    pub fn derived(
+        d: &Derived,
+        value: Result<Value, Missing>,
+        unit_id: u8,
+        read_at: Option<SystemTime>,
+    ) -> Reading {
+        let label = value
+            .as_ref()
+            .ok()
+            .and_then(Value::as_f64)
+            .and_then(|v| d.label(v))
+            .map(str::to_owned);
+        Reading {
+            name: d.name.clone(),
+            title: d.title.clone(),
+            value,
+            unit: d.unit.clone(),
+            label,
+            flags: Vec::new(),
+            group: d.group.clone(),
+            kind: d.kind,
             unit_id,
             read_at,
         }

@@ -576,3 +576,98 @@ registers:
         "names the line: {err}"
     );
 }
+
+const DERIVED_MAP: &str = r#"
+manufacturer: Demo
+model: Inverter
+connection: {unit_ids: {inverter: 17}, address_base: 0}
+defaults: {table: input}
+registers:
+  - {name: pv_1, address: 18, type: uint16, unit: W, group: Power, example: 1200}
+  - {name: pv_2, address: 20, type: uint16, unit: W, group: Power, example: 800}
+  - {name: grid, address: 30, type: int16, unit: W, group: Power, sentinels: [0x8000], example: -250}
+  - {name: load, address: 42, type: uint16, unit: W, group: Power, example: 2100}
+  - {name: today_1, address: 17, type: uint16, scale: 0.1, unit: kWh, example: 12.2}
+  - {name: today_2, address: 19, type: uint16, scale: 0.1, unit: kWh, example: 12.3}
+derived:
+  - {name: pv, group: Power, unit: W, expr: "pv_1 + pv_2"}
+  - {name: import, group: Power/Flows, unit: W, expr: "max(-grid, 0)"}
+  - {name: solar_to_house, group: Power/Flows, unit: W, expr: "min(pv, load)"}
+  - {name: pv_today, unit: kWh, kind: counter, expr: "today_1 + today_2"}
+  - {name: state, kind: state, expr: "if(grid < 0, 1, 2)", enum: {1: Importing, 2: Exporting}}
+"#;
+
+/// Derived values are computed after the read from the registers' scaled values; selecting
+/// one reads its inputs without reporting them; a missing input makes it missing, with why.
+#[test]
+fn derived_values_are_computed_after_a_read() {
+    let map =
+        Arc::new(device_maps::parse_map("inverter", DERIVED_MAP).unwrap_or_else(|e| panic!("{e}")));
+    let mut device = MemoryDevice::with_examples(&map);
+    let all = map
+        .plan_read(&map.select::<&str>(&[]).expect("all"), &map.units())
+        .expect("plannable");
+    let snapshot = block_on(all.execute(&mut device));
+    assert_eq!(snapshot.value("pv"), Some(&Value::Int(2000)));
+    assert_eq!(snapshot.value("import"), Some(&Value::Int(250)));
+    assert_eq!(snapshot.value("solar_to_house"), Some(&Value::Int(2000)));
+    assert_eq!(snapshot.value("pv_today"), Some(&Value::Float(24.5)));
+    let state = snapshot.get("state").expect("reported");
+    assert_eq!(state.label.as_deref(), Some("Importing"));
+    assert_eq!(state.kind, device_maps::Kind::State);
+    assert_eq!(state.unit_id, 17);
+    assert!(state.read_at.is_some());
+    assert_eq!(
+        snapshot.get("import").and_then(|r| r.group.as_deref()),
+        Some("Power/Flows")
+    );
+
+    // One derived value by name: its inputs (and the derived values it uses) are read, only it
+    // is reported.
+    let plan = map
+        .plan_read(
+            &map.select(&["solar_to_house"]).expect("known"),
+            &map.units(),
+        )
+        .expect("plannable");
+    let snapshot = block_on(plan.execute(&mut device));
+    let names: Vec<&str> = snapshot.readings.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["solar_to_house"]);
+    assert_eq!(snapshot.value("solar_to_house"), Some(&Value::Int(2000)));
+
+    // A group selects its derived values too.
+    let flows = map.select(&["Power/Flows"]).expect("a group");
+    assert_eq!(flows.len(), 2);
+
+    // A missing input: the derived value is missing and says which input and why.
+    device.set(17, Table::Input, 30, &[0x8000]);
+    let snapshot = block_on(all.execute(&mut device));
+    let import = snapshot.get("import").expect("reported");
+    let reason = import.value.clone().expect_err("missing").to_string();
+    assert_eq!(
+        reason,
+        "input `grid` is missing: not available (the device reports no value)"
+    );
+    assert!(
+        snapshot.value("pv").is_some(),
+        "other values still computed"
+    );
+    assert!(
+        snapshot.value("state").is_none(),
+        "a derived value over a missing input is missing"
+    );
+}
+
+#[test]
+fn derived_values_name_only_earlier_values() {
+    let later = DERIVED_MAP.replace("expr: \"pv_1 + pv_2\"", "expr: \"pv_1 + import\"");
+    let err = device_maps::parse_map("inverter", &later).expect_err("names a later value");
+    assert!(
+        err.to_string()
+            .contains("`import` is a derived value declared at or after this one"),
+        "{err}"
+    );
+    let text = DERIVED_MAP.replace("{name: import,", "{name: pv_1,");
+    let err = device_maps::parse_map("inverter", &text).expect_err("duplicate name");
+    assert!(err.to_string().contains("already used"), "{err}");
+}

@@ -53,7 +53,26 @@ fn examples_decode() {
             out.push_str(&format!("  {req}\n"));
         }
         for reading in &snapshot.readings {
-            let r = map.register(&reading.name).expect("known register");
+            let Some(r) = map.register(&reading.name) else {
+                let d = map
+                    .derived(&reading.name)
+                    .expect("a register or a derived value");
+                let value = match &reading.value {
+                    Ok(v) => format!("{v:?}"),
+                    Err(m) => format!("MISSING ({m})"),
+                };
+                let unit = reading.unit.as_deref().unwrap_or("");
+                let label = reading
+                    .label
+                    .as_ref()
+                    .map(|l| format!(" [{l}]"))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{} = {value} {unit}{label}   (derived: {})\n",
+                    reading.name, d.expr_text
+                ));
+                continue;
+            };
             let value = match &reading.value {
                 Ok(v) => format!("{v:?}"),
                 Err(m) => format!("MISSING ({m})"),

@@ -38,6 +38,29 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
         }
     }
     sections.sort_by_key(|(g, _)| g.is_some());
+    // A group that only derived values fill (`Power/Flows`, computed after every register)
+    // goes right after the last section of its top-level group (`Power/Power`), not at the end.
+    fn top(group: Option<&str>) -> Option<&str> {
+        group.and_then(|g| g.split('/').next()).map(str::trim)
+    }
+    let mut k = 0;
+    while k < sections.len() {
+        let (group, readings) = &sections[k];
+        let only_derived = readings.iter().all(|r| r.derived.is_some());
+        let target = top(*group).and_then(|t| {
+            (0..k)
+                .rev()
+                .find(|&m| top(sections[m].0) == Some(t) && m + 1 < k)
+        });
+        match target {
+            Some(m) if only_derived && group.is_some() => {
+                let section = sections.remove(k);
+                sections.insert(m + 1, section);
+            }
+            _ => {}
+        }
+        k += 1;
+    }
 
     for (group, readings) in sections {
         out.push('\n');

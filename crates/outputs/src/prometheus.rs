@@ -71,7 +71,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
             None => {
                 // A reading the map does not declare: its own metric, from what it carries.
                 let candidate = Candidate::of_reading(reading);
-                let plan = plans.add(&prefix, &candidate, false, reading.description());
+                let plan = plans.add(&prefix, &candidate, false, &reading.description());
                 samples.resize(plans.families.len(), Vec::new());
                 plan
             }
@@ -391,7 +391,7 @@ fn info_metrics(
                     lines.push(line);
                 }
             }
-            None => families.push((name, reading.description().to_owned(), vec![line])),
+            None => families.push((name, reading.description().into_owned(), vec![line])),
         }
     }
     for (name, help, lines) in families {

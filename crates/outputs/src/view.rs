@@ -1,10 +1,12 @@
 //! The renderers' view of a snapshot: each reading next to its register in the map (when the
 //! map has it), so every format sees the same values, labels and reasons.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use device_maps::{
-    DeviceMap, Format as ValueFormat, Kind, Missing, Reading as MapReading, Register, Snapshot,
+    Derived, DeviceMap, Format as ValueFormat, Kind, Missing, Reading as MapReading, Register,
+    Snapshot,
 };
 use modbus_core::{DataType, Value};
 
@@ -13,6 +15,8 @@ use modbus_core::{DataType, Value};
 pub(crate) struct Reading<'a> {
     pub reading: &'a MapReading,
     pub register: Option<&'a Register>,
+    /// The derived value, when the reading is one.
+    pub derived: Option<&'a Derived>,
 }
 
 impl<'a> Reading<'a> {
@@ -76,9 +80,13 @@ impl<'a> Reading<'a> {
             .is_some_and(|r| r.format == Some(ValueFormat::Hhmm))
     }
 
-    /// The register's enumeration (empty when unknown).
+    /// The enumeration of the register or derived value (empty when unknown).
     pub fn enumeration(&self) -> &'a [(i64, String)] {
-        self.register.map_or(&[], |r| r.enumeration.as_slice())
+        match (self.register, self.derived) {
+            (Some(r), _) => r.enumeration.as_slice(),
+            (None, Some(d)) => d.enumeration.as_slice(),
+            (None, None) => &[],
+        }
     }
 
     /// The register's flag labels by bit (empty when unknown).
@@ -101,11 +109,32 @@ impl<'a> Reading<'a> {
         })
     }
 
-    /// The description of the register, else its title.
-    pub fn description(&self) -> &'a str {
-        self.register
-            .and_then(|r| r.description.as_deref())
-            .unwrap_or(&self.reading.title)
+    /// The description of the register, else its title; for a derived value, its description
+    /// (or title) and the meaning of its states.
+    pub fn description(&self) -> Cow<'a, str> {
+        if let Some(d) = self.derived {
+            let mut text = d
+                .description
+                .as_deref()
+                .unwrap_or(&d.title)
+                .trim()
+                .to_owned();
+            if !d.enumeration.is_empty() {
+                let states: Vec<String> = d
+                    .enumeration
+                    .iter()
+                    .map(|(v, l)| format!("{v} = {l}"))
+                    .collect();
+                text.push_str("; ");
+                text.push_str(&states.join(", "));
+            }
+            return Cow::Owned(text);
+        }
+        Cow::Borrowed(
+            self.register
+                .and_then(|r| r.description.as_deref())
+                .unwrap_or(&self.reading.title),
+        )
     }
 }
 
@@ -122,9 +151,16 @@ impl<'a> View<'a> {
         let readings = snapshot
             .readings
             .iter()
-            .map(|reading| Reading {
-                reading,
-                register: map.register(&reading.name),
+            .map(|reading| {
+                let register = map.register(&reading.name);
+                Reading {
+                    reading,
+                    register,
+                    derived: register
+                        .is_none()
+                        .then(|| map.derived(&reading.name))
+                        .flatten(),
+                }
             })
             .collect();
         View {

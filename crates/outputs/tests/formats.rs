@@ -605,3 +605,91 @@ fn alfen_mode_3_state_prints_label_and_code_as_the_seed_tool() {
         assert_eq!(json["mode_3_state"], code);
     }
 }
+
+/// `--nested` JSON of a GivEnergy map is GivTCP's runAll tree, computed values included.
+#[test]
+fn givenergy_nested_json_is_givtcps_run_all_tree() {
+    for id in ["givenergy-hybrid", "givenergy-ac", "givenergy-aio"] {
+        let map = map(id);
+        let snapshot = example_snapshot(&map);
+        assert_eq!(snapshot.missing().count(), 0, "{id}");
+        let nested = Options {
+            nested: true,
+            ..Options::default()
+        };
+        let text = outputs::json(&snapshot, &map, &nested);
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let top: Vec<&str> = value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "Energy",
+            "Power",
+            "Invertor_Details",
+            "Timeslots",
+            "Control",
+            "Battery_Details",
+        ] {
+            assert!(top.contains(&key), "{id}: {key} in {top:?}");
+        }
+        for group in ["Today", "Total"] {
+            assert!(value["Energy"][group].is_object(), "{id}: Energy/{group}");
+        }
+        for flow in [
+            "Battery_to_House",
+            "Battery_to_Grid",
+            "Grid_to_House",
+            "Grid_to_Battery",
+        ] {
+            assert!(value["Power"]["Flows"][flow].is_number(), "{id}: {flow}");
+        }
+        for power in [
+            "Import_Power",
+            "Export_Power",
+            "Charge_Power",
+            "Discharge_Power",
+            "Self_Consumption_Power",
+        ] {
+            assert!(value["Power"]["Power"][power].is_number(), "{id}: {power}");
+        }
+        assert!(value["Control"]["Mode"].is_number(), "{id}: Mode");
+    }
+    // The hybrid capture: 443 W discharging, 2 W exported, 371 W load.
+    let map = map("givenergy-hybrid");
+    let snapshot = example_snapshot(&map);
+    let text = outputs::json(
+        &snapshot,
+        &map,
+        &Options {
+            nested: true,
+            ..Options::default()
+        },
+    );
+    let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(value["Power"]["Power"]["Discharge_Power"], 443);
+    assert_eq!(value["Power"]["Flows"]["Battery_to_House"], 441);
+    assert_eq!(value["Power"]["Flows"]["Battery_to_Grid"], 2);
+    assert_eq!(value["Power"]["Flows"]["Solar_to_House"], 0);
+    assert_eq!(value["Energy"]["Today"]["PV_Energy_Today_kWh"], 24.5);
+    assert_eq!(value["Energy"]["Total"]["Load_Energy_Total_kWh"], 29026.6);
+    assert_eq!(value["Control"]["Mode"], 1);
+    let human = outputs::human(&snapshot, &map, &Options::default());
+    assert!(
+        human
+            .lines()
+            .any(|l| l.starts_with("Mode:") && l.ends_with(" Eco")),
+        "{human}"
+    );
+    let flows = human.find("== Power / Flows ==").expect("a flows section");
+    let details = human
+        .find("== Invertor Details ==")
+        .expect("a details section");
+    assert!(
+        flows < details,
+        "Power / Flows follows Power / Power:\n{human}"
+    );
+    insta::assert_snapshot!("givenergy-hybrid.nested.json", text);
+}
