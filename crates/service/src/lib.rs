@@ -51,6 +51,7 @@
 
 mod client;
 mod config;
+pub mod heartbeat;
 pub mod http;
 pub mod influx;
 pub mod mqtt;

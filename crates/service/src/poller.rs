@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use device_maps::{DeviceMap, Heartbeat, Missing, ReadPlan, Reading, RegisterIo, Snapshot, Units};
+use device_maps::{Heartbeat, Missing, ReadPlan, Reading, RegisterIo, Snapshot};
 use modbus_core::{Table, Value};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -320,62 +320,43 @@ pub fn with_stale(
     (snapshot, stale)
 }
 
-/// Sends one heartbeat and returns the time until the next one.
+/// Sends one heartbeat (bounded in time) and returns the time until the next one.
 async fn send_heartbeat(
     device: &DeviceHandle,
     heartbeat: &Heartbeat,
     last_good: &HashMap<String, Reading>,
 ) -> Duration {
-    let map = &device.spec.map;
-    let units = &device.spec.units;
     let mut client = device.client.clone();
-    let register_value = match heartbeat.interval_register() {
-        None => None,
-        Some(name) => match last_good.get(name).and_then(Reading::value) {
-            Some(v) => v.as_f64(),
-            None => read_one(map, units, name, &mut client).await,
-        },
-    };
-    let interval = heartbeat.interval(register_value);
     let written: HashMap<String, Value> = device
         .last_written
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    match map.plan_heartbeat(heartbeat, units, |name| written.get(name).cloned()) {
-        Ok(Some(plan)) => {
-            let deadline = device.spec.timeout.saturating_mul(4);
-            match tokio::time::timeout(deadline, plan.execute(&mut client)).await {
-                Ok(Ok(report)) => {
-                    tracing::debug!(device = %device.id, heartbeat = %heartbeat.name, requests = report.sent.len(), "heartbeat sent");
-                }
-                Ok(Err(err)) => {
-                    tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, error = %error_chain(&err), "heartbeat failed");
-                }
-                Err(_) => {
-                    tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, "heartbeat timed out");
-                }
-            }
+    let deadline = device.spec.timeout.saturating_mul(4);
+    let sent = crate::heartbeat::send(
+        &device.spec.map,
+        &device.spec.units,
+        heartbeat,
+        &mut client,
+        &written,
+        last_good,
+    );
+    let interval = match tokio::time::timeout(deadline, sent).await {
+        Ok((interval, Ok(requests))) => {
+            tracing::debug!(device = %device.id, heartbeat = %heartbeat.name, requests, "heartbeat sent");
+            interval
         }
-        Ok(None) => {}
-        Err(err) => {
-            tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, error = %error_chain(&err), "heartbeat not planned");
+        Ok((interval, Err(err))) => {
+            tracing::warn!(device = %device.id, error = %error_chain(&err), "heartbeat not sent");
+            interval
         }
-    }
+        Err(_) => {
+            tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, "heartbeat timed out");
+            heartbeat.interval(None)
+        }
+    };
     // Never spin: at least a second between heartbeats.
     interval.max(Duration::from_secs(1))
-}
-
-async fn read_one(
-    map: &Arc<DeviceMap>,
-    units: &Units,
-    name: &str,
-    client: &mut DeviceClient,
-) -> Option<f64> {
-    let index = map.register_index(name)?;
-    let plan = map.plan_read(&[index], units).ok()?;
-    let snapshot = plan.execute(client).await;
-    snapshot.value(name).and_then(Value::as_f64)
 }
 
 /// An error and its causes on one line.
