@@ -122,6 +122,16 @@ fn connection(out: &mut String, map: &DeviceMap) {
         })
         .collect();
     row("unit ids", units.join(", "));
+    for (role, ids) in &c.extra_unit_ids {
+        let ids: Vec<String> = ids.iter().map(u8::to_string).collect();
+        row(
+            "also answers",
+            format!(
+                "{role} at unit {} with the same registers (read with `--unit N`)",
+                ids.join(", ")
+            ),
+        );
+    }
     row(
         "address base",
         format!(

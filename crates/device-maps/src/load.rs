@@ -585,6 +585,37 @@ impl Checker<'_> {
                 ));
             }
         };
+        let mut extra_unit_ids: Vec<(String, Vec<u8>)> = Vec::new();
+        for (role, ids) in c.extra_unit_ids.iter().flat_map(|e| e.0.iter()) {
+            let path = format!("connection.extra_unit_ids.{role}");
+            if !c.unit_ids.0.iter().any(|(r, _)| r == role) {
+                return Err(self.at_key(
+                    &path,
+                    None,
+                    format!("`{role}` is not a unit role of `connection.unit_ids`"),
+                    Some(&roles()),
+                ));
+            }
+            for (k, id) in ids.iter().enumerate() {
+                if let Some((other, _)) = c.unit_ids.0.iter().find(|(_, u)| u == id) {
+                    return Err(self.at(
+                        &format!("{path}.{k}"),
+                        None,
+                        format!("unit id {id} is already role `{other}`'s"),
+                        Some("unit ids no role of `connection.unit_ids` has"),
+                    ));
+                }
+                if extra_unit_ids.iter().any(|(_, e)| e.contains(id)) || ids[..k].contains(id) {
+                    return Err(self.at(
+                        &format!("{path}.{k}"),
+                        None,
+                        format!("unit id {id} is listed twice"),
+                        Some("each extra unit id once"),
+                    ));
+                }
+            }
+            extra_unit_ids.push((role.clone(), ids.clone()));
+        }
         let order = match c.order.as_deref() {
             Some(o) => self.order(o, "connection.order", None)?,
             None => Order::Abcd,
@@ -671,6 +702,7 @@ impl Checker<'_> {
             port: c.port.unwrap_or(transport.default_port()),
             unit_ids: c.unit_ids.0.clone(),
             main_unit,
+            extra_unit_ids,
             address_base: c.address_base,
             order,
             max_registers,

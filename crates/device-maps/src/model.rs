@@ -189,6 +189,9 @@ pub struct Connection {
     pub unit_ids: Vec<(String, u8)>,
     /// The role registers use by default, and the one `--unit N` replaces.
     pub main_unit: String,
+    /// Other unit ids each role may answer at with the same registers (Alfen dual station:
+    /// socket 2), in file order.
+    pub extra_unit_ids: Vec<(String, Vec<u8>)>,
     /// The document's address base: wire address = address - base.
     pub address_base: u32,
     /// Default byte and word order.
@@ -214,6 +217,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The other unit ids `role` may answer at (empty for most devices).
+    pub fn extra_ids(&self, role: &str) -> &[u8] {
+        self.extra_unit_ids
+            .iter()
+            .find(|(r, _)| r == role)
+            .map_or(&[], |(_, ids)| ids.as_slice())
+    }
+
     /// The unit id of a role, as the map declares it.
     pub fn unit_id(&self, role: &str) -> Option<u8> {
         self.unit_ids

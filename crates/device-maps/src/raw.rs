@@ -98,6 +98,10 @@ pub struct RawConnection {
     /// The role a register uses when it names none, and the one `--unit N` replaces.
     #[serde(default)]
     pub main_unit: Option<String>,
+    /// Other unit ids a role may answer at with the same registers, e.g. `{socket: [2]}` for
+    /// the second socket of a dual station. Simulators serve them too.
+    #[serde(default)]
+    pub extra_unit_ids: Option<Ordered<Vec<u8>>>,
     /// What the document's first register is called: 0, 1, 30001, 40001, ...
     pub address_base: u32,
     /// Byte and word order of multi-register values (default ABCD).

@@ -268,8 +268,9 @@ pub enum Error {
 pub struct Simulator;
 
 impl Simulator {
-    /// Starts describing a simulator of the device `map` describes: every unit id the map names,
-    /// every register with its example value, unmapped addresses answering illegal data address
+    /// Starts describing a simulator of the device `map` describes: every unit id the map names
+    /// (including `connection.extra_unit_ids`, such as an Alfen dual station's socket 2), every
+    /// register with its example value, unmapped addresses answering illegal data address
     /// unless the map says the device spans gaps (then they read 0xFFFF). A map whose transport
     /// is RTU over TCP or serial RTU is served with RTU framing over TCP (as its gateway would).
     pub fn builder(map: &DeviceMap) -> SimulatorBuilder {

@@ -277,3 +277,46 @@ fn every_built_in_map_becomes_a_bank_with_its_examples() {
     }
     assert!(served > 0, "the registry has built-in maps");
 }
+
+/// A map's `connection.extra_unit_ids` are served by default: the shipped Alfen map answers its
+/// second socket at unit 2 with its own state, with no builder option.
+#[tokio::test]
+async fn extra_unit_ids_of_the_map_are_served_by_default() {
+    let registry = device_maps::Registry::built_in().unwrap();
+    let map = registry.get("alfen-eve").unwrap();
+    assert_eq!(map.connection.extra_ids("socket"), [2]);
+    let sim = Simulator::builder(map).bind("127.0.0.1:0").await.unwrap();
+    let voltage = map.register("voltage_phase_L1N").unwrap().wire_address;
+    let mut socket_1 = connect(sim.local_addr(), 1).await;
+    let mut socket_2 = connect(sim.local_addr(), 2).await;
+    let one = within(socket_1.read_holding_registers(voltage, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    let two = within(socket_2.read_holding_registers(voltage, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one, two, "both sockets serve the examples");
+    // Each socket has its own state: a write to socket 2 leaves socket 1 alone.
+    let setpoint = map
+        .register("modbus_slave_max_current")
+        .unwrap()
+        .wire_address;
+    within(socket_2.write_multiple_registers(setpoint, &[0x4120, 0x0000]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sim.registers(2, Table::Holding, setpoint, 2),
+        [Some(0x4120), Some(0)]
+    );
+    assert_ne!(
+        sim.registers(1, Table::Holding, setpoint, 2),
+        [Some(0x4120), Some(0)]
+    );
+    // Station registers stay at unit 200 only.
+    let name = map.register("c_name").unwrap().wire_address;
+    assert!(sim.registers(200, Table::Holding, name, 1)[0].is_some());
+    assert_eq!(sim.registers(2, Table::Holding, name, 1), [None]);
+}

@@ -228,6 +228,10 @@ impl MapSource {
         let mut bank = RegisterBank::new();
         let mut units: BTreeSet<u8> = self.units.roles().iter().map(|(_, id)| *id).collect();
         units.extend(&self.also_main);
+        // The other unit ids the map declares for its roles (Alfen's second socket).
+        for (_, ids) in &map.connection.extra_unit_ids {
+            units.extend(ids);
+        }
         for unit in &units {
             bank.add_unit(*unit, gaps);
         }
@@ -252,6 +256,9 @@ impl MapSource {
             let mut targets = vec![self.units.resolve(&register.unit_id)];
             if register.unit_id == UnitRef::Role(main_role.clone()) {
                 targets.extend(&self.also_main);
+            }
+            if let UnitRef::Role(role) = &register.unit_id {
+                targets.extend(map.connection.extra_ids(role));
             }
             targets.sort_unstable();
             targets.dedup();
