@@ -438,6 +438,12 @@ pub fn render_metrics(service: &Service) -> String {
         &|d| d.status().failures as f64,
     );
     own(
+        "evctl_device_poll_lag_seconds",
+        "gauge",
+        "How late the device's last scheduled poll started",
+        &|d| d.status().last_lag.as_secs_f64(),
+    );
+    own(
         "evctl_device_last_success_timestamp_seconds",
         "gauge",
         "When the device last answered (Unix time)",

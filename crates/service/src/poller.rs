@@ -260,6 +260,7 @@ async fn poll_once(
         let changed = status.polls == 0 || status.available != available;
         status.polls += 1;
         status.last_attempt = Some(attempt);
+        status.last_lag = lag;
         status.available = available;
         status.last_error = error.clone();
         status.stale = Arc::clone(&stale);

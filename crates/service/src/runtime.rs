@@ -189,6 +189,8 @@ pub struct DeviceStatus {
     pub failures: u64,
     /// Failed polls in a row.
     pub consecutive_failures: u32,
+    /// How late the last scheduled poll started.
+    pub last_lag: Duration,
 }
 
 /// One device of the running service.
