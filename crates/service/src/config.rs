@@ -460,6 +460,15 @@ impl SiteConfig {
                 return invalid(format!("device `{id}`: the interval must be more than 0"));
             }
         }
+        let empty = |s: &Option<Secret>| s.as_ref().is_some_and(|s| s.expose().trim().is_empty());
+        if empty(&self.http.token) {
+            return invalid("http.token is empty; give a long random token or leave it out".into());
+        }
+        if let Some(influx) = &self.influx
+            && (empty(&influx.token) || empty(&influx.password))
+        {
+            return invalid("influx: an empty token or password; leave it out instead".into());
+        }
         if self.poll.interval.is_zero() {
             return invalid("poll.interval must be more than 0".to_owned());
         }
@@ -524,6 +533,12 @@ mod tests {
         assert!(!secret.matches(b"hunter"));
         assert!(!secret.matches(b""));
         assert!(!secret.matches(b"hunter22"));
+    }
+
+    #[test]
+    fn an_empty_token_is_refused() {
+        let err = SiteConfig::parse("http: {token: ''}\n", Path::new("s")).expect_err("empty");
+        assert!(err.to_string().contains("http.token is empty"), "{err}");
     }
 
     #[test]
