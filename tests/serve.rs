@@ -62,7 +62,7 @@ impl Served {
             .args(["serve", "--config"])
             .arg(config)
             .args(["--listen", "127.0.0.1:0"])
-            .env("EVCTL_LOG", "info")
+            .env("EVCTL_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
