@@ -192,6 +192,8 @@ fn serve_polls_serves_http_and_stops_on_sigterm() {
     let (code, log) = served.stop();
     assert_eq!(code, Some(0), "{log:#?}");
     let all = log.join("\n");
+    // The requests that carried the token are in the (debug) log; the token is not.
+    assert!(all.contains("/devices/charger/registers"), "{all}");
     assert!(
         !all.contains("file-token-123"),
         "the token reached the log:\n{all}"
