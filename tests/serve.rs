@@ -135,7 +135,11 @@ impl Served {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let log: Vec<String> = self.log.try_iter().collect();
+        // Everything it wrote, up to the end of its stderr.
+        let mut log = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(WAIT) {
+            log.push(line);
+        }
         (code, log)
     }
 }
