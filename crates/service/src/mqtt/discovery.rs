@@ -234,6 +234,22 @@ pub(crate) fn messages(
         };
         push(component, &r.name, &config);
     }
+    // Values the map computes from registers (GivTCP's power flows): read-only sensors.
+    for d in &map.derived {
+        let unique_id = format!("{node}_{}", id_part(&d.name));
+        let mut config = EntityConfig::new(&d.title, unique_id, availability(), &block, &origin);
+        config.state_topic = Some(topics.value(device, &d.name));
+        if d.enumeration.is_empty() {
+            let (class, state) = classes_of(&d.name, d.unit.as_deref(), d.kind);
+            config.device_class = class;
+            config.state_class = state;
+            config.unit_of_measurement = d.unit.as_deref().map(ha_unit);
+        } else {
+            config.device_class = Some("enum");
+            config.options = Some(d.enumeration.iter().map(|(_, l)| l.as_str()).collect());
+        }
+        push("sensor", &d.name, &config);
+    }
     for action in map.actions.iter().filter(|a| a.params.is_empty()) {
         push(
             "button",
@@ -410,6 +426,12 @@ fn ha_unit(unit: &str) -> String {
     }
 }
 
+/// Whether an energy value is energy held in a battery rather than energy moved.
+fn is_stored_energy(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("capacity") || lower.contains("stored") || is_state_of_charge(name)
+}
+
 /// Whether a register holds a battery's state of charge.
 fn is_state_of_charge(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -418,25 +440,37 @@ fn is_state_of_charge(name: &str) -> bool {
 
 /// The device class and state class of a numeric register.
 fn classes(r: &Register) -> (Option<&'static str>, Option<&'static str>) {
-    let unit = r.unit.as_deref().unwrap_or("");
+    classes_of(&r.name, r.unit.as_deref(), r.kind)
+}
+
+/// The device class and state class of a numeric value called `name`.
+fn classes_of(
+    name: &str,
+    unit: Option<&str>,
+    kind: Kind,
+) -> (Option<&'static str>, Option<&'static str>) {
+    let unit = unit.unwrap_or("");
     let class = match unit {
         "W" | "kW" | "MW" => Some("power"),
         "VA" | "kVA" => Some("apparent_power"),
         "var" | "kvar" => Some("reactive_power"),
+        // Energy held (a battery's capacity or charge) rather than energy moved.
+        "Wh" | "kWh" | "MWh" if is_stored_energy(name) => Some("energy_storage"),
         "Wh" | "kWh" | "MWh" => Some("energy"),
         "V" | "mV" | "kV" => Some("voltage"),
         "A" | "mA" => Some("current"),
         "degC" | "°C" | "degF" | "°F" => Some("temperature"),
         "Hz" => Some("frequency"),
-        "%" if is_state_of_charge(&r.name) => Some("battery"),
+        "%" if is_state_of_charge(name) => Some("battery"),
         "s" | "ms" | "min" | "h" | "d" => Some("duration"),
-        "" if r.name.to_ascii_lowercase().contains("power_factor") => Some("power_factor"),
+        "" if name.to_ascii_lowercase().contains("power_factor") => Some("power_factor"),
         _ => None,
     };
-    let state = match r.kind {
+    let state = match kind {
         Kind::Counter => Some("total_increasing"),
-        // Home Assistant accepts energy only as a total.
-        Kind::Measurement if class == Some("energy") => Some("total"),
+        // Energy moved is a total for Home Assistant; one that is not a counter in the map
+        // is a daily or session figure that restarts from zero.
+        Kind::Measurement if class == Some("energy") => Some("total_increasing"),
         Kind::Measurement => Some("measurement"),
         Kind::State | Kind::Text | Kind::Setting => None,
     };
@@ -630,7 +664,14 @@ registers:
             get("energy_total"),
             (Some("energy"), Some("total_increasing"))
         );
-        assert_eq!(get("energy_today"), (Some("energy"), Some("total")));
+        assert_eq!(
+            get("energy_today"),
+            (Some("energy"), Some("total_increasing"))
+        );
+        assert_eq!(
+            classes_of("SOC_kWh", Some("kWh"), Kind::Measurement),
+            (Some("energy_storage"), Some("measurement"))
+        );
         assert_eq!(
             get("temperature"),
             (Some("temperature"), Some("measurement"))
