@@ -67,11 +67,11 @@ fn givenergy_read_nested_json_gives_the_runall_tree() {
     assert_eq!(tree["Timeslots"]["Charge_start_time_slot_1"], "23:30");
     assert_eq!(tree["Control"]["Target_SOC"], 100);
     assert_eq!(
-        tree["Battery_Details"]["Battery_1"]["Battery_1_Cell_1_Voltage"],
+        tree["Battery_Details"]["Battery_1"]["Battery_Cell_1_Voltage"],
         3.265
     );
     assert_eq!(
-        tree["Battery_Details"]["Battery_1"]["Battery_1_Serial_Number"],
+        tree["Battery_Details"]["Battery_1"]["Battery_Serial_Number"],
         "DF2244G000"
     );
     insta::assert_json_snapshot!("givenergy_hybrid_nested", tree);

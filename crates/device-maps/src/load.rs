@@ -362,6 +362,7 @@ impl Checker<'_> {
         }
 
         let derived = self.derived(&raw.derived, &registers)?;
+        self.output_keys(&registers, &derived)?;
 
         Ok(DeviceMap {
             id: id.to_owned(),
@@ -491,6 +492,7 @@ impl Checker<'_> {
                 name: d.name.clone(),
                 title: d.title.clone().unwrap_or_else(|| title_from_name(&d.name)),
                 group: d.group.clone(),
+                key: d.key.clone(),
                 unit: d.unit.clone(),
                 kind,
                 enumeration,
@@ -501,6 +503,57 @@ impl Checker<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// Keys are usable, and no two values of one group share a key in nested output.
+    fn output_keys(&self, registers: &[Register], derived: &[Derived]) -> Check<()> {
+        let mut seen: HashMap<(Option<&str>, &str), String> = HashMap::new();
+        let entries = registers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    r.group.as_deref(),
+                    r.output_key(),
+                    r.key.is_some(),
+                    self.rp(i, "key"),
+                    self.rp(i, "name"),
+                    &r.name,
+                )
+            })
+            .chain(derived.iter().enumerate().map(|(i, d)| {
+                (
+                    d.group.as_deref(),
+                    d.output_key(),
+                    d.key.is_some(),
+                    format!("derived.{i}.key"),
+                    format!("derived.{i}.name"),
+                    &d.name,
+                )
+            }));
+        for (group, key, explicit, key_path, name_path, name) in entries {
+            if explicit && (key.trim().is_empty() || key.contains('/')) {
+                return Err(self.at(
+                    &key_path,
+                    Some(name),
+                    format!("`{key}` is not a usable key"),
+                    Some("a non-empty key without `/`, e.g. `Battery_SOC`"),
+                ));
+            }
+            if let Some(first) = seen.insert((group, key), name.clone()) {
+                let path = if explicit { key_path } else { name_path };
+                return Err(self.at(
+                    &path,
+                    Some(name),
+                    format!(
+                        "key `{key}` is already `{first}`'s in group `{}`, so nested output would lose one",
+                        group.unwrap_or("(none)")
+                    ),
+                    Some("a `key` unique within the group"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The line and column of character `offset` of the expression `text`, the value of
@@ -1142,6 +1195,7 @@ impl Checker<'_> {
             access,
             write,
             group: r.group.clone(),
+            key: r.key.clone(),
             description: r.description.clone(),
             // Replaced by `examples` once every register is known.
             example: Value::UInt(0),
@@ -2153,6 +2207,7 @@ fn instantiate(template: &RawRegister, n: usize, role: &str) -> RawRegister {
     r.name = fill(&template.name);
     r.title = fill_opt(&template.title);
     r.group = fill_opt(&template.group);
+    r.key = fill_opt(&template.key);
     r.description = fill_opt(&template.description);
     r.unit_id = Some(RawUnitRef::Role(role.to_owned()));
     r.scale = fill_ref(&template.scale);

@@ -46,6 +46,8 @@ pub struct Derived {
     pub title: String,
     /// Output group path.
     pub group: Option<String>,
+    /// The key within its group in nested output, when it is not the name.
+    pub key: Option<String>,
     /// Physical unit.
     pub unit: Option<String>,
     /// What the value is (`measurement`, `counter` or `state`).
@@ -63,6 +65,11 @@ pub struct Derived {
 }
 
 impl Derived {
+    /// The key within its group in nested output: `key`, else the name.
+    pub fn output_key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.name)
+    }
+
     /// The enumeration label of a result.
     pub fn label(&self, value: f64) -> Option<&str> {
         self.enumeration
@@ -469,6 +476,8 @@ pub struct Register {
     pub write: Option<WriteRule>,
     /// Output group path, e.g. `Energy/Today`.
     pub group: Option<String>,
+    /// The key within its group in nested output, when it is not the name.
+    pub key: Option<String>,
     /// What the register means.
     pub description: Option<String>,
     /// A typical value, in the register's unit.
@@ -517,6 +526,11 @@ impl Register {
             .filter(|(bit, _)| *bit < 64 && (bits >> bit) & 1 == 1)
             .map(|(_, l)| l.as_str())
             .collect()
+    }
+
+    /// The key within its group in nested output: `key`, else the name.
+    pub fn output_key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.name)
     }
 
     /// The last wire address the register covers.

@@ -61,6 +61,9 @@ pub struct RawDerived {
     /// Where the value goes in nested output, e.g. `Power/Flows`.
     #[serde(default)]
     pub group: Option<String>,
+    /// The key within its group in nested output (default: the name).
+    #[serde(default)]
+    pub key: Option<String>,
     /// Physical unit of the value.
     #[serde(default)]
     pub unit: Option<String>,
@@ -260,6 +263,10 @@ pub struct RawRegister {
     /// Where the value goes in nested output, e.g. `Energy/Today`.
     #[serde(default)]
     pub group: Option<String>,
+    /// The key within its group in nested output (default: the name), e.g. `Battery_SOC` for
+    /// `Battery_1_SOC` in `Battery_Details/Battery_1`.
+    #[serde(default)]
+    pub key: Option<String>,
     /// What the register means.
     #[serde(default)]
     pub description: Option<String>,

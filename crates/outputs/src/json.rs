@@ -24,6 +24,8 @@ pub(crate) fn render(view: &View<'_>, nested: bool) -> String {
         let name = reading.name().to_owned();
         match (nested, reading.group()) {
             (true, Some(group)) => {
+                // Nested output uses the map's key within the group (`Battery_SOC`).
+                let name = reading.key().to_owned();
                 let path: Vec<&str> = group
                     .split('/')
                     .map(str::trim)
@@ -31,7 +33,8 @@ pub(crate) fn render(view: &View<'_>, nested: bool) -> String {
                     .collect();
                 insert(&mut root, &path, name, leaf);
             }
-            _ => insert(&mut root, &[], name, leaf),
+            (true, None) => insert(&mut root, &[], reading.key().to_owned(), leaf),
+            (false, _) => insert(&mut root, &[], name, leaf),
         }
     }
     let mut out = String::new();

@@ -28,6 +28,15 @@ impl<'a> Reading<'a> {
         &self.reading.title
     }
 
+    /// The key within its group in nested output: the map's `key`, else the name.
+    pub fn key(&self) -> &'a str {
+        match (self.register, self.derived) {
+            (Some(r), _) => r.output_key(),
+            (None, Some(d)) => d.output_key(),
+            (None, None) => &self.reading.name,
+        }
+    }
+
     pub fn group(&self) -> Option<&'a str> {
         self.reading.group.as_deref()
     }

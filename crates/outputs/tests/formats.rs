@@ -676,6 +676,17 @@ fn givenergy_nested_json_is_givtcps_run_all_tree() {
     assert_eq!(value["Energy"]["Today"]["PV_Energy_Today_kWh"], 24.5);
     assert_eq!(value["Energy"]["Total"]["Load_Energy_Total_kWh"], 29026.6);
     assert_eq!(value["Control"]["Mode"], 1);
+    // Battery leaves use GivTCP's keys within each battery's group; flat output keeps names.
+    assert_eq!(value["Battery_Details"]["Battery_1"]["Battery_SOC"], 45);
+    assert_eq!(value["Battery_Details"]["Battery_2"]["Battery_SOC"], 77);
+    assert_eq!(
+        value["Battery_Details"]["Battery_1"]["Battery_Cell_16_Voltage"],
+        3.267
+    );
+    let flat: serde_json::Value =
+        serde_json::from_str(&outputs::json(&snapshot, &map, &Options::default()))
+            .expect("valid JSON");
+    assert_eq!(flat["Battery_2_SOC"], 77);
     let human = outputs::human(&snapshot, &map, &Options::default());
     assert!(
         human
