@@ -18,6 +18,8 @@ pub enum DeviceClient {
     Modbus(ModbusClient),
     /// Through the GivEnergy dongle client.
     Dongle(DongleClient),
+    /// An EVSEMaster charger through emproto's driver.
+    Em(crate::em::EmIo),
 }
 
 /// A failure of either client.
@@ -29,6 +31,9 @@ pub enum IoError {
     /// A dongle request failed.
     #[error(transparent)]
     Dongle(#[from] DongleError),
+    /// An EVSEMaster charger request failed.
+    #[error(transparent)]
+    Em(#[from] crate::em::EmError),
     /// Not sent: an earlier request of the same poll failed on the network.
     #[error("not sent: an earlier request of this poll failed ({reason})")]
     Skipped {
@@ -50,7 +55,10 @@ impl IoError {
                 e,
                 DongleError::Timeout { .. } | DongleError::ConnectTimeout { .. }
             ),
-            IoError::Skipped { .. } => false,
+            IoError::Em(crate::em::EmError::Driver { source, .. }) => {
+                matches!(**source, emproto::driver::DriverError::Timeout { .. })
+            }
+            IoError::Em(_) | IoError::Skipped { .. } => false,
         }
     }
 }
@@ -70,6 +78,7 @@ impl RegisterIo for DeviceClient {
             match this {
                 DeviceClient::Modbus(c) => Ok(c.read(unit, table, address, count).await?),
                 DeviceClient::Dongle(c) => Ok(c.read(unit, table, address, count).await?),
+                DeviceClient::Em(mut c) => Ok(c.read(unit, table, address, count).await?),
             }
         }
     }
@@ -87,6 +96,7 @@ impl RegisterIo for DeviceClient {
             match this {
                 DeviceClient::Modbus(c) => Ok(c.write(unit, table, address, &values).await?),
                 DeviceClient::Dongle(c) => Ok(c.write(unit, table, address, &values).await?),
+                DeviceClient::Em(mut c) => Ok(c.write(unit, table, address, &values).await?),
             }
         }
     }

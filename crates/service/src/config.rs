@@ -57,6 +57,32 @@ pub struct SiteConfig {
     /// Polling defaults for every device.
     #[serde(default)]
     pub poll: PollConfig,
+    /// The EVSEMaster driver, for devices with `map: evsemaster`.
+    #[serde(default)]
+    pub em: EmConfig,
+    /// The folder relative paths in `options` are resolved against (the config file's).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// The EVSEMaster driver (one UDP socket for every charger of the site).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmConfig {
+    /// Local UDP address (default `0.0.0.0:28376`, where chargers broadcast).
+    pub bind: String,
+    /// Least time between two starts or stops of one charger (default 60 s).
+    #[serde(deserialize_with = "duration")]
+    pub min_switch_interval: Duration,
+}
+
+impl Default for EmConfig {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0:28376".to_owned(),
+            min_switch_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// One device of the site: the keys the CLI's site config accepts.
@@ -409,6 +435,7 @@ impl SiteConfig {
         let mut config = SiteConfig::parse(&text, path)?;
         // Map folders and secret files are relative to the config file, wherever it is run from.
         let dir = path.parent().unwrap_or(Path::new("."));
+        config.base_dir = dir.to_path_buf();
         let absolute = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = dir.join(&*p);

@@ -51,6 +51,7 @@
 
 mod client;
 mod config;
+pub mod em;
 pub mod heartbeat;
 pub mod http;
 pub mod influx;
@@ -61,7 +62,7 @@ mod site;
 
 pub use client::{DeviceClient, IoError};
 pub use config::{
-    ConfigError, DeviceConfig, HttpConfig, InfluxConfig, LogConfig, PollConfig, Secret, Shard,
+    ConfigError, DeviceConfig, EmConfig, HttpConfig, InfluxConfig, LogConfig, PollConfig, Secret, Shard,
     SiteConfig, resolve_secret, shard_of,
 };
 pub use poller::{backoff, error_chain, with_stale};

@@ -38,6 +38,7 @@ impl PollIo {
             let network = match err {
                 IoError::Modbus(e) => e.is_transport(),
                 IoError::Dongle(e) => e.is_transport(),
+                IoError::Em(e) => !matches!(e, crate::em::EmError::Unsupported { .. }),
                 IoError::Skipped { .. } => false,
             };
             if network && self.failed.is_none() {

@@ -51,9 +51,16 @@ impl DeviceSpec {
                 source,
             })?;
         }
-        let host = entry.host.clone().ok_or_else(|| StartError::NoHost {
-            device: id.to_owned(),
-        })?;
+        // An EVSEMaster charger is found by its serial, wherever it is.
+        let host = match &entry.host {
+            Some(host) => host.clone(),
+            None if map.id == crate::em::MAP_ID => String::new(),
+            None => {
+                return Err(StartError::NoHost {
+                    device: id.to_owned(),
+                });
+            }
+        };
         Ok(DeviceSpec {
             id: id.to_owned(),
             host,
@@ -77,6 +84,20 @@ where
 {
     let mut specs = Vec::new();
     for (id, entry) in config.served_devices() {
+        if entry.map == crate::em::MAP_ID {
+            let map = crate::em::map().map_err(|source| StartError::Map {
+                device: id.clone(),
+                map: entry.map.clone(),
+                source: Box::new(source),
+            })?;
+            specs.push(DeviceSpec::from_config(
+                id,
+                entry,
+                Arc::new(map),
+                &config.poll,
+            )?);
+            continue;
+        }
         let map = find_map(&entry.map)
             .map_err(|source| StartError::Map {
                 device: id.clone(),
@@ -139,6 +160,14 @@ pub enum StartError {
         /// Why.
         #[source]
         source: modbus_client::UnsupportedTransport,
+    },
+    /// An EVSEMaster charger without the driver set up (use [`crate::start_site`]).
+    #[error(
+        "device `{device}` is an EVSEMaster charger, but no EVSEMaster driver was started for it"
+    )]
+    NoEmDriver {
+        /// The device id.
+        device: String,
     },
     /// Two devices share an id.
     #[error("device id `{device}` is used twice")]
@@ -252,6 +281,8 @@ pub struct ServiceOptions {
     pub max_backoff: Duration,
     /// Updates a slow subscriber may fall behind before it misses some.
     pub update_capacity: usize,
+    /// The EVSEMaster driver and chargers, when the site has any.
+    pub em: Option<crate::em::EmSetup>,
 }
 
 impl Default for ServiceOptions {
@@ -259,6 +290,7 @@ impl Default for ServiceOptions {
         Self {
             max_backoff: Duration::from_secs(60),
             update_capacity: 4096,
+            em: None,
         }
     }
 }
@@ -292,12 +324,29 @@ impl Service {
         let clients = Clients::default();
         let mut devices = BTreeMap::new();
         for spec in specs {
-            let client = clients
-                .client(&spec.map, &spec.units, &spec.host, spec.port, spec.timeout)
-                .map_err(|source| StartError::Transport {
-                    device: spec.id.clone(),
-                    source,
-                })?;
+            let client = if spec.map.id == crate::em::MAP_ID {
+                let setup = options.em.as_ref();
+                let target = setup.and_then(|em| em.chargers.get(&spec.id));
+                match (setup, target) {
+                    (Some(setup), Some(target)) => DeviceClient::Em(crate::em::EmIo::new(
+                        Arc::clone(&setup.driver),
+                        target.serial,
+                        target.password.clone(),
+                    )),
+                    _ => {
+                        return Err(StartError::NoEmDriver {
+                            device: spec.id.clone(),
+                        });
+                    }
+                }
+            } else {
+                clients
+                    .client(&spec.map, &spec.units, &spec.host, spec.port, spec.timeout)
+                    .map_err(|source| StartError::Transport {
+                        device: spec.id.clone(),
+                        source,
+                    })?
+            };
             let handle = Arc::new(DeviceHandle {
                 id: Arc::from(spec.id.as_str()),
                 spec,

@@ -2,6 +2,7 @@
 //! InfluxDB writer and the MQTT bridge, as the site config asks.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -29,6 +30,9 @@ pub enum SiteError {
         #[source]
         source: std::io::Error,
     },
+    /// The EVSEMaster driver cannot start (its UDP port is taken).
+    #[error("cannot start the EVSEMaster driver")]
+    Em(#[source] Box<emproto::driver::DriverError>),
     /// The MQTT settings are wrong.
     #[error("cannot start MQTT")]
     Mqtt(#[source] Box<MqttError>),
@@ -43,6 +47,8 @@ pub struct RunningSite {
     pub http_addr: Option<SocketAddr>,
     /// The InfluxDB writer, when configured.
     pub influx: Option<Influx>,
+    /// The EVSEMaster driver's UDP address, when the site has chargers.
+    pub em_addr: Option<SocketAddr>,
     http_stop: watch::Sender<bool>,
     http_task: Option<JoinHandle<std::io::Result<()>>>,
     influx_tasks: Vec<JoinHandle<()>>,
@@ -70,10 +76,31 @@ pub async fn start_site(
     } else {
         None
     };
+    let chargers = crate::em::targets(config)?;
+    let em = if chargers.is_empty() {
+        None
+    } else {
+        let bind = config.em.bind.parse().map_err(|_| ConfigError::Invalid {
+            message: format!("em.bind `{}` is not an IP address and port", config.em.bind),
+        })?;
+        let driver = emproto::driver::Driver::start(emproto::driver::DriverConfig {
+            bind,
+            min_switch_interval: config.em.min_switch_interval,
+            ..emproto::driver::DriverConfig::default()
+        })
+        .await
+        .map_err(|source| SiteError::Em(Box::new(source)))?;
+        Some(crate::em::EmSetup {
+            driver: Arc::new(driver),
+            chargers,
+        })
+    };
+    let em_addr = em.as_ref().map(|e| e.driver.local_addr());
     let service = Service::start(
         specs,
         ServiceOptions {
             max_backoff: config.poll.max_backoff,
+            em,
             ..ServiceOptions::default()
         },
     )?;
@@ -115,6 +142,7 @@ pub async fn start_site(
         service,
         http_addr,
         influx,
+        em_addr,
         http_stop,
         http_task,
         influx_tasks,

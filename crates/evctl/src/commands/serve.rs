@@ -75,6 +75,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCo
             config.http.token_file.as_deref(),
         )
         .map_err(|e| anyhow::Error::new(e).context(Usage("http token".to_owned())))?;
+        service::em::targets(&config)
+            .map_err(|e| anyhow::Error::new(e).context(Usage("EVSEMaster chargers".to_owned())))?;
         if let Some(influx) = &config.influx {
             service::influx::Influx::new(influx)
                 .map_err(|e| anyhow::Error::new(e).context(Usage("influx".to_owned())))?;

@@ -1,0 +1,109 @@
+//! An EVSEMaster charger in the service: the simulated charger on loopback UDP announces to the
+//! site's driver, is logged in, polled, served over HTTP, and started and stopped by checked
+//! writes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http, json};
+use simulator::em::{EmCharger, EmChargerConfig};
+
+const TOKEN: &str = "em-test-token";
+const SERIAL: &str = "0123456789abcdef";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evsemaster_charger_is_polled_served_and_switched() {
+    let config_text = format!(
+        "em: {{bind: '127.0.0.1:0', min_switch_interval: 1ms}}\n\
+         http: {{listen: '127.0.0.1:0', token: {TOKEN}}}\n\
+         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n"
+    );
+    let config = service::SiteConfig::parse(&config_text, std::path::Path::new("em.yaml"))
+        .expect("valid config");
+    let specs = service::device_specs(&config, |_| Ok::<_, std::convert::Infallible>(None))
+        .expect("the evsemaster map is built in");
+    let site = service::start_site(&config, specs)
+        .await
+        .expect("site starts");
+    let em_addr = site.em_addr.expect("the driver is bound");
+    let http_addr = site.http_addr.expect("http is on");
+
+    let mut charger_config = EmChargerConfig::new(em_addr);
+    charger_config.announce_every = Duration::from_millis(100);
+    charger_config.heading_every = Duration::from_millis(200);
+    charger_config.status_every = Duration::from_millis(200);
+    let charger = EmCharger::start(charger_config)
+        .await
+        .expect("charger starts");
+
+    common::wait_available(&site.service, &["carport"]).await;
+    let (status, body) = http(http_addr, "GET", "/devices/carport", None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let device = json(&body);
+    assert_eq!(device["map"], "evsemaster");
+    let values = &device["values"];
+    assert!(
+        values["voltage_L1"].as_f64().is_some_and(|v| v > 100.0),
+        "{device}"
+    );
+    assert_eq!(
+        values["voltage_L2"],
+        serde_json::Value::Null,
+        "single phase: {device}"
+    );
+    assert_eq!(values["charging"], 0, "{device}");
+
+    // Checked like any map: out of range is refused before anything is sent.
+    let (status, body) = http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some("{\"max_current\": 40}"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some("{\"max_current\": 10}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(charger.snapshot().max_current_a, 10);
+
+    let (status, body) = http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some("{\"charging\": 1}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(charger.snapshot().charging);
+    assert_eq!(charger.snapshot().session_current_a, 10);
+
+    let (status, body) = http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some("{\"charging\": \"stopped\"}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!charger.snapshot().charging);
+
+    let (_, metrics) = http(http_addr, "GET", "/metrics", None, None).await;
+    assert!(
+        metrics.contains("evctl_device_up{device=\"carport\",map=\"evsemaster\"} 1"),
+        "{metrics}"
+    );
+    charger.stop();
+    site.shutdown().await;
+}
