@@ -286,6 +286,11 @@ impl EmIo {
         }
     }
 
+    /// The charger's serial.
+    pub fn serial(&self) -> Serial {
+        self.serial
+    }
+
     fn driver_err(&self, source: DriverError) -> EmError {
         EmError::Driver {
             serial: self.serial.to_string(),

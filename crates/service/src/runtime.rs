@@ -263,8 +263,11 @@ impl DeviceHandle {
             .clone()
     }
 
-    /// `host:port`.
+    /// `host:port` (`evsemaster <serial>` for an EVSEMaster charger, found by its serial).
     pub fn address(&self) -> String {
+        if let DeviceClient::Em(io) = &self.client {
+            return format!("evsemaster {}", io.serial());
+        }
         let port = self.spec.port.unwrap_or(self.spec.map.connection.port);
         if self.spec.host.contains(':') && !self.spec.host.starts_with('[') {
             format!("[{}]:{port}", self.spec.host)

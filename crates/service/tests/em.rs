@@ -42,6 +42,7 @@ async fn an_evsemaster_charger_is_polled_served_and_switched() {
     assert_eq!(status, 200, "{body}");
     let device = json(&body);
     assert_eq!(device["map"], "evsemaster");
+    assert_eq!(device["address"], format!("evsemaster {SERIAL}"));
     let values = &device["values"];
     assert!(
         values["voltage_L1"].as_f64().is_some_and(|v| v > 100.0),
