@@ -15,6 +15,10 @@
 //!   token-guarded write and action endpoints).
 //! - [`influx`]: a batching InfluxDB 1.x/2.x line-protocol writer with a bounded buffer.
 //! - [`mqtt`]: the MQTT publisher and command subscriber.
+//! - [`em`]: EVSEMaster chargers (UDP) through emproto's driver, described by a built-in map
+//!   so they are polled, served and written like every other device.
+//! - [`heartbeat`]: the heartbeats a map declares, over any `RegisterIo`.
+//! - [`start_site`]: everything above, started from a site config and stopped as one.
 //!
 //! # Key design decisions
 //!
