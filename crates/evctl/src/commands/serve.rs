@@ -4,6 +4,7 @@
 //! Everything is in the `service` library; this command finds the config and the maps the way
 //! every other command does, sets up logging, starts the site and waits for a signal.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -149,8 +150,11 @@ fn init_logging(verbose: u8, configured: Option<&str>) {
         eprintln!("warning: log filter `{spec}` is not valid ({err}); using info");
         tracing_subscriber::EnvFilter::new("info")
     });
+    // Colours only on a terminal: under systemd the journal stores plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
