@@ -159,3 +159,30 @@ async fn heartbeats_are_kept_while_polling() {
     assert!(written >= 1);
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_behind_one_gateway_share_its_connection() {
+    // Three meters behind one Modbus TCP gateway (unit ids 1, 2, 3 on one listener).
+    let gateway = simulator::modbus::Simulator::builder(&common::map("eastron-sdm630"))
+        .also_main_units(&[2, 3])
+        .bind("127.0.0.1:0")
+        .await
+        .expect("simulator binds");
+    let port = gateway.local_addr().port();
+    let config = format!(
+        "devices:\n  m1: {{map: eastron-sdm630, host: 127.0.0.1, port: {port}, unit: 1, interval: 100ms}}\n  m2: {{map: eastron-sdm630, host: 127.0.0.1, port: {port}, unit: 2, interval: 100ms}}\n  m3: {{map: eastron-sdm630, host: 127.0.0.1, port: {port}, unit: 3, interval: 100ms}}\n"
+    );
+    let (service, _) = start(&config);
+    let mut updates = service.subscribe();
+    for _ in 0..3 {
+        for id in ["m1", "m2", "m3"] {
+            wait_for(&mut updates, id, |u| &*u.id == id && u.available).await;
+        }
+    }
+    // The map allows one connection: the three devices' polls all went through it.
+    assert_eq!(gateway.stats().accepted, 1);
+    let units: std::collections::BTreeSet<u8> =
+        gateway.log().entries().iter().map(|e| e.unit).collect();
+    assert_eq!(units.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    service.shutdown().await;
+}
