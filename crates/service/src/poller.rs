@@ -165,7 +165,11 @@ pub(crate) async fn run(
         };
         let started = Instant::now();
         let lag = scheduled.map_or(Duration::ZERO, |s| started.saturating_duration_since(s));
-        let failures = poll_once(&device, &plan, &updates, &mut last_good, lag).await;
+        // A stop does not wait for a poll of a device that hangs.
+        let failures = tokio::select! {
+            _ = stop.changed() => break,
+            failures = poll_once(&device, &plan, &updates, &mut last_good, lag) => failures,
+        };
         if scheduled.is_some() {
             next = if failures == 0 {
                 // Next slot on the grid; skip slots already missed.

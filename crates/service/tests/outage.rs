@@ -186,3 +186,34 @@ async fn devices_behind_one_gateway_share_its_connection() {
     assert_eq!(units.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_a_hanging_device() {
+    // A device that accepts connections and never answers, with a long request timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let (service, _) = start(&format!(
+        "devices:\n  stuck: {{map: eastron-sdm630, host: 127.0.0.1, port: {port}, interval: 100ms, timeout: 600s}}\n"
+    ));
+    tokio::time::timeout(common::WAIT, async {
+        while accepted.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the poll reaches the device");
+    // The poll is now waiting on a 600 s timeout; stopping must not.
+    tokio::time::timeout(common::WAIT, service.shutdown())
+        .await
+        .expect("shutdown ends while the device hangs");
+    hold.abort();
+}
