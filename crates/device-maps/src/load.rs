@@ -1152,6 +1152,23 @@ impl Checker<'_> {
                 Some("a name, or names joined with `/`, e.g. `Energy/Today`"),
             ));
         }
+        let phase = match r.phase.as_deref() {
+            None => None,
+            Some(text) => Some(
+                crate::model::PHASES
+                    .into_iter()
+                    .find(|ph| ph.eq_ignore_ascii_case(text.trim()))
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        self.at(
+                            &p("phase"),
+                            name,
+                            format!("unknown phase `{text}`"),
+                            Some(&crate::model::PHASES.join(", ")),
+                        )
+                    })?,
+            ),
+        };
         // The codec (fixed scale only; a scale-factor register is applied on top).
         let codec = match data_type {
             None => None,
@@ -1196,6 +1213,7 @@ impl Checker<'_> {
             write,
             group: r.group.clone(),
             key: r.key.clone(),
+            phase,
             description: r.description.clone(),
             // Replaced by `examples` once every register is known.
             example: Value::UInt(0),

@@ -478,6 +478,8 @@ pub struct Register {
     pub group: Option<String>,
     /// The key within its group in nested output, when it is not the name.
     pub key: Option<String>,
+    /// The phase the value belongs to (`L1`, `L1N`, `L1L2`, `N`, ...), when the map says.
+    pub phase: Option<String>,
     /// What the register means.
     pub description: Option<String>,
     /// A typical value, in the register's unit.
@@ -538,6 +540,11 @@ impl Register {
         u32::from(self.wire_address) + u32::from(self.count) - 1
     }
 }
+
+/// The phases a register may declare with `phase:`.
+pub const PHASES: [&str; 10] = [
+    "L1", "L2", "L3", "N", "L1N", "L2N", "L3N", "L1L2", "L2L3", "L3L1",
+];
 
 /// How often a heartbeat repeats.
 #[derive(Debug, Clone, PartialEq)]

@@ -267,6 +267,11 @@ pub struct RawRegister {
     /// `Battery_1_SOC` in `Battery_Details/Battery_1`.
     #[serde(default)]
     pub key: Option<String>,
+    /// The phase the value belongs to: `L1`, `L2`, `L3`, `N`, `L1N`, `L2N`, `L3N`, `L1L2`,
+    /// `L2L3`, `L3L1` (the Prometheus `phase` label; default: inferred from the name).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::phase"))]
+    pub phase: Option<String>,
     /// What the register means.
     #[serde(default)]
     pub description: Option<String>,

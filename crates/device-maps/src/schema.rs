@@ -93,3 +93,11 @@ pub(crate) fn example(_: &mut SchemaGenerator) -> Schema {
         "type": ["number", "string", "boolean"]
     })
 }
+
+pub(crate) fn phase(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "description": "The phase of the value (the Prometheus `phase` label): L1, L2, L3, N (to neutral: L1N, L2N, L3N; between lines: L1L2, L2L3, L3L1).",
+        "enum": crate::model::PHASES
+    })
+}

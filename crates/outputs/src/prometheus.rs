@@ -126,6 +126,8 @@ struct Candidate<'r> {
     counter: bool,
     quantity: String,
     phase: Option<String>,
+    /// The phase comes from the map's `phase:` (labelled even when the metric does not fold).
+    declared: bool,
 }
 
 impl<'r> Candidate<'r> {
@@ -138,6 +140,8 @@ impl<'r> Candidate<'r> {
     ) -> Self {
         let (suffix, factor) = unit_suffix(unit);
         let split = split_phase(name);
+        // The map's `phase:` wins over the phase read from the name.
+        let declared = register.and_then(|r| r.phase.clone());
         Candidate {
             name,
             title,
@@ -148,7 +152,8 @@ impl<'r> Candidate<'r> {
             quantity: split
                 .as_ref()
                 .map_or_else(|| name.to_owned(), |s| s.quantity.clone()),
-            phase: split.map(|s| s.phase),
+            declared: declared.is_some(),
+            phase: declared.or(split.map(|s| s.phase)),
         }
     }
 
@@ -196,7 +201,11 @@ impl Plans {
         let plan = Plan {
             metric,
             factor: c.factor,
-            phase: if folded { c.phase.clone() } else { None },
+            phase: if folded || c.declared {
+                c.phase.clone()
+            } else {
+                None
+            },
             family,
         };
         self.by_name

@@ -556,7 +556,7 @@ fn options_name_the_device_serial_and_measurement() {
         nested: false,
     };
     let prom = outputs::prometheus(&snapshot, &map, &options);
-    assert!(prom.contains("{device=\"main meter\",serial=\"PM8-0042\",unit=\"1\",phase=\"A\"}"));
+    assert!(prom.contains("{device=\"main meter\",serial=\"PM8-0042\",unit=\"1\",phase=\"L1\"}"));
     let influx = outputs::influx(&snapshot, &map, &options);
     assert!(
         influx.starts_with("energy,device=main\\ meter,serial=PM8-0042,unit=1 "),
@@ -703,4 +703,44 @@ fn givenergy_nested_json_is_givtcps_run_all_tree() {
         "Power / Flows follows Power / Power:\n{human}"
     );
     insta::assert_snapshot!("givenergy-hybrid.nested.json", text);
+}
+
+/// A register's `phase:` is the Prometheus phase label, in preference to the name's.
+#[test]
+fn declared_phases_win_over_names() {
+    let map = Arc::new(
+        device_maps::parse_map(
+            "meter",
+            r#"
+manufacturer: Demo
+model: Meter
+connection: {unit_ids: {meter: 1}, address_base: 0}
+defaults: {table: input}
+registers:
+  - {name: voltage_a, phase: L1N, address: 0, type: uint16, unit: V, example: 231}
+  - {name: voltage_b, phase: l2n, address: 1, type: uint16, unit: V, example: 232}
+  - {name: grid_current, phase: L3, address: 2, type: uint16, unit: A, example: 5}
+  - {name: current_c, address: 3, type: uint16, unit: A, example: 6}
+"#,
+        )
+        .expect("loads"),
+    );
+    let snapshot = example_snapshot(&map);
+    let prom = outputs::prometheus(&snapshot, &map, &Options::default());
+    assert!(
+        prom.contains("meter_voltage_volts{device=\"meter\",unit=\"1\",phase=\"L1N\"} 231"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("meter_voltage_volts{device=\"meter\",unit=\"1\",phase=\"L2N\"} 232"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("meter_grid_current_amperes{device=\"meter\",unit=\"1\",phase=\"L3\"} 5"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("phase=\"C\"} 6"),
+        "without phase: the name decides: {prom}"
+    );
 }
