@@ -36,6 +36,18 @@ async fn a_dead_device_does_not_stop_the_others_and_recovers() {
     assert!(!b.status().available);
     // Its last readings are kept, all marked stale, never zeroed.
     assert!(b.status().snapshot.is_some());
+    assert!(!down.stale.is_empty());
+    for name in down.stale.iter() {
+        let reading = down.snapshot.get(name).expect("stale reading present");
+        assert!(
+            reading.value.is_ok(),
+            "stale `{name}` must hold its last value"
+        );
+        assert!(
+            reading.read_at.is_some(),
+            "stale `{name}` keeps its read time"
+        );
+    }
 
     // a keeps being polled meanwhile: several fresh answers after b went down.
     let polls_before = service.device("a").expect("a").status().polls;
