@@ -185,6 +185,9 @@ fn scale_text(r: &Register) -> String {
 }
 
 fn example_text(r: &Register) -> String {
+    if r.example_words.is_some() {
+        return "not available".to_owned();
+    }
     let (label, _) = device_maps::describe_value(r, &r.example);
     match label {
         Some(l) if r.format == Some(Format::Hhmm) => l,
@@ -385,6 +388,9 @@ fn writes(out: &mut String, map: &DeviceMap) {
 }
 
 fn example_text_plain(r: &Register) -> String {
+    if r.example_words.is_some() {
+        return "not available".to_owned();
+    }
     let (label, _) = device_maps::describe_value(r, &r.example);
     match label {
         Some(l) if r.format == Some(Format::Hhmm) => l,

@@ -46,12 +46,16 @@ pub fn encode_value(
     }
 }
 
-/// Every register of `map` (readable or not) with its example value encoded as words.
+/// Every register of `map` (readable or not) with its example value encoded as words (the
+/// "not available" words for `example: null`).
 /// Registers whose example cannot be encoded are left out (loading guarantees there are none).
 pub fn example_words(map: &DeviceMap) -> Vec<(&Register, Vec<u16>)> {
     map.registers
         .iter()
         .filter_map(|r| {
+            if let Some(words) = &r.example_words {
+                return Some((r, words.clone()));
+            }
             let sf = match &r.scale {
                 Scale::PowerOfTen(name) => Some(map.register(name)?.example.as_i64()?),
                 Scale::Factor(_) => None,

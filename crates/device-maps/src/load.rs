@@ -1217,6 +1217,7 @@ impl Checker<'_> {
             description: r.description.clone(),
             // Replaced by `examples` once every register is known.
             example: Value::UInt(0),
+            example_words: None,
             codec,
         })
     }
@@ -1453,6 +1454,19 @@ impl Checker<'_> {
         for i in 0..registers.len() {
             let path = self.rp(i, "example");
             let name = Some(raw[i].name.as_str());
+            if raw[i].example.is_null() {
+                let words = unavailable_words(&registers[i]).ok_or_else(|| {
+                    self.at(
+                        &path,
+                        name,
+                        "`example: null` (not available) needs a way for the register to say so",
+                        Some("add `sentinels: [...]` (e.g. 0xFFFF or all-ones), use a float type (NaN), or give a value"),
+                    )
+                })?;
+                registers[i].example = Value::Float(f64::NAN);
+                registers[i].example_words = Some(words);
+                continue;
+            }
             let value = example_value(&registers[i], &raw[i].example)
                 .map_err(|(problem, allowed)| self.at(&path, name, problem, Some(&allowed)))?;
             // It must encode (fits the type after scale and offset).
@@ -2159,6 +2173,52 @@ fn example_value(r: &Register, v: &serde_yaml::Value) -> Result<Value, (String, 
         ));
     }
     Ok(number_value(r, number))
+}
+
+/// The words of "not available" for `r`: its first sentinel that its codec reads as missing,
+/// else a NaN float; `None` when the register has no such pattern.
+fn unavailable_words(r: &Register) -> Option<Vec<u16>> {
+    let codec = r.codec.as_ref()?;
+    let data_type = r.register_type.data_type()?;
+    let count = r.count;
+    // A raw pattern is written through an unsigned codec of the same width and order, so the
+    // words come out in the device's byte and word order.
+    let pattern = |bits: u64| -> Option<Vec<u16>> {
+        let unsigned = match count {
+            1 => DataType::UInt16,
+            2 => DataType::UInt32,
+            4 => DataType::UInt64,
+            _ => return None,
+        };
+        Codec::with_count(unsigned, Some(count), r.order)
+            .ok()?
+            .encode(&Value::UInt(bits))
+            .ok()
+    };
+    let mut candidates: Vec<Vec<u16>> = Vec::new();
+    for s in &r.sentinels {
+        match s {
+            Sentinel::AllOnes => candidates.push(vec![0xFFFF; usize::from(count)]),
+            Sentinel::Raw(bits) => {
+                let width = u32::from(count.min(4)) * 16;
+                let bits = if width < 64 {
+                    bits & ((1u64 << width) - 1)
+                } else {
+                    *bits
+                };
+                candidates.extend(pattern(bits));
+            }
+            Sentinel::Nan => {}
+        }
+    }
+    match data_type {
+        DataType::Float32 => candidates.extend(pattern(0x7FC0_0000)),
+        DataType::Float64 => candidates.extend(pattern(0x7FF8_0000_0000_0000)),
+        _ => {}
+    }
+    candidates
+        .into_iter()
+        .find(|words| matches!(codec.decode(words), Ok(None)))
 }
 
 /// Why `v` breaks the static part of `w` (bounds that are numbers, step, `also`), if it does.

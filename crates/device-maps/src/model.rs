@@ -482,8 +482,12 @@ pub struct Register {
     pub phase: Option<String>,
     /// What the register means.
     pub description: Option<String>,
-    /// A typical value, in the register's unit.
+    /// A typical value, in the register's unit; `NaN` when the map's example is `null` ("not
+    /// available"), see [`Register::example_words`].
     pub example: Value,
+    /// For `example: null`: the words the device sends for "not available" (the register's
+    /// first usable sentinel, or a NaN float), which simulators serve as the example.
+    pub example_words: Option<Vec<u16>>,
     /// The words-to-value codec: type, count, order, sentinels, and the scale when it is a
     /// fixed factor (a scale-factor register is applied on top, see [`Scale::PowerOfTen`]).
     /// `None` for coils and discrete inputs.

@@ -89,8 +89,8 @@ pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
 
 pub(crate) fn example(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
-        "description": "A typical value in the register's unit: a number, text, an enumeration label, or a time for hhmm registers.",
-        "type": ["number", "string", "boolean"]
+        "description": "A typical value in the register's unit: a number, text, an enumeration label, a time for hhmm registers, or null for \"not available\" (served as the register's sentinel, or NaN).",
+        "type": ["number", "string", "boolean", "null"]
     })
 }
 

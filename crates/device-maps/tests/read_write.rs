@@ -671,3 +671,52 @@ fn derived_values_name_only_earlier_values() {
     let err = device_maps::parse_map("inverter", &text).expect_err("duplicate name");
     assert!(err.to_string().contains("already used"), "{err}");
 }
+
+/// `example: null` declares a "not available" example: the register's sentinel (or a NaN
+/// float), which the in-memory device serves and the decoder reads as missing.
+#[test]
+fn null_examples_are_not_available() {
+    let text = r#"
+manufacturer: Demo
+model: Station
+connection: {unit_ids: {socket: 1}, address_base: 0}
+registers:
+  - {name: temperature, address: 0, type: int16, sentinels: [0x8000], example: null}
+  - {name: uptime, address: 1, type: uint32, order: CDAB, sentinels: [0xFFFFFFFE], example: null}
+  - {name: power, address: 3, type: float32, unit: W, example: null}
+  - {name: energy, address: 5, type: float64, sentinels: [all-ones], example: null}
+  - {name: phases, address: 9, type: uint16, example: 3}
+"#;
+    let map = Arc::new(device_maps::parse_map("station", text).unwrap_or_else(|e| panic!("{e}")));
+    let words = |name: &str| map.register(name).and_then(|r| r.example_words.clone());
+    assert_eq!(words("temperature"), Some(vec![0x8000]));
+    assert_eq!(
+        words("uptime"),
+        Some(vec![0xFFFE, 0xFFFF]),
+        "word order applied"
+    );
+    assert_eq!(words("power"), Some(vec![0x7FC0, 0x0000]));
+    assert_eq!(words("energy"), Some(vec![0xFFFF; 4]));
+    assert_eq!(words("phases"), None);
+    let plan = map
+        .plan_read(&map.select::<&str>(&[]).expect("all"), &map.units())
+        .expect("plannable");
+    let snapshot = block_on(plan.execute(&mut MemoryDevice::with_examples(&map)));
+    for name in ["temperature", "uptime", "power", "energy"] {
+        assert!(
+            matches!(
+                snapshot.get(name).map(|r| &r.value),
+                Some(Err(Missing::Sentinel))
+            ),
+            "{name}: {:?}",
+            snapshot.get(name)
+        );
+    }
+    assert_eq!(snapshot.value("phases"), Some(&Value::UInt(3)));
+
+    // A register that cannot say "not available" cannot have a null example.
+    let err = device_maps::parse_map("station", &text.replace("sentinels: [0x8000], ", ""))
+        .expect_err("no sentinel");
+    assert!(err.to_string().starts_with("station:6:"), "{err}");
+    assert!(err.to_string().contains("sentinels"), "{err}");
+}

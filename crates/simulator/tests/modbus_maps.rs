@@ -320,3 +320,34 @@ async fn extra_unit_ids_of_the_map_are_served_by_default() {
     assert!(sim.registers(200, Table::Holding, name, 1)[0].is_some());
     assert_eq!(sim.registers(2, Table::Holding, name, 1), [None]);
 }
+
+/// `example: null` is served as the register's "not available" words; a values file still
+/// replaces it.
+#[tokio::test]
+async fn null_examples_are_served_as_not_available() {
+    let map = device_maps::parse_map(
+        "station",
+        r#"
+manufacturer: Demo
+model: Station
+connection: {unit_ids: {socket: 1}, address_base: 0}
+registers:
+  - {name: temperature, address: 0, type: int16, sentinels: [0x8000], example: null}
+  - {name: power, address: 1, type: float32, unit: W, example: null}
+"#,
+    )
+    .unwrap();
+    let sim = Simulator::builder(&map).bind("127.0.0.1:0").await.unwrap();
+    assert_eq!(
+        sim.registers(1, Table::Holding, 0, 3),
+        [Some(0x8000), Some(0x7FC0), Some(0)]
+    );
+    let mut values = Values::new();
+    values.set("temperature", "21");
+    let bank = Simulator::builder(&map).values(values).bank().unwrap();
+    let sim = Simulator::from_bank(bank)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    assert_eq!(sim.registers(1, Table::Holding, 0, 1), [Some(21)]);
+}

@@ -237,6 +237,7 @@ impl MapSource {
         }
         let main_role = self.units.main_role().to_owned();
         for register in &map.registers {
+            let overridden = self.values.iter().any(|(name, _)| name == register.name);
             let value = self.value_of(register)?;
             let sf = match &register.scale {
                 Scale::PowerOfTen(name) => match map.register(name) {
@@ -245,13 +246,17 @@ impl MapSource {
                 },
                 Scale::Factor(_) => None,
             };
-            let words = device_maps::encode_value(register, &value, sf).map_err(|source| {
-                MapError::BadValue {
-                    map: map.id.clone(),
-                    name: register.name.clone(),
-                    value: format!("{value:?}"),
-                    source: Box::new(source),
-                }
+            // `example: null`: serve the map's "not available" words.
+            let example_words = register.example_words.clone().filter(|_| !overridden);
+            let words = match example_words {
+                Some(words) => Ok(words),
+                None => device_maps::encode_value(register, &value, sf),
+            }
+            .map_err(|source| MapError::BadValue {
+                map: map.id.clone(),
+                name: register.name.clone(),
+                value: format!("{value:?}"),
+                source: Box::new(source),
             })?;
             let mut targets = vec![self.units.resolve(&register.unit_id)];
             if register.unit_id == UnitRef::Role(main_role.clone()) {
