@@ -10,15 +10,17 @@
 //!     timeout: 2s
 //! ```
 //!
-//! Other top-level sections (used by `evctl serve`: mqtt, http, influx, ...) are left alone here,
-//! but every key of a device entry must be known: a typo is an error naming file, line and column.
+//! A device entry is `service::DeviceConfig`, the one `evctl serve` reads, so one file serves
+//! both: every key must be known and durations must parse, or the error names file, line and
+//! column. Other top-level sections (used by `evctl serve`: mqtt, http, influx, ...) are left
+//! alone here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
+use service::DeviceConfig;
 
 use crate::report::Usage;
 
@@ -28,7 +30,7 @@ pub struct Site {
     /// Extra map folders, resolved against the file's folder.
     pub maps: Vec<PathBuf>,
     /// Devices by id.
-    pub devices: BTreeMap<String, DeviceEntry>,
+    pub devices: BTreeMap<String, DeviceConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,53 +38,10 @@ struct RawSite {
     #[serde(default)]
     maps: Vec<PathBuf>,
     #[serde(default)]
-    devices: BTreeMap<String, DeviceEntry>,
+    devices: BTreeMap<String, DeviceConfig>,
     /// Sections owned by other commands (serve), ignored here.
     #[serde(flatten)]
     _other: BTreeMap<String, serde_yaml::Value>,
-}
-
-/// One device of the site.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeviceEntry {
-    /// Map id (`evctl list`).
-    pub map: String,
-    /// Host name or address.
-    pub host: Option<String>,
-    /// TCP port; default: the map's.
-    pub port: Option<u16>,
-    /// Unit id, for a map with a single unit.
-    pub unit: Option<u8>,
-    /// Unit ids by the map's unit names (e.g. `socket: 2`).
-    #[serde(default)]
-    pub units: BTreeMap<String, u8>,
-    /// Request timeout, e.g. `2s`.
-    pub timeout: Option<String>,
-    /// Poll interval, e.g. `10s` (used by `poll` and `serve`).
-    pub interval: Option<String>,
-    /// Free-form options for other commands (serve), kept as written.
-    #[serde(default)]
-    #[allow(dead_code)] // read by `evctl serve`, accepted here so one file serves both
-    pub options: BTreeMap<String, serde_yaml::Value>,
-}
-
-impl DeviceEntry {
-    pub fn timeout(&self) -> anyhow::Result<Option<Duration>> {
-        parse_opt_duration(self.timeout.as_deref(), "timeout")
-    }
-
-    pub fn interval(&self) -> anyhow::Result<Option<Duration>> {
-        parse_opt_duration(self.interval.as_deref(), "interval")
-    }
-}
-
-fn parse_opt_duration(text: Option<&str>, what: &str) -> anyhow::Result<Option<Duration>> {
-    text.map(|t| {
-        crate::cli::parse_duration(t)
-            .map_err(|msg| anyhow::Error::new(Usage(format!("device {what}: {msg}"))))
-    })
-    .transpose()
 }
 
 /// Where the site config is looked for when `--config` is not given.
@@ -127,14 +86,6 @@ impl Site {
             .into_iter()
             .map(|m| if m.is_absolute() { m } else { dir.join(m) })
             .collect();
-        for (id, device) in &raw.devices {
-            device
-                .timeout()
-                .and_then(|_| device.interval())
-                .with_context(|| {
-                    Usage(format!("device `{id}` in site config {}", path.display()))
-                })?;
-        }
         Ok(Site {
             maps,
             devices: raw.devices,
@@ -157,10 +108,7 @@ mod tests {
         let garage = &site.devices["garage"];
         assert_eq!(garage.map, "alfen-eve");
         assert_eq!(garage.units["socket"], 2);
-        assert_eq!(
-            garage.timeout().ok().flatten(),
-            Some(Duration::from_secs(2))
-        );
+        assert_eq!(garage.timeout, Some(std::time::Duration::from_secs(2)));
     }
 
     #[test]
@@ -178,5 +126,39 @@ mod tests {
                 .any(|c| c.contains("hots") && c.contains("line 4")),
             "{chain:?}"
         );
+    }
+
+    #[test]
+    fn bad_duration_is_a_usage_error_with_location() {
+        let err = Site::parse(
+            "devices:\n  garage:\n    map: alfen-eve\n    timeout: 2 fortnights\n",
+            Path::new("site.yaml"),
+        )
+        .expect_err("bad duration must fail");
+        assert!(err.downcast_ref::<Usage>().is_some());
+        let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+        assert!(
+            chain
+                .iter()
+                .any(|c| c.contains("2 fortnights") && c.contains("line 3")),
+            "{chain:?}"
+        );
+    }
+
+    #[test]
+    fn both_sample_site_configs_load() {
+        for (name, text) in [
+            (
+                "examples/site.yaml",
+                include_str!("../../../examples/site.yaml"),
+            ),
+            (
+                "examples/site-serve.yaml",
+                include_str!("../../../examples/site-serve.yaml"),
+            ),
+        ] {
+            let site = Site::parse(text, Path::new(name)).expect(name);
+            assert!(site.devices.contains_key("garage"), "{name}");
+        }
     }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use device_maps::{DeviceMap, Units};
+use service::DeviceConfig;
 
 use crate::cli::{ConnectArgs, GlobalArgs};
-use crate::config::{DeviceEntry, Site};
+use crate::config::Site;
 use crate::maps::MapFolders;
 use crate::report::{Usage, usage};
 
@@ -99,18 +100,11 @@ impl Env {
             .port
             .or_else(|| entry.and_then(|e| e.port))
             .unwrap_or(map.connection.port);
-        let entry_timeout = match entry {
-            Some(e) => e.timeout()?,
-            None => None,
-        };
         let timeout = args
             .timeout
-            .or(entry_timeout)
+            .or_else(|| entry.and_then(|e| e.timeout))
             .unwrap_or(map.connection.timeout);
-        let interval = match entry {
-            Some(e) => e.interval()?,
-            None => None,
-        };
+        let interval = entry.and_then(|e| e.interval);
         Ok(Target {
             name,
             map,
@@ -123,7 +117,7 @@ impl Env {
     }
 }
 
-fn apply_entry_units(units: &mut Units, entry: &DeviceEntry) -> anyhow::Result<()> {
+fn apply_entry_units(units: &mut Units, entry: &DeviceConfig) -> anyhow::Result<()> {
     if let Some(id) = entry.unit {
         units.set_main(id);
     }

@@ -16,8 +16,8 @@
 //! ```
 //!
 //! Every section denies unknown keys, so a typo is an error naming line and column. A device
-//! entry has exactly the keys the CLI accepts (`map`, `host`, `port`, `unit`, `units`,
-//! `timeout`, `interval`, `options`), so one file serves both.
+//! entry is a [`DeviceConfig`] (`map`, `host`, `port`, `unit`, `units`, `timeout`, `interval`,
+//! `options`), and the CLI reads its devices with that same type, so one file serves both.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,7 +85,8 @@ impl Default for EmConfig {
     }
 }
 
-/// One device of the site: the keys the CLI's site config accepts.
+/// One device of the site, the one definition shared by `evctl serve` and every other evctl
+/// command: unknown keys and bad durations are errors with line and column.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
@@ -106,7 +107,8 @@ pub struct DeviceConfig {
     /// Poll interval, e.g. `10s`; default: `poll.interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub interval: Option<Duration>,
-    /// Free-form options, kept as written (the CLI accepts them too).
+    /// Free-form options for the device's driver (EVSEMaster: `serial`, `password_file`),
+    /// kept as written.
     #[serde(default)]
     pub options: BTreeMap<String, serde_yaml::Value>,
 }

@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use device_maps::{DeviceMap, Heartbeat, Missing, Reading, Snapshot, Units};
+use device_maps::{DeviceMap, Heartbeat, Reading, Snapshot, Units};
 use modbus_core::Value;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -41,7 +42,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
         )
     };
     let mut device = Device::open(&mut target, args.simulated).await?;
-    let map = std::sync::Arc::clone(&target.map);
+    let map = Arc::clone(&target.map);
     let mut last_written: HashMap<String, Value> = HashMap::new();
     if let Some(set_plan) = &set_plan {
         let report = set_plan
@@ -84,7 +85,8 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
             _ = ticker.tick() => {
                 let snapshot = read_plan.execute(&mut device.client).await;
                 let failure = failures(&snapshot, &target, read_plan.requests().len());
-                let (snapshot, stale) = with_stale(snapshot, &mut last_good);
+                let (snapshot, stale) = service::with_stale(snapshot, &mut last_good);
+                let stale = stale_since(&snapshot, &stale);
                 let mut text = outputs::render(&snapshot, &map, format, &options);
                 if let Some((_, err)) = &failure {
                     failed_reads += 1;
@@ -127,88 +129,42 @@ struct Beat {
     due: Instant,
 }
 
-/// Sends one heartbeat and returns the time until the next one.
+/// Sends one heartbeat (service's, as `evctl serve` does), warns when it fails, and returns
+/// the time until the next one.
 async fn send_heartbeat(
-    map: &std::sync::Arc<DeviceMap>,
+    map: &Arc<DeviceMap>,
     units: &Units,
     heartbeat: &Heartbeat,
     client: &mut Client,
     last_written: &HashMap<String, Value>,
     last_good: &HashMap<String, Reading>,
 ) -> Duration {
-    // The interval may be a register's value (Vestel: failsafe_timeout / 2): use the last value
-    // read, or read it now.
-    let register_value = match heartbeat.interval_register() {
-        None => None,
-        Some(name) => match last_good.get(name).and_then(Reading::value) {
-            Some(v) => v.as_f64(),
-            None => read_one(map, units, name, client).await,
-        },
-    };
-    let interval = heartbeat.interval(register_value);
-    match map.plan_heartbeat(heartbeat, units, |name| last_written.get(name).cloned()) {
-        Ok(Some(plan)) => match plan.execute(client).await {
-            Ok(report) => {
-                tracing::debug!(heartbeat = %heartbeat.name, requests = report.sent.len(), "heartbeat sent");
-            }
-            Err(err) => {
-                let err = anyhow::Error::new(err).context(format!(
-                    "heartbeat `{}` of {} failed",
-                    heartbeat.name, map.id
-                ));
-                eprint!(
-                    "warning: {}",
-                    report::render(&err).trim_start_matches("error: ")
-                );
-            }
-        },
-        Ok(None) => {}
+    let (interval, outcome) =
+        service::heartbeat::send(map, units, heartbeat, client, last_written, last_good).await;
+    match outcome {
+        Ok(requests) => {
+            tracing::debug!(heartbeat = %heartbeat.name, requests, "heartbeat sent");
+        }
         Err(err) => {
-            eprintln!(
-                "warning: heartbeat `{}` of {}: {err}",
-                heartbeat.name, map.id
+            let err = anyhow::Error::new(err);
+            eprint!(
+                "warning: {}",
+                report::render(&err).trim_start_matches("error: ")
             );
         }
     }
     interval
 }
 
-async fn read_one(
-    map: &std::sync::Arc<DeviceMap>,
-    units: &Units,
-    name: &str,
-    client: &mut Client,
-) -> Option<f64> {
-    let index = map.register_index(name)?;
-    let plan = map.plan_read(&[index], units).ok()?;
-    let snapshot = plan.execute(client).await;
-    snapshot.value(name).and_then(Value::as_f64)
-}
-
-/// Replaces readings whose request failed by the last value read, and names them.
-fn with_stale(
-    mut snapshot: Snapshot,
-    last_good: &mut HashMap<String, Reading>,
-) -> (Snapshot, Vec<(String, SystemTime)>) {
-    let mut stale = Vec::new();
-    for reading in &mut snapshot.readings {
-        match &reading.value {
-            Ok(_) => {
-                last_good.insert(reading.name.clone(), reading.clone());
-            }
-            Err(Missing::ReadFailed(_)) => {
-                if let Some(previous) = last_good.get(&reading.name) {
-                    stale.push((
-                        reading.name.clone(),
-                        previous.read_at.unwrap_or(snapshot.started_at),
-                    ));
-                    *reading = previous.clone();
-                }
-            }
-            Err(_) => {}
-        }
-    }
-    (snapshot, stale)
+/// When the oldest of the stale readings was read, for the note under the output.
+fn stale_since(snapshot: &Snapshot, stale: &[String]) -> Vec<(String, SystemTime)> {
+    stale
+        .iter()
+        .filter_map(|name| {
+            let reading = snapshot.readings.iter().find(|r| &r.name == name)?;
+            Some((name.clone(), reading.read_at.unwrap_or(snapshot.started_at)))
+        })
+        .collect()
 }
 
 fn stale_note(stale: &[(String, SystemTime)]) -> String {
