@@ -172,7 +172,16 @@ impl DeviceMap {
                 Span::new(units.resolve(&r.unit_id), r.table, r.wire_address, r.count)
             })
             .collect();
-        let plan = self.limits().plan(&spans)?;
+        // Every readable register exists on the device, so a request may read through the ones
+        // not asked for without that counting as a gap: a subset read of a device that refuses
+        // gap reads still takes few requests.
+        let mapped: Vec<Span> = self
+            .registers
+            .iter()
+            .filter(|r| r.access.readable())
+            .map(|r| Span::new(units.resolve(&r.unit_id), r.table, r.wire_address, r.count))
+            .collect();
+        let plan = modbus_core::plan_with_mapped(&spans, &mapped, &self.limits())?;
         let main_unit = units.resolve(&crate::model::UnitRef::Role(
             self.connection.main_unit.clone(),
         ));

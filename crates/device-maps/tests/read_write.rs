@@ -720,3 +720,37 @@ registers:
     assert!(err.to_string().starts_with("station:6:"), "{err}");
     assert!(err.to_string().contains("sentinels"), "{err}");
 }
+
+/// A read of some registers reads through the registers between them that the map declares
+/// (they exist on the device), never through undeclared addresses when gaps are not allowed.
+#[test]
+fn a_subset_read_reads_through_declared_registers() {
+    let text = r#"
+manufacturer: Demo
+model: Meter
+connection: {unit_ids: {meter: 1}, address_base: 0, span_gaps: false}
+defaults: {table: input}
+registers:
+  - {name: a, address: 0, type: uint16, example: 1}
+  - {name: b, address: 1, type: uint16, example: 2}
+  - {name: c, address: 2, type: uint16, example: 3}
+  - {name: d, address: 4, type: uint16, example: 4}
+  - {name: alive, address: 10, table: holding, type: uint16, access: w, example: 1}
+"#;
+    let map = Arc::new(device_maps::parse_map("meter", text).unwrap_or_else(|e| panic!("{e}")));
+    let plan = |names: &[&str]| {
+        map.plan_read(&map.select(names).expect("known"), &map.units())
+            .expect("plannable")
+    };
+    let mut device = MemoryDevice::with_examples(&map).strict();
+    // a and c: one request through the declared b.
+    let p = plan(&["a", "c"]);
+    assert_eq!(p.requests().len(), 1);
+    let snapshot = block_on(p.execute(&mut device));
+    let names: Vec<&str> = snapshot.readings.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "c"], "only what was asked for is reported");
+    assert_eq!(snapshot.value("c"), Some(&Value::UInt(3)));
+    assert_eq!(reads(&device), ["1 input 0x3"]);
+    // c and d: address 3 is not declared, so two requests.
+    assert_eq!(plan(&["c", "d"]).requests().len(), 2);
+}
