@@ -22,7 +22,9 @@
 //!   label: the register's `phase:` from the map (`L1`, `L1N`, `L1L2`, ...), else the phase
 //!   read from its name. A text value (a name, a version) is the label of an info metric whose value is 1.
 //! - The renderers see the snapshot through the map, but a reading the map does not declare is
-//!   still rendered from what the reading itself carries (name, title, unit, kind).
+//!   still rendered from what the reading itself carries (name, title, unit, kind). The map's
+//!   derived values (GivTCP's power flows) are readings like any other; nested JSON places every
+//!   value under its group by its `key` (GivTCP's `Battery_SOC` in each battery's group).
 //!
 //! - A `float32` register holds about seven significant digits, so people, Prometheus and
 //!   Influx see it in its shortest single-precision form (`238.19`); JSON keeps the exact
