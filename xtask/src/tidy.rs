@@ -101,7 +101,8 @@ fn workspace_crates(root: &Path) -> anyhow::Result<Vec<Crate>> {
     dirs.sort();
     for dir in dirs {
         let path = dir.join("Cargo.toml");
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let manifest: toml::Table =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let name = manifest
@@ -110,7 +111,11 @@ fn workspace_crates(root: &Path) -> anyhow::Result<Vec<Crate>> {
             .and_then(|n| n.as_str())
             .with_context(|| format!("{} has no package name", path.display()))?
             .to_owned();
-        crates.push(Crate { name, dir, manifest });
+        crates.push(Crate {
+            name,
+            dir,
+            manifest,
+        });
     }
     Ok(crates)
 }
@@ -131,7 +136,10 @@ fn check_essay(krate: &Crate) -> Vec<String> {
         .count();
     let first = text.lines().next().unwrap_or_default();
     if !first.starts_with("//!") {
-        vec![format!("{}: must open with a `//!` essay on the crate's role", entry.display())]
+        vec![format!(
+            "{}: must open with a `//!` essay on the crate's role",
+            entry.display()
+        )]
     } else if essay_lines < 3 {
         vec![format!(
             "{}: the opening `//!` essay has {essay_lines} line(s) of text; write at least three",
@@ -190,7 +198,11 @@ mod tests {
     #[test]
     fn workspace_rules_hold() {
         let problems = check(&crate::project_root()).expect("workspace is readable");
-        assert!(problems.is_empty(), "tidy rules broken:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "tidy rules broken:\n{}",
+            problems.join("\n")
+        );
     }
 
     #[test]
@@ -199,7 +211,11 @@ mod tests {
             "[package]\nname = \"modbus-core\"\n[dependencies]\ndevice-maps = \"0.1\"\ntokio = \"1\"\nclap = \"4\"\n",
         )
         .unwrap();
-        let krate = Crate { name: "modbus-core".into(), dir: PathBuf::new(), manifest };
+        let krate = Crate {
+            name: "modbus-core".into(),
+            dir: PathBuf::new(),
+            manifest,
+        };
         let problems = check_dependencies(&krate);
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
@@ -209,7 +225,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-essay-{}", std::process::id()));
         fs::create_dir_all(dir.join("src")).unwrap();
         fs::write(dir.join("src/lib.rs"), "pub fn f() {}\n").unwrap();
-        let krate = Crate { name: "x".into(), dir: dir.clone(), manifest: toml::Table::new() };
+        let krate = Crate {
+            name: "x".into(),
+            dir: dir.clone(),
+            manifest: toml::Table::new(),
+        };
         assert_eq!(check_essay(&krate).len(), 1);
         fs::remove_dir_all(dir).unwrap();
     }

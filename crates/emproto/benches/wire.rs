@@ -49,7 +49,10 @@ fn benches(c: &mut Criterion) {
         b.iter(|| emproto::wire::parse_status(black_box(&payload)).map(|(_, s)| s.power_w))
     });
     c.bench_function("parse_charge_start_response only", |b| {
-        b.iter(|| emproto::wire::parse_charge_start_response(black_box(&payload[..5])).map(|(_, s)| s.max_current_a))
+        b.iter(|| {
+            emproto::wire::parse_charge_start_response(black_box(&payload[..5]))
+                .map(|(_, s)| s.max_current_a)
+        })
     });
     let all = vectors();
     assert!(all.len() >= 60);
