@@ -3,74 +3,21 @@
 //!
 //! Everything protocol-shaped lives in the libraries: `modbus-client` talks Modbus (and the
 //! GivEnergy dongle framing), `simulator` serves a map. This module only picks the library
-//! objects from the map and the flags and hands out one [`RegisterIo`].
+//! objects from the map and the flags and hands out one `RegisterIo` (service's
+//! [`DeviceClient`]).
 
-use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use device_maps::{RegisterIo, Transport};
-use modbus_client::dongle::{DongleClient, DongleError, DongleOptions};
+use device_maps::Transport;
+use modbus_client::dongle::{DongleClient, DongleOptions};
 use modbus_client::{ClientOptions, Endpoint, Layout, ModbusClient};
-use modbus_core::Table;
+use service::DeviceClient;
 use simulator::dongle::{DongleSimulator, DongleSimulatorHandle};
 use simulator::modbus::{Simulator, SimulatorHandle};
 
 use crate::report::Usage;
 use crate::target::Target;
-
-/// The client of one command.
-#[derive(Debug, Clone)]
-pub enum Client {
-    Modbus(ModbusClient),
-    Dongle(DongleClient),
-}
-
-/// A failure of either client.
-#[derive(Debug, thiserror::Error)]
-pub enum IoError {
-    #[error(transparent)]
-    Modbus(#[from] modbus_client::Error),
-    #[error(transparent)]
-    Dongle(#[from] DongleError),
-}
-
-impl RegisterIo for Client {
-    type Error = IoError;
-
-    fn read(
-        &mut self,
-        unit: u8,
-        table: Table,
-        address: u16,
-        count: u16,
-    ) -> impl Future<Output = Result<Vec<u16>, IoError>> + Send {
-        let this = self.clone();
-        async move {
-            match this {
-                Client::Modbus(c) => Ok(c.read(unit, table, address, count).await?),
-                Client::Dongle(c) => Ok(c.read(unit, table, address, count).await?),
-            }
-        }
-    }
-
-    fn write(
-        &mut self,
-        unit: u8,
-        table: Table,
-        address: u16,
-        values: &[u16],
-    ) -> impl Future<Output = Result<(), IoError>> + Send {
-        let this = self.clone();
-        let values = values.to_vec();
-        async move {
-            match this {
-                Client::Modbus(c) => Ok(c.write(unit, table, address, &values).await?),
-                Client::Dongle(c) => Ok(c.write(unit, table, address, &values).await?),
-            }
-        }
-    }
-}
 
 /// A simulator started for `--simulated`; it stops when dropped, so it is only ever held.
 #[derive(Debug)]
@@ -82,7 +29,9 @@ pub enum SimHandle {
 
 /// A device connection for one command.
 pub struct Device {
-    pub client: Client,
+    /// The service's device client (the `RegisterIo` `evctl serve` polls through), built
+    /// here with one connection and the map's retries.
+    pub client: DeviceClient,
     /// The simulator behind a `--simulated` device.
     pub _simulator: Option<SimHandle>,
 }
@@ -131,7 +80,7 @@ impl Device {
                 request_timeout: timeout,
                 ..DongleOptions::default()
             };
-            Client::Dongle(DongleClient::new(address, options))
+            DeviceClient::Dongle(DongleClient::new(address, options))
         } else {
             let endpoint = Endpoint::for_map(map, &host, Some(port)).map_err(|e| {
                 anyhow::Error::new(e).context(Usage(format!("cannot open {target}")))
@@ -144,7 +93,7 @@ impl Device {
                 max_connections: 1,
                 ..ClientOptions::from_connection(&map.connection)
             };
-            Client::Modbus(
+            DeviceClient::Modbus(
                 ModbusClient::new(endpoint, options)
                     .with_layout(Layout::from_map(map, &target.units)),
             )

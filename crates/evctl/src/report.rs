@@ -104,14 +104,14 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                     .and_then(|shared| shared.0.downcast_ref::<modbus_client::Error>())
             })
             .or_else(|| {
-                let io = cause.downcast_ref::<crate::device::IoError>().or_else(|| {
+                let io = cause.downcast_ref::<service::IoError>().or_else(|| {
                     cause
                         .downcast_ref::<SharedError>()
-                        .and_then(|shared| shared.0.downcast_ref::<crate::device::IoError>())
+                        .and_then(|shared| shared.0.downcast_ref::<service::IoError>())
                 })?;
                 match io {
-                    crate::device::IoError::Modbus(e) => Some(e),
-                    crate::device::IoError::Dongle(_) => None,
+                    service::IoError::Modbus(e) => Some(e),
+                    _ => None,
                 }
             });
         if let Some(client) = client {

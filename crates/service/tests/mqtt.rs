@@ -238,6 +238,29 @@ impl Watcher {
     }
 }
 
+impl Watcher {
+    /// The first response of device topic `device` (`evctl/wallbox1`) since `mark`, as JSON.
+    async fn response_since(&mut self, mark: usize, device: &str) -> serde_json::Value {
+        let topic = format!("{device}/response");
+        json(&self.wait_since(mark, &topic, |_| true).await.payload)
+    }
+
+    /// Publishes a command (`evctl/<device>/set/<name>` or `.../action/<name>`) and returns
+    /// the device's response to it, as JSON.
+    async fn command(&mut self, topic: &str, payload: &str) -> serde_json::Value {
+        let device: Vec<&str> = topic.splitn(3, '/').take(2).collect();
+        let response = format!("{}/response", device.join("/"));
+        let mark = self.mark();
+        self.publish(topic, payload).await;
+        json(
+            &self
+                .wait_since(mark, &response, |p| json(p)["topic"] == topic)
+                .await
+                .payload,
+        )
+    }
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -440,15 +463,9 @@ async fn a_command_changes_the_simulated_device_and_is_read_back() {
         .await;
 
     let mark = watcher.mark();
-    watcher
-        .publish("evctl/wallbox1/set/current_limit", "16")
+    let response = watcher
+        .command("evctl/wallbox1/set/current_limit", "16")
         .await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/wallbox1/response", |_| true)
-            .await
-            .payload,
-    );
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(response["command"], "set");
     assert_eq!(response["name"], "current_limit");
@@ -466,13 +483,7 @@ async fn a_command_changes_the_simulated_device_and_is_read_back() {
 
     // A select sends the label.
     let mark = watcher.mark();
-    watcher.publish("evctl/wallbox1/set/mode", "Fast").await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/wallbox1/response", |_| true)
-            .await
-            .payload,
-    );
+    let response = watcher.command("evctl/wallbox1/set/mode", "Fast").await;
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(holding(&sim, 101), Some(2));
     watcher
@@ -480,16 +491,9 @@ async fn a_command_changes_the_simulated_device_and_is_read_back() {
         .await;
 
     // An action takes its parameters as a JSON object.
-    let mark = watcher.mark();
-    watcher
-        .publish("evctl/wallbox1/action/boost", r#"{"current": 24}"#)
+    let response = watcher
+        .command("evctl/wallbox1/action/boost", r#"{"current": 24}"#)
         .await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/wallbox1/response", |_| true)
-            .await
-            .payload,
-    );
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(response["command"], "action");
     assert_eq!(holding(&sim, 100), Some(24));
@@ -542,16 +546,7 @@ async fn an_invalid_command_gets_an_error_and_nothing_is_written() {
         ("evctl/wallbox1/action/warp", "{}", "not_found", "warp"),
     ];
     for (topic, payload, reason, mentions) in cases {
-        let mark = watcher.mark();
-        watcher.publish(topic, payload).await;
-        let response = json(
-            &watcher
-                .wait_since(mark, "evctl/wallbox1/response", |p| {
-                    json(p)["topic"] == topic
-                })
-                .await
-                .payload,
-        );
+        let response = watcher.command(topic, payload).await;
         assert_eq!(response["ok"], false, "{topic} {payload}: {response}");
         assert_eq!(response["reason"], reason, "{topic} {payload}: {response}");
         let error = response["error"].as_str().unwrap_or_default();
@@ -631,23 +626,10 @@ async fn two_shards_share_one_broker_and_commands_reach_only_the_owner() {
     }
 
     // A command for `north` is carried out by process a alone: only north's device is written.
-    let mark = watcher.mark();
-    watcher.publish("evctl/north/set/current_limit", "16").await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/north/response", |_| true)
-            .await
-            .payload,
-    );
+    let response = watcher.command("evctl/north/set/current_limit", "16").await;
     assert_eq!(response["ok"], true, "{response}");
     // And one for `south` by process b alone.
-    watcher.publish("evctl/south/set/current_limit", "20").await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/south/response", |_| true)
-            .await
-            .payload,
-    );
+    let response = watcher.command("evctl/south/set/current_limit", "20").await;
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(holding(&sim_a, 100), Some(16));
     assert_eq!(holding(&sim_b, 100), Some(20));
@@ -772,12 +754,7 @@ async fn a_command_sent_during_an_outage_runs_after_the_reconnection() {
     watcher
         .wait_since(mark, "evctl/bridge/evctl-outage/status", |p| p == "online")
         .await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/wallbox1/response", |_| true)
-            .await
-            .payload,
-    );
+    let response = watcher.response_since(mark, "evctl/wallbox1").await;
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(holding(&sim, 100), Some(20));
     watcher
@@ -828,16 +805,9 @@ async fn tls_with_a_ca_file_and_refusal_of_a_broker_it_did_not_sign() {
     watcher
         .wait("evctl/wallbox1/state/voltage", |p| p == "230.5")
         .await;
-    let mark = watcher.mark();
-    watcher
-        .publish("evctl/wallbox1/set/current_limit", "16")
+    let response = watcher
+        .command("evctl/wallbox1/set/current_limit", "16")
         .await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/wallbox1/response", |_| true)
-            .await
-            .payload,
-    );
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(holding(&sim, 100), Some(16));
     mqtt.shutdown().await;
@@ -916,12 +886,7 @@ async fn after_resharding_a_kept_session_serves_the_new_devices() {
         .await;
     watcher.publish("evctl/east/set/current_limit", "12").await;
     watcher.publish("evctl/west/set/current_limit", "14").await;
-    let response = json(
-        &watcher
-            .wait_since(mark, "evctl/west/response", |_| true)
-            .await
-            .payload,
-    );
+    let response = watcher.response_since(mark, "evctl/west").await;
     assert_eq!(response["ok"], true, "{response}");
     assert_eq!(holding(&sim_b, 100), Some(14));
     // `east` is not this process's any more: the old session may still deliver its command,

@@ -17,7 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cli::{Format, PollArgs};
 use crate::commands::read::{failures, plan, render_options};
-use crate::device::{Client, Device};
+use crate::device::Device;
 use crate::report::{self, Usage};
 
 pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<ExitCode> {
@@ -135,7 +135,7 @@ async fn send_heartbeat(
     map: &Arc<DeviceMap>,
     units: &Units,
     heartbeat: &Heartbeat,
-    client: &mut Client,
+    client: &mut service::DeviceClient,
     last_written: &HashMap<String, Value>,
     last_good: &HashMap<String, Reading>,
 ) -> Duration {

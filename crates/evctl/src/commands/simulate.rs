@@ -61,20 +61,14 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             "givenergy-dongle",
             &units_text,
         )?;
-        let mut printed = 0;
-        loop {
-            tokio::select! {
-                () = &mut stop => break,
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
-            }
-            if args.log_requests {
-                let log = handle.log();
-                for entry in log.iter().skip(printed) {
-                    eprintln!("request: {entry:?}");
-                }
-                printed = log.len();
-            }
-        }
+        log_until_stopped(&mut stop, args.log_requests, |from| {
+            let log = handle.log();
+            log.iter()
+                .skip(from)
+                .map(|entry| format!("request: {entry:?}"))
+                .collect()
+        })
+        .await;
         handle.shutdown().await;
     } else {
         let handle = builder
@@ -83,28 +77,47 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         announce(&map.id, handle.local_addr(), "modbus-tcp", &units_text)?;
         let log = handle.log();
-        let mut printed = 0;
-        loop {
-            tokio::select! {
-                () = &mut stop => break,
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
-            }
-            if args.log_requests {
-                let entries = log.entries();
-                for e in entries.iter().skip(printed) {
-                    eprintln!(
+        log_until_stopped(&mut stop, args.log_requests, |from| {
+            log.entries()
+                .iter()
+                .skip(from)
+                .map(|e| {
+                    format!(
                         "request: connection {} unit {} FC{} address {} count {}",
                         e.connection, e.unit, e.function, e.address, e.count
-                    );
-                }
-                printed = entries.len();
-            }
-        }
+                    )
+                })
+                .collect()
+        })
+        .await;
         let served = log.len();
         handle.shutdown().await;
         eprintln!("stopped after {served} request(s)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C. With `--log-requests`, prints on stderr every request the simulator
+/// logged since the last look (`new_requests(n)` gives the lines after the first `n`).
+async fn log_until_stopped(
+    mut stop: impl Future<Output = ()> + Unpin,
+    log_requests: bool,
+    mut new_requests: impl FnMut(usize) -> Vec<String>,
+) {
+    let mut printed = 0;
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        if log_requests {
+            let lines = new_requests(printed);
+            printed += lines.len();
+            for line in lines {
+                eprintln!("{line}");
+            }
+        }
+    }
 }
 
 fn announce(
