@@ -18,7 +18,8 @@
 //! - JSON keeps the register names and raw values of the tools users come from (for
 //!   `alfen-eve`, the keys and values of `alfen_eve_modbus_tcp --json`); labels are for people.
 //! - Prometheus metrics are in base units (`_volts`, `_watts`, `_joules`, `_seconds`), counters
-//!   end in `_total`, and registers that differ only by phase share a metric with a `phase`
+//!   end in `_total`, a unit word in the register name is dropped rather than doubled
+//!   (`Battery_Capacity_kWh` is `..._battery_capacity_joules`, unless that name is taken), and registers that differ only by phase share a metric with a `phase`
 //!   label: the register's `phase:` from the map (`L1`, `L1N`, `L1L2`, ...), else the phase
 //!   read from its name. A text value (a name, a version) is the label of an info metric whose value is 1.
 //! - The renderers see the snapshot through the map, but a reading the map does not declare is

@@ -1,7 +1,10 @@
 //! Prometheus text exposition format (version 0.0.4).
 //!
 //! Each numeric register becomes a sample of a metric named `<map>_<quantity>_<base unit>`
-//! (`alfen_eve_voltage_volts`), with `_total` for counters. Values are converted to base units
+//! (`alfen_eve_voltage_volts`), with `_total` for counters. A word of the name that already
+//! names the unit (`kwh`, `pct`, `ms`, ...) is dropped before the base unit is appended
+//! (`Battery_Capacity_kWh` becomes `..._battery_capacity_joules`), unless another metric of the
+//! map has that name, in which case the register keeps its full name. Values are converted to base units
 //! (kW to watts, kWh and Wh to joules, ms to seconds, % to a ratio). Registers that differ only
 //! by phase fold into one metric with a `phase` label when that is unambiguous; every sample
 //! carries `device`, `serial` (when known) and `unit` (the Modbus unit id). Scale-factor
@@ -13,13 +16,13 @@ use std::fmt::Write as _;
 
 use std::collections::HashMap;
 
-use device_maps::{DeviceMap, Kind, Register, Scale};
+use device_maps::{Derived, DeviceMap, Kind, Register, Scale};
 use modbus_core::Value;
 
 use crate::Options;
 use crate::human::float_text;
 use crate::naming::{label_name, metric_fragment, split_phase};
-use crate::units::base_unit;
+use crate::units::{base_unit, unit_word_suffix};
 use crate::view::{Reading, View};
 
 /// How one register is exposed.
@@ -71,7 +74,13 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
             None => {
                 // A reading the map does not declare: its own metric, from what it carries.
                 let candidate = Candidate::of_reading(reading);
-                let plan = plans.add(&prefix, &candidate, false, &reading.description());
+                let stripped = candidate.metric(&prefix, candidate.name, true);
+                let metric = if plans.families.iter().any(|f| f.name == stripped) {
+                    candidate.metric(&prefix, candidate.name, false)
+                } else {
+                    stripped
+                };
+                let plan = plans.add(metric, &candidate, false);
                 samples.resize(plans.families.len(), Vec::new());
                 plan
             }
@@ -126,8 +135,12 @@ struct Candidate<'r> {
     counter: bool,
     quantity: String,
     phase: Option<String>,
+    /// The phase word of the name (`a` in `ac_current_a`), which is never taken for a unit.
+    phase_word: Option<String>,
     /// The phase comes from the map's `phase:` (labelled even when the metric does not fold).
     declared: bool,
+    /// The HELP text of a metric of its own.
+    description: String,
 }
 
 impl<'r> Candidate<'r> {
@@ -142,6 +155,10 @@ impl<'r> Candidate<'r> {
         let split = split_phase(name);
         // The map's `phase:` wins over the phase read from the name.
         let declared = register.and_then(|r| r.phase.clone());
+        let description = register
+            .and_then(|r| r.description.as_deref())
+            .unwrap_or(title)
+            .to_owned();
         Candidate {
             name,
             title,
@@ -153,33 +170,85 @@ impl<'r> Candidate<'r> {
                 .as_ref()
                 .map_or_else(|| name.to_owned(), |s| s.quantity.clone()),
             declared: declared.is_some(),
+            phase_word: split.as_ref().map(|s| s.phase.to_ascii_lowercase()),
             phase: declared.or(split.map(|s| s.phase)),
+            description,
         }
     }
 
     fn of_reading(reading: &Reading<'r>) -> Self {
-        Candidate::new(
+        let mut c = Candidate::new(
             reading.name(),
             reading.title(),
             reading.unit(),
             reading.kind(),
             None,
-        )
+        );
+        c.description = reading.description().into_owned();
+        c
+    }
+
+    fn of_derived(derived: &'r Derived) -> Self {
+        let mut c = Candidate::new(
+            &derived.name,
+            &derived.title,
+            derived.unit.as_deref(),
+            derived.kind,
+            None,
+        );
+        let mut text = derived
+            .description
+            .as_deref()
+            .unwrap_or(&derived.title)
+            .trim()
+            .to_owned();
+        if !derived.enumeration.is_empty() {
+            let states: Vec<String> = derived
+                .enumeration
+                .iter()
+                .map(|(v, l)| format!("{v} = {l}"))
+                .collect();
+            let _ = write!(text, "; {}", states.join(", "));
+        }
+        c.description = text;
+        c
+    }
+
+    /// The metric name for `base` (the name, or the quantity of a per-phase metric): prefix,
+    /// name, base unit, `_total` for a counter. With `strip`, the words of `base` that name the
+    /// same unit (`kwh` before `_joules`, `pct` before `_ratio`) are dropped first, except the
+    /// phase word; a name made only of unit words keeps them.
+    fn metric(&self, prefix: &str, base: &str, strip: bool) -> String {
+        let mut fragment = metric_fragment(base);
+        if strip && !self.suffix.is_empty() {
+            let words: Vec<&str> = fragment.split('_').collect();
+            let kept: Vec<&str> = words
+                .iter()
+                .copied()
+                .filter(|w| {
+                    self.phase_word.as_deref() == Some(*w)
+                        || unit_word_suffix(w) != Some(self.suffix.as_str())
+                })
+                .collect();
+            if kept.iter().any(|w| !w.is_empty()) {
+                fragment = kept.join("_");
+            }
+        }
+        let mut metric = format!("{prefix}_{fragment}");
+        if !self.suffix.is_empty() && !metric.ends_with(&format!("_{}", self.suffix)) {
+            metric.push('_');
+            metric.push_str(&self.suffix);
+        }
+        if self.counter && !metric.ends_with("_total") {
+            metric.push_str("_total");
+        }
+        metric
     }
 }
 
 impl Plans {
     /// Adds the plan of one register, creating or joining its family.
-    fn add(&mut self, prefix: &str, c: &Candidate<'_>, folded: bool, description: &str) -> Plan {
-        let base = if folded { c.quantity.as_str() } else { c.name };
-        let mut metric = format!("{prefix}_{}", metric_fragment(base));
-        if !c.suffix.is_empty() && !metric.ends_with(&format!("_{}", c.suffix)) {
-            metric.push('_');
-            metric.push_str(&c.suffix);
-        }
-        if c.counter && !metric.ends_with("_total") {
-            metric.push_str("_total");
-        }
+    fn add(&mut self, metric: String, c: &Candidate<'_>, folded: bool) -> Plan {
         let family = match self.families.iter().position(|f| f.name == metric) {
             Some(index) => {
                 if let Some(f) = self.families.get_mut(index) {
@@ -192,7 +261,7 @@ impl Plans {
                 self.families.push(Family {
                     name: metric.clone(),
                     counter: c.counter,
-                    help: single_help(c, description),
+                    help: single_help(c),
                     titles: vec![c.title.to_owned()],
                 });
                 self.families.len() - 1
@@ -233,6 +302,7 @@ fn plan(map: &DeviceMap, prefix: &str) -> Plans {
         .filter(|r| r.kind != Kind::Text && r.access.readable() && !is_text_type(r))
         .filter(|r| !scale_factors.contains(&r.name.as_str()))
         .map(|r| Candidate::new(&r.name, &r.title, r.unit.as_deref(), r.kind, Some(r)))
+        .chain(map.derived.iter().map(Candidate::of_derived))
         .collect();
 
     // A quantity folds when all its members agree on unit and type, no register is named like
@@ -258,14 +328,43 @@ fn plan(map: &DeviceMap, prefix: &str) -> Plans {
         same_shape && before == phases.len()
     };
 
+    // Each candidate's metric with and without the unit words of its name. A shortened name is
+    // only taken when no other metric of the map has it in either form, so dropping `kwh` never
+    // merges two quantities.
+    struct Named {
+        folded: bool,
+        base: String,
+        full: String,
+        short: String,
+    }
+    let named: Vec<Named> = candidates
+        .iter()
+        .map(|c| {
+            let folded = c.phase.is_some() && folds(&c.quantity);
+            let base = if folded {
+                c.quantity.clone()
+            } else {
+                c.name.to_owned()
+            };
+            Named {
+                folded,
+                full: c.metric(prefix, &base, false),
+                short: c.metric(prefix, &base, true),
+                base,
+            }
+        })
+        .collect();
     let mut plans = Plans::default();
-    for c in &candidates {
-        let folded = c.phase.is_some() && folds(&c.quantity);
-        let description = c
-            .register
-            .and_then(|r| r.description.as_deref())
-            .unwrap_or(c.title);
-        plans.add(prefix, c, folded, description);
+    for (c, n) in candidates.iter().zip(&named) {
+        let collides = named
+            .iter()
+            .any(|o| o.base != n.base && (o.full == n.short || o.short == n.short));
+        let metric = if collides {
+            n.full.clone()
+        } else {
+            n.short.clone()
+        };
+        plans.add(metric, c, n.folded);
     }
     plans
 }
@@ -290,8 +389,8 @@ fn unit_suffix(unit: Option<&str>) -> (String, f64) {
 
 /// HELP of a metric with one register: its description (or title), its map unit when it was
 /// converted, and the meaning of its states.
-fn single_help(c: &Candidate<'_>, description: &str) -> String {
-    let mut help = description.to_owned();
+fn single_help(c: &Candidate<'_>) -> String {
+    let mut help = c.description.clone();
     if let Some(unit) = c
         .register
         .and_then(|r| r.unit.as_deref())
@@ -461,6 +560,115 @@ mod tests {
         assert_eq!(escape_label_value(r#"a"b\c"#), r#"a\"b\\c"#);
         assert_eq!(escape_label_value("x\ny"), "x\\ny");
         assert_eq!(escape_help("p\\q\nr \"s\""), "p\\\\q\\nr \"s\"");
+    }
+
+    fn metric_of(map: &DeviceMap, name: &str) -> Option<String> {
+        let prefix = metric_fragment(&map.id);
+        plan(map, &prefix)
+            .by_name
+            .get(name)
+            .map(|p| p.metric.clone())
+    }
+
+    #[test]
+    fn unit_words_are_dropped_unless_that_merges_two_quantities()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let map = device_maps::parse_map(
+            "demo",
+            r#"
+manufacturer: Demo
+model: Meter
+connection: {unit_ids: {meter: 1}, address_base: 0}
+defaults: {table: input}
+registers:
+  - {name: Capacity_kWh, address: 0, type: uint16, unit: kWh, example: 9}
+  - {name: Energy_Wh, address: 1, type: uint16, unit: Wh, example: 9}
+  - {name: energy, address: 2, type: uint16, unit: kWh, example: 9}
+  - {name: level_pct, address: 3, type: uint16, unit: '%', example: 9}
+  - {name: delay_ms, address: 4, type: uint16, unit: s, example: 9}
+  - {name: current_a, address: 5, type: uint16, unit: A, example: 9}
+  - {name: current, address: 6, type: uint16, unit: A, example: 9}
+  - {name: min_temperature, address: 7, type: int16, unit: degC, example: 9}
+  - {name: kwh, address: 8, type: uint16, unit: kWh, example: 9}
+derived:
+  - {name: Stored_kWh, unit: kWh, expr: "Capacity_kWh / 2"}
+"#,
+        )?;
+        let metric = |name: &str| metric_of(&map, name);
+        assert_eq!(
+            metric("Capacity_kWh").as_deref(),
+            Some("demo_capacity_joules")
+        );
+        assert_eq!(metric("Stored_kWh").as_deref(), Some("demo_stored_joules"));
+        // `energy_joules` is taken by `energy`: `Energy_Wh` keeps its word.
+        assert_eq!(metric("energy").as_deref(), Some("demo_energy_joules"));
+        assert_eq!(
+            metric("Energy_Wh").as_deref(),
+            Some("demo_energy_wh_joules")
+        );
+        assert_eq!(metric("level_pct").as_deref(), Some("demo_level_ratio"));
+        assert_eq!(metric("delay_ms").as_deref(), Some("demo_delay_seconds"));
+        // `a` is the phase of `current_a`, not amperes; `min` is not a time before `celsius`.
+        assert_eq!(
+            metric("current_a").as_deref(),
+            Some("demo_current_a_amperes")
+        );
+        assert_eq!(
+            metric("min_temperature").as_deref(),
+            Some("demo_min_temperature_celsius")
+        );
+        // A name that is nothing but a unit keeps it.
+        assert_eq!(metric("kwh").as_deref(), Some("demo_kwh_joules"));
+        Ok(())
+    }
+
+    #[test]
+    fn every_shipped_register_has_its_own_series() -> Result<(), Box<dyn std::error::Error>> {
+        let registry = device_maps::Registry::built_in()?;
+        for map in registry.maps() {
+            let prefix = metric_fragment(&map.id);
+            let plans = plan(map, &prefix);
+            // (metric, phase label, unit role or id) -> register name
+            let mut series: HashMap<(String, Option<String>, String), &str> = HashMap::new();
+            for register in &map.registers {
+                let Some(p) = plans.by_name.get(&register.name) else {
+                    continue;
+                };
+                let key = (
+                    p.metric.clone(),
+                    p.phase.clone(),
+                    format!("{:?}", register.unit_id),
+                );
+                if let Some(other) = series.insert(key, &register.name) {
+                    panic!(
+                        "{}: `{other}` and `{}` share the series of {}",
+                        map.id, register.name, p.metric
+                    );
+                }
+            }
+            for derived in &map.derived {
+                let p = plans
+                    .by_name
+                    .get(&derived.name)
+                    .ok_or("derived value has a plan")?;
+                let key = (p.metric.clone(), p.phase.clone(), "derived".to_owned());
+                assert!(
+                    series.insert(key, &derived.name).is_none(),
+                    "{}",
+                    derived.name
+                );
+                assert!(
+                    !map.registers.iter().any(|r| plans
+                        .by_name
+                        .get(&r.name)
+                        .is_some_and(|q| q.metric == p.metric)),
+                    "{}: derived `{}` shares a register's metric",
+                    map.id,
+                    derived.name
+                );
+            }
+        }
+        Ok(())
     }
 
     #[test]

@@ -51,6 +51,29 @@ pub fn base_unit(unit: &str) -> Option<BaseUnit> {
     Some(BaseUnit { suffix, factor })
 }
 
+/// The base-unit suffix a word of a register name stands for, when the word is a unit:
+/// `kwh` and `wh` are `joules`, `kw` is `watts`, `pct` is `ratio`, ... Register names often carry
+/// their unit (GivTCP's `Battery_Capacity_kWh`); the metric name drops such a word before it
+/// appends the base unit, so it never reads `_kwh_joules`. `word` is lower case.
+pub(crate) fn unit_word_suffix(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "wh" | "kwh" | "mwh" | "j" | "kj" | "joules" => "joules",
+        "w" | "kw" | "mw" | "watts" => "watts",
+        "v" | "mv" | "kv" | "volts" => "volts",
+        "a" | "ma" | "amps" | "amperes" => "amperes",
+        "va" | "kva" => "volt_amperes",
+        "var" | "kvar" => "volt_amperes_reactive",
+        "vah" | "kvah" => "volt_ampere_hours",
+        "varh" | "kvarh" => "volt_ampere_reactive_hours",
+        "ah" => "ampere_hours",
+        "hz" | "hertz" => "hertz",
+        "c" | "degc" | "celsius" => "celsius",
+        "s" | "ms" | "sec" | "secs" | "min" | "mins" | "h" | "seconds" => "seconds",
+        "pct" | "percent" | "ratio" => "ratio",
+        _ => return None,
+    })
+}
+
 /// The text shown after a number in human output: `degC` becomes `°C`, the rest stays.
 pub fn display_unit(unit: &str) -> &str {
     match unit {
@@ -94,6 +117,38 @@ mod tests {
                 factor: 1e-3
             })
         );
+    }
+
+    #[test]
+    fn unit_words_name_the_base_unit_of_their_map_unit() {
+        // Every word stands for the base unit of the map unit it abbreviates.
+        for (word, unit) in [
+            ("kwh", "kWh"),
+            ("wh", "Wh"),
+            ("kw", "kW"),
+            ("w", "W"),
+            ("v", "V"),
+            ("a", "A"),
+            ("va", "VA"),
+            ("var", "var"),
+            ("hz", "Hz"),
+            ("pct", "%"),
+            ("percent", "%"),
+            ("c", "degC"),
+            ("degc", "degC"),
+            ("s", "s"),
+            ("ms", "ms"),
+            ("ah", "Ah"),
+            ("kvarh", "kvarh"),
+        ] {
+            assert_eq!(
+                unit_word_suffix(word),
+                base_unit(unit).map(|b| b.suffix),
+                "{word}"
+            );
+        }
+        assert_eq!(unit_word_suffix("energy"), None);
+        assert_eq!(unit_word_suffix("kWh"), None, "words arrive in lower case");
     }
 
     #[test]

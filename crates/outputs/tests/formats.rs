@@ -175,6 +175,106 @@ fn prometheus_of_every_shipped_map_parses() {
     }
 }
 
+/// Base-unit suffixes of metric names, longest first so `volt_amperes_reactive` wins over
+/// `volt_amperes`.
+const BASE_SUFFIXES: &[&str] = &[
+    "volt_ampere_reactive_hours",
+    "volt_amperes_reactive",
+    "volt_ampere_hours",
+    "volt_amperes",
+    "ampere_hours",
+    "amperes",
+    "joules",
+    "watts",
+    "volts",
+    "hertz",
+    "celsius",
+    "seconds",
+    "ratio",
+];
+
+/// Words that abbreviate a unit in a register name, as they reach a metric name (lower case).
+/// Written here independently of the renderer, as a second opinion.
+const UNIT_WORDS: &[&str] = &[
+    "kwh", "wh", "mwh", "kw", "w", "mw", "v", "mv", "kv", "a", "ma", "va", "kva", "var", "kvar",
+    "vah", "varh", "kvarh", "ah", "hz", "pct", "percent", "c", "degc", "s", "ms", "j",
+];
+
+/// Single letters that also name a phase (`ac_current_a`) or a namespace (Alfen's `c_`
+/// station registers): they only count as a unit right before a suffix of the same unit.
+const AMBIGUOUS_WORDS: &[&str] = &["a", "c", "s", "v", "w", "j"];
+
+#[test]
+fn prometheus_names_carry_one_unit_and_stay_unique() {
+    for map in every_map() {
+        let snapshot = example_snapshot(&map);
+        let text = outputs::prometheus(&snapshot, &map, &Options::default());
+        let exposition = openmetrics_parser::prometheus::parse_prometheus(&text)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", map.id));
+        let prefix = format!("{}_", map.id.replace('-', "_"));
+        for (name, family) in &exposition.families {
+            let stem = name.strip_suffix("_total").unwrap_or(name);
+            let stem = stem.strip_suffix("_info").unwrap_or(stem);
+            let suffix = BASE_SUFFIXES
+                .iter()
+                .find(|s| stem.ends_with(&format!("_{s}")));
+            let body = match suffix {
+                Some(s) => &stem[..stem.len() - s.len() - 1],
+                None => stem,
+            };
+            let body = body.strip_prefix(&prefix).unwrap_or(body);
+            let phased = family.get_label_names().iter().any(|l| l == "phase");
+            let words: Vec<&str> = body.split('_').collect();
+            for (i, word) in words.iter().enumerate() {
+                if !UNIT_WORDS.contains(word) {
+                    continue;
+                }
+                if AMBIGUOUS_WORDS.contains(word) {
+                    // A phase letter right before the unit of a phase-labelled metric, or a
+                    // one-letter namespace, is not a unit.
+                    let last = i + 1 == words.len();
+                    let phase_letter = last && phased && matches!(*word, "a" | "c");
+                    if !last || phase_letter || suffix.is_none() {
+                        continue;
+                    }
+                }
+                panic!(
+                    "{}: metric `{name}` names a unit twice (`{word}` and `{}`)",
+                    map.id,
+                    suffix.copied().unwrap_or("no suffix")
+                );
+            }
+        }
+
+        // No two series share a name and label set.
+        let mut series: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| l.rsplit_once(' ').map(|(s, _)| s))
+            .collect();
+        let count = series.len();
+        series.sort_unstable();
+        series.dedup();
+        assert_eq!(series.len(), count, "{}: a series repeats", map.id);
+    }
+}
+
+#[test]
+fn givenergy_energy_metrics_name_joules_once() {
+    let map = map("givenergy-hybrid");
+    let text = outputs::prometheus(&example_snapshot(&map), &map, &Options::default());
+    for name in [
+        "givenergy_hybrid_battery_capacity_joules",
+        "givenergy_hybrid_soc_joules",
+        "givenergy_hybrid_battery_capacity_ampere_hours",
+        "givenergy_hybrid_pv_energy_today_joules",
+        "givenergy_hybrid_pv_energy_total_joules_total",
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name}\n{text}");
+    }
+    assert!(!text.contains("kwh_joules"), "{text}");
+}
+
 fn valid_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
