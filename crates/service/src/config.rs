@@ -533,6 +533,39 @@ impl SiteConfig {
     }
 }
 
+/// A duration as people write it in a site config or a map, and as every evctl message shows
+/// it: `500ms`, `25s`, `1.5s`, `1m`, `2h`, `0s`. The largest unit that divides it exactly is
+/// used (`90s`, not `1.5m`), and the text reads back to the same duration with the config's
+/// own duration syntax.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(service::format_duration(Duration::from_millis(500)), "500ms");
+/// assert_eq!(service::format_duration(Duration::from_secs(60)), "1m");
+/// assert_eq!(service::format_duration(Duration::from_millis(1500)), "1.5s");
+/// ```
+pub fn format_duration(d: Duration) -> String {
+    /// `whole.fraction` with the fraction's trailing zeros (and a bare point) dropped.
+    fn decimal(whole: u128, fraction: u128, digits: usize) -> String {
+        let text = format!("{whole}.{fraction:0digits$}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+    let nanos = d.as_nanos();
+    const MS: u128 = 1_000_000;
+    const S: u128 = 1_000 * MS;
+    if nanos == 0 {
+        "0s".to_owned()
+    } else if nanos.is_multiple_of(3600 * S) {
+        format!("{}h", nanos / (3600 * S))
+    } else if nanos.is_multiple_of(60 * S) {
+        format!("{}m", nanos / (60 * S))
+    } else if nanos >= S {
+        format!("{}s", decimal(nanos / S, nanos % S, 9))
+    } else {
+        format!("{}ms", decimal(nanos / MS, nanos % MS, 6))
+    }
+}
+
 fn parse_duration_text(text: &str) -> Result<Duration, String> {
     device_maps::parse_duration(text)
         .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 500ms, 10s or 1m"))
@@ -552,6 +585,27 @@ fn opt_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Dur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_formatted_as_written_and_read_back() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_micros(250), "0.25ms"),
+            (Duration::from_nanos(1), "0.000001ms"),
+            (Duration::from_secs(25), "25s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(1001), "1.001s"),
+            (Duration::from_secs(60), "1m"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_secs(600), "10m"),
+            (Duration::from_secs(7200), "2h"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(format_duration(duration), text);
+            assert_eq!(parse_duration_text(text), Ok(duration), "{text}");
+        }
+    }
 
     #[test]
     fn secret_is_redacted_and_compared() {

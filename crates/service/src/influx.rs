@@ -90,7 +90,7 @@ pub enum WriteFailure {
     #[error("cannot reach InfluxDB")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// No answer in time.
-    #[error("InfluxDB did not answer within {0:?}")]
+    #[error("InfluxDB did not answer within {}", crate::format_duration(*.0))]
     Timeout(Duration),
     /// An HTTP error status.
     #[error("InfluxDB answered {status}: {body}")]

@@ -67,7 +67,7 @@ mod site;
 pub use client::{DeviceClient, IoError};
 pub use config::{
     ConfigError, DeviceConfig, EmConfig, HttpConfig, InfluxConfig, LogConfig, PollConfig, Secret,
-    Shard, SiteConfig, resolve_secret, shard_of,
+    Shard, SiteConfig, format_duration, resolve_secret, shard_of,
 };
 pub use poller::{backoff, error_chain, with_stale};
 pub use runtime::{

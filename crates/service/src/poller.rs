@@ -232,7 +232,10 @@ async fn poll_once(
         }
         Err(_) => (
             None,
-            Some(format!("the poll did not finish within {deadline:?}")),
+            Some(format!(
+                "the poll did not finish within {}",
+                crate::format_duration(deadline)
+            )),
         ),
     };
     let available = error.is_none();

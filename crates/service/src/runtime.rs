@@ -639,7 +639,7 @@ pub enum CommandError {
         source: Box<IoError>,
     },
     /// The command did not finish in time.
-    #[error("`{device}` did not finish the command within {after:?}")]
+    #[error("`{device}` did not finish the command within {}", crate::format_duration(*after))]
     Timeout {
         /// The device id.
         device: String,

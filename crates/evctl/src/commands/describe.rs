@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use device_maps::{DeviceMap, Every, HeartbeatWrite, ReadBack, Register, Scale, UnitRef};
+use service::format_duration;
 
 use crate::cli::DescribeArgs;
 use crate::commands::list::table;
@@ -118,11 +119,11 @@ fn describe_map(map: &DeviceMap) -> String {
         (
             "timing",
             format!(
-                "timeout {:?}, pacing {:?}{}",
-                c.timeout,
-                c.pacing,
+                "timeout {}, pacing {}{}",
+                format_duration(c.timeout),
+                format_duration(c.pacing),
                 c.idle_timeout
-                    .map(|d| format!(", closes idle connections after {d:?}"))
+                    .map(|d| format!(", closes idle connections after {}", format_duration(d)))
                     .unwrap_or_default()
             ),
         ),
@@ -221,7 +222,7 @@ fn heartbeat_write(write: &HeartbeatWrite) -> String {
 
 fn every(every: &Every) -> String {
     match every {
-        Every::Fixed(d) => format!("every {d:?}"),
+        Every::Fixed(d) => format!("every {}", format_duration(*d)),
         Every::Register {
             register, factor, ..
         } => {
@@ -272,7 +273,8 @@ fn describe_register(map: &DeviceMap, r: &Register) -> String {
         rows.push(("group", g.clone()));
     }
     if !r.sentinels.is_empty() {
-        rows.push(("not available", format!("{:?}", r.sentinels)));
+        let sentinels: Vec<String> = r.sentinels.iter().map(ToString::to_string).collect();
+        rows.push(("not available", sentinels.join(", ")));
     }
     rows.push(("example", r.example.to_string()));
     if r.access.writable() {

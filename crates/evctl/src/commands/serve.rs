@@ -95,7 +95,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCo
                 spec.map.id,
                 spec.host,
                 spec.port.unwrap_or(spec.map.connection.port),
-                spec.interval
+                service::format_duration(spec.interval)
             ));
         }
         crate::commands::print(&out)?;
