@@ -110,7 +110,15 @@ fn prom_escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Joules from the charger's kWh figures. The charger counts hundredths of a kWh (36 kJ), so
+/// the product is rounded to whole joules: 1475.85 kWh is 5313060000 J, not 5313060000.000001.
+fn kwh_to_joules(kwh: f64) -> f64 {
+    (kwh * 3.6e6).round()
+}
+
 /// Prometheus text exposition (format 0.0.4) of every charger, metrics prefixed `evctl_em_`.
+/// Every metric is in base units, as the Modbus renderings of the outputs crate are: watts,
+/// volts, amperes, degrees Celsius, seconds and joules (energy counters, not kWh).
 /// Values not heard yet are left out rather than reported as 0.
 pub fn prometheus_text(views: &[ChargerView]) -> String {
     struct Metric {
@@ -186,11 +194,11 @@ pub fn prometheus_text(views: &[ChargerView]) -> String {
                 s.power_w,
             );
             add(
-                "evctl_em_energy_kwh_total",
+                "evctl_em_energy_joules_total",
                 "counter",
                 "Cumulative energy counter of the charger",
                 base.clone(),
-                s.energy_kwh,
+                kwh_to_joules(s.energy_kwh),
             );
             for (n, p) in s.phases.iter().enumerate() {
                 let l = format!("{base},phase=\"L{}\"", n + 1);
@@ -276,11 +284,11 @@ pub fn prometheus_text(views: &[ChargerView]) -> String {
         }
         if let Some(c) = &v.charge {
             add(
-                "evctl_em_session_energy_kwh",
+                "evctl_em_session_energy_joules",
                 "gauge",
                 "Energy charged in the current or last session",
                 base.clone(),
-                c.charged_energy_kwh,
+                kwh_to_joules(c.charged_energy_kwh),
             );
             add(
                 "evctl_em_session_duration_seconds",

@@ -711,6 +711,62 @@ fn renderings_of_a_logged_in_charger() {
     insta::assert_json_snapshot!("json", views[0]);
 }
 
+/// Prometheus metrics are in base units, as the Modbus renderings of the outputs crate are:
+/// the A6 energy counter of 1475.85 kWh is 5313060000 J, its 0.05 kWh session 180000 J, and
+/// every metric name ends in a base unit unless it is a state, a flag or a count.
+#[test]
+fn prometheus_metrics_are_in_base_units() {
+    let mut h = Harness::logged_in(GunState::CONNECTED_UNLOCKED);
+    let bytes = hex(CHARGING_A6);
+    h.ep.handle_packet(h.now, charger_addr(), &bytes);
+    h.drain();
+    let text = prometheus_text(&h.ep.views());
+    let sample = |name: &str| -> Option<f64> {
+        let prefix = format!("{name}{{");
+        text.lines()
+            .find(|l| l.starts_with(&prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(
+        sample("evctl_em_energy_joules_total"),
+        Some(5_313_060_000.0)
+    );
+    assert_eq!(sample("evctl_em_session_energy_joules"), Some(180_000.0));
+    assert_eq!(sample("evctl_em_power_watts"), Some(0.0));
+    assert_eq!(sample("evctl_em_voltage_volts"), Some(235.0));
+    assert_eq!(sample("evctl_em_session_duration_seconds"), Some(73.0));
+    const BASE_UNITS: [&str; 7] = [
+        "_watts",
+        "_volts",
+        "_amperes",
+        "_celsius",
+        "_seconds",
+        "_joules",
+        "_joules_total",
+    ];
+    const UNITLESS: [&str; 8] = [
+        "evctl_em_online",
+        "evctl_em_logged_in",
+        "evctl_em_meta_state",
+        "evctl_em_gun_state",
+        "evctl_em_output_state",
+        "evctl_em_current_state",
+        "evctl_em_errors",
+        "evctl_em_error",
+    ];
+    let mut names = 0;
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split(' ').nth(2).unwrap_or_default();
+        names += 1;
+        assert!(
+            BASE_UNITS.iter().any(|u| name.ends_with(u)) || UNITLESS.contains(&name),
+            "{name} is not named after a base unit"
+        );
+    }
+    assert!(names >= 15, "{text}");
+}
+
 mod never_panics {
     use proptest::prelude::*;
 
