@@ -35,15 +35,17 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Site configuration file naming devices (default: ~/.config/evctl/site.yaml if present)
+    /// Site configuration file naming devices (default: $XDG_CONFIG_HOME/evctl/site.yaml, else
+    /// ~/.config/evctl/site.yaml, if present)
     #[arg(long, global = true, env = "EVCTL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Extra folder of device maps; repeatable. Files here override built-in maps of the same id
+    /// Extra folder (or file) of device maps; repeatable. Its maps win over EVCTL_MAPS, the site
+    /// config's folders and the built-in maps
     #[arg(long = "maps", global = true, value_name = "DIR")]
     pub maps: Vec<PathBuf>,
 
-    /// More log output on stderr (-v: debug, -vv: trace); RUST_LOG also works
+    /// More log output on stderr (-v: debug, -vv: trace); RUST_LOG overrides it
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -52,7 +54,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// List the device maps: built-in and from user folders
     List(ListArgs),
-    /// Describe a device map, or one register of it
+    /// Describe a device map, or one register or action of it
     Describe(DescribeArgs),
     /// Read registers from a device and print them
     Read(ReadArgs),
@@ -62,9 +64,9 @@ pub enum Command {
     Call(CallArgs),
     /// Read a device at an interval, keeping its heartbeats alive, until Ctrl-C
     Poll(PollArgs),
-    /// Serve a device map over Modbus TCP with its example values (a simulated device)
+    /// Serve a map as a simulated device (Modbus TCP, or the GivEnergy dongle framing)
     Simulate(SimulateArgs),
-    /// EVSEMaster chargers over UDP: discover, login, status, watch, config, set, start, stop
+    /// EVSEMaster chargers over UDP: discover, log in, watch, configure, start, stop
     Em(crate::em::EmArgs),
     /// Poll every device of the site config; serve HTTP, Prometheus, InfluxDB and MQTT
     Serve(crate::commands::serve::ServeArgs),
@@ -91,7 +93,8 @@ pub enum ListFormat {
 pub struct DescribeArgs {
     /// Map id (see `evctl list`) or a device named in the site config
     pub map: String,
-    /// One register to describe in detail
+    /// One register or action to describe in detail
+    #[arg(value_name = "REGISTER|ACTION")]
     pub register: Option<String>,
 }
 
@@ -105,7 +108,7 @@ pub struct ConnectArgs {
     #[arg(long, short = 'H', value_name = "HOST")]
     pub host: Option<String>,
 
-    /// TCP port (default: the map's, usually 502)
+    /// TCP port (default: the site config's, else the map's, usually 502)
     #[arg(long, short = 'p', value_name = "PORT")]
     pub port: Option<u16>,
 
@@ -113,7 +116,7 @@ pub struct ConnectArgs {
     #[arg(long, short = 'u', value_name = "N|ROLE=N")]
     pub unit: Vec<String>,
 
-    /// Timeout of each request (e.g. 500ms, 2s; default: the map's)
+    /// Time allowed for each request (e.g. 500ms, 2s; default: the site config's, else the map's)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }
@@ -157,7 +160,8 @@ pub struct WriteArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Assignments NAME=VALUE (a number, or an enumeration label)
+    /// Registers to write, NAME=VALUE (a number in the register's unit, or an enumeration
+    /// label)
     #[arg(value_name = "NAME=VALUE", required = true)]
     pub assignments: Vec<String>,
 
@@ -178,7 +182,7 @@ pub struct CallArgs {
     /// Action name (see `evctl describe <map>`)
     pub action: String,
 
-    /// Parameters key=value
+    /// The action's parameters, KEY=VALUE (see `evctl describe <map> <action>`)
     #[arg(value_name = "KEY=VALUE")]
     pub params: Vec<String>,
 
@@ -200,7 +204,8 @@ pub struct PollArgs {
     #[arg(value_name = "REG|GROUP")]
     pub registers: Vec<String>,
 
-    /// Time between reads (e.g. 500ms, 10s, 1m; default: the site config's, else 10s)
+    /// Time between reads (e.g. 500ms, 10s, 1m; default: the device's interval in the site
+    /// config, else 10s)
     #[arg(long, short = 'i', value_name = "DURATION", value_parser = parse_duration)]
     pub interval: Option<Duration>,
 
@@ -286,7 +291,7 @@ pub struct FaultArgs {
     #[arg(long, value_name = "N")]
     pub drop_every: Option<NonZeroU32>,
 
-    /// Accept at most N connections at once (close the others at once)
+    /// Accept at most N connections at a time; close any beyond that immediately
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
 
@@ -317,7 +322,7 @@ pub struct FaultArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
-    /// Shell to generate completions for
+    /// Shell to print completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
@@ -365,6 +370,29 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// docs/cli.md documents every flag of every command (`em` has its own `--help` pages).
+    #[test]
+    fn the_reference_names_every_flag() {
+        let doc = include_str!("../../../docs/cli.md");
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        let commands = std::iter::once(&cli).chain(
+            cli.get_subcommands()
+                .filter(|c| !matches!(c.get_name(), "em" | "help")),
+        );
+        for command in commands {
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long()
+                    && !matches!(long, "help" | "version")
+                    && !doc.contains(&format!("--{long}"))
+                {
+                    missing.push(format!("{} --{long}", command.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in docs/cli.md: {missing:?}");
     }
 
     #[test]
