@@ -2,7 +2,7 @@
 //!
 //! [`Simulator::builder`] takes a device map and serves every unit id it names with every
 //! register's example value, or with a values file ([`Values`]: YAML or JSON, by register
-//! name). Writable registers change state when written; read-only ones answer an exception;
+//! name; `null` serves "not available" as a map's `example: null` does). Writable registers change state when written; read-only ones answer an exception;
 //! unmapped addresses answer illegal data address unless the map says the device spans gaps
 //! (then they read 0xFFFF, as an Alfen does). [`Simulator::from_bank`] serves a hand-made
 //! [`RegisterBank`] instead. Optional [`Faults`] and a [`Framing`] (Modbus TCP or RTU over TCP)

@@ -351,3 +351,106 @@ registers:
         .unwrap();
     assert_eq!(sim.registers(1, Table::Holding, 0, 1), [Some(21)]);
 }
+
+/// A values file's `null` (and `.nan` on a float) is served exactly as the map's
+/// `example: null`: the first sentinel, else NaN in the register's order; JSON's `null` too.
+#[tokio::test]
+async fn values_files_say_not_available_with_null() {
+    let map = map("missing.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("values.yaml");
+    std::fs::write(&yaml, "temperature: null\npower: .nan\nenergy: ~\n").unwrap();
+    let bank = Simulator::builder(&map)
+        .values_file(&yaml)
+        .unwrap()
+        .bank()
+        .unwrap();
+    let words = |address: u16, count: u16| bank.get(1, Table::Holding, address, count);
+    assert_eq!(words(10, 1), [Some(0x8000)], "the first sentinel");
+    assert_eq!(words(10, 1), words(11, 1));
+    assert_eq!(words(20, 2), [Some(0), Some(0x7FC0)], "NaN, words swapped");
+    assert_eq!(words(20, 2), words(22, 2));
+    assert_eq!(words(30, 2), [Some(0xFFFF), Some(0xFFFF)]);
+    assert_eq!(words(30, 2), words(32, 2));
+    assert_eq!(words(40, 1), [Some(7)], "untouched");
+
+    // JSON's null, over a real socket: a client reads the sentinel.
+    let json = dir.path().join("values.json");
+    std::fs::write(&json, r#"{"temperature": null, "power": 230.5}"#).unwrap();
+    let sim = Simulator::builder(&map)
+        .values_file(&json)
+        .unwrap()
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let mut ctx = connect(sim.local_addr(), 1).await;
+    assert_eq!(
+        within(ctx.read_holding_registers(10, 1))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0x8000]
+    );
+    assert_eq!(
+        within(ctx.read_holding_registers(20, 2))
+            .await
+            .unwrap()
+            .unwrap(),
+        [0x8000, 0x4366],
+        "230.5 as a word-swapped float"
+    );
+
+    // A value file can also give a value to a register whose map example is `null`.
+    let mut values = Values::new();
+    values.set("temperature_null", "-3.5").set_missing("energy");
+    let bank = Simulator::builder(&map).values(values).bank().unwrap();
+    assert_eq!(bank.get(1, Table::Holding, 11, 1), [Some(0xFFDD)]);
+    assert_eq!(
+        bank.get(1, Table::Holding, 30, 2),
+        [Some(0xFFFF), Some(0xFFFF)]
+    );
+}
+
+/// `null` on a register with no sentinel that is not a float, and `.nan` on an integer, are
+/// errors that name the file and the register.
+#[test]
+fn null_on_a_register_that_cannot_say_so_is_named() {
+    let map = map("missing.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("values.yaml");
+    std::fs::write(&yaml, "temperature: 20\ncounter: null\n").unwrap();
+    let err = Simulator::builder(&map)
+        .values_file(&yaml)
+        .unwrap()
+        .bank()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Map(MapError::CannotBeMissing { name, file: Some(file), .. })
+            if name == "counter" && *file == yaml),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "values file {}: register `counter` of map `missing` cannot be served as not \
+             available (`null`): it has no sentinel and is not a float; give a value, or add \
+             `sentinels:` to the map",
+            yaml.display()
+        )
+    );
+
+    std::fs::write(&yaml, "temperature: .nan\n").unwrap();
+    let err = Simulator::builder(&map)
+        .values_file(&yaml)
+        .unwrap()
+        .bank()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "values file {}: register `temperature` of map `missing` cannot be served as not \
+             available (`.nan`): `.nan` is only for float registers",
+            yaml.display()
+        )),
+        "{err}"
+    );
+}

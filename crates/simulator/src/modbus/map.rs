@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use device_maps::{DeviceMap, Register, Scale, UnitRef, Units};
-use modbus_core::Value;
+use modbus_core::{Codec, DataType, Sentinel, Value};
 
 use super::bank::{Access, GapPolicy, RegisterBank};
 
@@ -12,16 +12,30 @@ use super::bank::{Access, GapPolicy, RegisterBank};
 ///
 /// A values file is YAML or JSON (by its extension, `.json` for JSON), one mapping from register
 /// name to value, written as a user would type it to `evctl write`: numbers in the register's
-/// unit, enumeration labels, `"23:30"` for times, text, `true`/`false` for bits.
+/// unit, enumeration labels, `"23:30"` for times, text, `true`/`false` for bits. `null` (or
+/// `.nan` on a float register) says "not available" and is served exactly as a map's
+/// `example: null` is: the register's first sentinel, else a NaN float.
 ///
 /// ```yaml
 /// voltage_phase_L1N: 231.4
 /// mode3_state: C2
 /// c_name: GARAGE
+/// current_L2: null
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Values {
-    entries: Vec<(String, String)>,
+    entries: Vec<(String, Given)>,
+    /// The file the values came from, for errors found when they meet the map.
+    file: Option<PathBuf>,
+}
+
+/// One value of a values file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Given {
+    /// As a user would type it to `evctl write`.
+    Text(String),
+    /// "Not available": `null`, or `.nan` when `nan`.
+    Missing { nan: bool },
 }
 
 /// Why a map or a values file could not be served.
@@ -63,6 +77,23 @@ pub enum MapError {
         /// The register name.
         name: String,
     },
+    /// A register given as not available (`null` or `.nan`) that cannot say so.
+    #[error(
+        "{}: register `{name}` of map `{map}` cannot be served as not available (`{given}`): {reason}",
+        origin(file.as_deref())
+    )]
+    CannotBeMissing {
+        /// The values file, when the values came from one.
+        file: Option<PathBuf>,
+        /// The map id.
+        map: String,
+        /// The register.
+        name: String,
+        /// `null` or `.nan`, as written.
+        given: &'static str,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
     /// A name that is not a register of the map.
     #[error("map `{map}` has no register `{name}` (given a value to simulate)")]
     UnknownRegister {
@@ -97,6 +128,14 @@ pub enum MapError {
     },
 }
 
+/// Where values came from, for an error message.
+fn origin(file: Option<&Path>) -> String {
+    match file {
+        Some(file) => format!("values file {}", file.display()),
+        None => "values".to_owned(),
+    }
+}
+
 fn scalar_text(value: &serde_yaml::Value) -> Option<String> {
     match value {
         serde_yaml::Value::Bool(b) => Some(b.to_string()),
@@ -114,13 +153,36 @@ impl Values {
 
     /// Sets `name` to `value` (text as a user would type it).
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
-        self.entries.push((name.into(), value.into()));
+        self.entries.push((name.into(), Given::Text(value.into())));
         self
     }
 
-    /// The values, in file order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    /// Sets `name` to "not available" (a values file's `null`): served as the map's
+    /// `example: null` is, the register's first sentinel or a NaN float.
+    pub fn set_missing(&mut self, name: impl Into<String>) -> &mut Self {
+        self.entries
+            .push((name.into(), Given::Missing { nan: false }));
+        self
+    }
+
+    /// The values, in file order: the text as given, `None` for "not available".
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, Option<&str>)> {
+        self.entries.iter().map(|(n, v)| {
+            let text = match v {
+                Given::Text(text) => Some(text.as_str()),
+                Given::Missing { .. } => None,
+            };
+            (n.as_str(), text)
+        })
+    }
+
+    /// The last value given for `name`.
+    fn get(&self, name: &str) -> Option<&Given> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     /// Reads a values file: JSON when its extension is `.json`, YAML otherwise.
@@ -150,14 +212,23 @@ impl Values {
                 source: Box::new(source),
             })?
         };
-        let mut values = Values::new();
+        let mut values = Values {
+            file: Some(path.to_owned()),
+            ..Values::new()
+        };
         for (name, value) in mapping {
             let name = scalar_text(&name).unwrap_or_default();
-            let text = scalar_text(&value).ok_or_else(|| MapError::NotScalar {
-                path: path.to_owned(),
-                name: name.clone(),
-            })?;
-            values.set(name, text);
+            let given = match &value {
+                serde_yaml::Value::Null => Given::Missing { nan: false },
+                serde_yaml::Value::Number(n) if n.as_f64().is_some_and(f64::is_nan) => {
+                    Given::Missing { nan: true }
+                }
+                _ => Given::Text(scalar_text(&value).ok_or_else(|| MapError::NotScalar {
+                    path: path.to_owned(),
+                    name: name.clone(),
+                })?),
+            };
+            values.entries.push((name, given));
         }
         Ok(values)
     }
@@ -192,21 +263,47 @@ impl MapSource {
         }
     }
 
-    /// The value each register is served with: the values file's, else the example.
-    fn value_of(&self, register: &Register) -> Result<Value, MapError> {
-        let Some((_, text)) = self
-            .values
-            .iter()
-            .rev()
-            .find(|(name, _)| *name == register.name)
-        else {
-            return Ok(register.example.clone());
-        };
-        device_maps::parse_register_value(register, text).map_err(|source| MapError::BadValue {
+    /// The value each register is served with: the values file's, else the example; `None`
+    /// when the values file says "not available".
+    fn value_of(&self, register: &Register) -> Result<Option<Value>, MapError> {
+        match self.values.get(&register.name) {
+            None => Ok(Some(register.example.clone())),
+            Some(Given::Missing { .. }) => Ok(None),
+            Some(Given::Text(text)) => device_maps::parse_register_value(register, text)
+                .map(Some)
+                .map_err(|source| MapError::BadValue {
+                    map: self.map.id.clone(),
+                    name: register.name.clone(),
+                    value: text.clone(),
+                    source: Box::new(source),
+                }),
+        }
+    }
+
+    /// The words of "not available" for a register the values file gives as `null` or
+    /// `.nan`: the same words the map's `example: null` would serve.
+    fn missing_words(&self, register: &Register, nan: bool) -> Result<Vec<u16>, MapError> {
+        let err = |reason: &'static str| MapError::CannotBeMissing {
+            file: self.values.file.clone(),
             map: self.map.id.clone(),
             name: register.name.clone(),
-            value: text.to_owned(),
-            source: Box::new(source),
+            given: if nan { ".nan" } else { "null" },
+            reason,
+        };
+        let float = matches!(
+            register.register_type.data_type(),
+            Some(DataType::Float32 | DataType::Float64)
+        );
+        if nan && !float {
+            return Err(err(
+                "`.nan` is only for float registers; say `null` to serve its sentinel",
+            ));
+        }
+        if let Some(words) = &register.example_words {
+            return Ok(words.clone());
+        }
+        unavailable_words(register).ok_or_else(|| {
+            err("it has no sentinel and is not a float; give a value, or add `sentinels:` to the map")
         })
     }
 
@@ -237,27 +334,32 @@ impl MapSource {
         }
         let main_role = self.units.main_role().to_owned();
         for register in &map.registers {
-            let overridden = self.values.iter().any(|(name, _)| name == register.name);
-            let value = self.value_of(register)?;
             let sf = match &register.scale {
                 Scale::PowerOfTen(name) => match map.register(name) {
-                    Some(sf_register) => self.value_of(sf_register)?.as_i64(),
+                    Some(sf_register) => self.value_of(sf_register)?.and_then(|v| v.as_i64()),
                     None => None,
                 },
                 Scale::Factor(_) => None,
             };
-            // `example: null`: serve the map's "not available" words.
-            let example_words = register.example_words.clone().filter(|_| !overridden);
-            let words = match example_words {
-                Some(words) => Ok(words),
-                None => device_maps::encode_value(register, &value, sf),
-            }
-            .map_err(|source| MapError::BadValue {
-                map: map.id.clone(),
-                name: register.name.clone(),
-                value: format!("{value:?}"),
-                source: Box::new(source),
-            })?;
+            let words = match self.values.get(&register.name) {
+                // The values file says "not available".
+                Some(Given::Missing { nan }) => self.missing_words(register, *nan)?,
+                // `example: null`: serve the map's "not available" words.
+                None if register.example_words.is_some() => {
+                    register.example_words.clone().unwrap_or_default()
+                }
+                _ => {
+                    let value = self.value_of(register)?.unwrap_or(Value::Float(f64::NAN));
+                    device_maps::encode_value(register, &value, sf).map_err(|source| {
+                        MapError::BadValue {
+                            map: map.id.clone(),
+                            name: register.name.clone(),
+                            value: format!("{value:?}"),
+                            source: Box::new(source),
+                        }
+                    })?
+                }
+            };
             let mut targets = vec![self.units.resolve(&register.unit_id)];
             if register.unit_id == UnitRef::Role(main_role.clone()) {
                 targets.extend(&self.also_main);
@@ -284,4 +386,51 @@ impl MapSource {
         }
         Ok(bank)
     }
+}
+
+/// The words of "not available" for `r`, as device-maps computes them for `example: null`: its
+/// first sentinel that its codec reads as missing, else a NaN float; `None` when the register
+/// has no such pattern.
+fn unavailable_words(r: &Register) -> Option<Vec<u16>> {
+    let codec = r.codec.as_ref()?;
+    let data_type = r.register_type.data_type()?;
+    let count = r.count;
+    // A raw pattern goes through an unsigned codec of the register's width and order, so the
+    // words come out in the device's byte and word order.
+    let pattern = |bits: u64| -> Option<Vec<u16>> {
+        let unsigned = match count {
+            1 => DataType::UInt16,
+            2 => DataType::UInt32,
+            4 => DataType::UInt64,
+            _ => return None,
+        };
+        Codec::with_count(unsigned, Some(count), r.order)
+            .ok()?
+            .encode(&Value::UInt(bits))
+            .ok()
+    };
+    let mut candidates: Vec<Vec<u16>> = Vec::new();
+    for sentinel in &r.sentinels {
+        match sentinel {
+            Sentinel::AllOnes => candidates.push(vec![0xFFFF; usize::from(count)]),
+            Sentinel::Raw(bits) => {
+                let width = u32::from(count.min(4)) * 16;
+                let bits = if width < 64 {
+                    bits & ((1u64 << width) - 1)
+                } else {
+                    *bits
+                };
+                candidates.extend(pattern(bits));
+            }
+            Sentinel::Nan => {}
+        }
+    }
+    match data_type {
+        DataType::Float32 => candidates.extend(pattern(0x7FC0_0000)),
+        DataType::Float64 => candidates.extend(pattern(0x7FF8_0000_0000_0000)),
+        _ => {}
+    }
+    candidates
+        .into_iter()
+        .find(|words| matches!(codec.decode(words), Ok(None)))
 }
