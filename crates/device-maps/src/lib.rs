@@ -82,8 +82,8 @@ pub use load::{load_file, parse_duration, parse_map};
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
     Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
-    HeartbeatWrite, Kind, Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step,
-    Transport, UnitRef, WriteRule,
+    HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
+    Scale, Source, Step, Transport, UnitRef, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

@@ -13,12 +13,12 @@ use crate::expr::{Condition, Expr};
 use crate::locate::Locations;
 use crate::model::{
     Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
-    HeartbeatWrite, Kind, Param, ParamType, ReadBack, Register, RegisterType, Scale, Source, Step,
-    Transport, UnitRef, WriteRule,
+    HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
+    Scale, Source, Step, Transport, UnitRef, WriteRule,
 };
 use crate::raw::{
     RawAction, RawConnection, RawDerived, RawExpr, RawHeartbeat, RawMap, RawNumberOrName,
-    RawReadBack, RawRegister, RawSentinel, RawUnitRef,
+    RawOutput, RawReadBack, RawRegister, RawSentinel, RawUnitRef,
 };
 
 /// Parses a map from text. `id` names it (and stands for the file in error messages).
@@ -363,6 +363,7 @@ impl Checker<'_> {
 
         let derived = self.derived(&raw.derived, &registers)?;
         self.output_keys(&registers, &derived)?;
+        let output = self.output(raw.output.as_ref())?;
 
         Ok(DeviceMap {
             id: id.to_owned(),
@@ -376,7 +377,27 @@ impl Checker<'_> {
             heartbeats,
             actions,
             derived,
+            output,
         })
+    }
+
+    /// `output:`: presentation preferences, each one of its allowed words.
+    fn output(&self, raw: Option<&RawOutput>) -> Check<Output> {
+        let mut output = Output::default();
+        if let Some(word) = raw.and_then(|o| o.json_enums.as_deref()) {
+            output.json_enums = JsonEnums::ALL
+                .into_iter()
+                .find(|j| j.name() == word)
+                .ok_or_else(|| {
+                    self.at(
+                        "output.json_enums",
+                        None,
+                        format!("`{word}` is not a way to print enumerations in JSON"),
+                        Some("value (the number, the default) or label (`\"Mode\": \"Eco\"`)"),
+                    )
+                })?;
+        }
+        Ok(output)
     }
 
     /// Derived values: names unique among registers and derived values, expressions that
@@ -2319,6 +2340,26 @@ mod tests {
         assert_eq!(parse_hhmm("1:00"), Some(100));
         assert_eq!(parse_hhmm("2360"), None);
         assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn output_preferences_default_to_values() -> Result<(), MapError> {
+        let text = |output: &str| {
+            format!(
+                "manufacturer: D\nmodel: M\nconnection: {{unit_ids: {{m: 1}}, address_base: 0}}\n\
+                 registers:\n  - {{name: mode, address: 0, type: uint16, enum: {{1: Eco}}, example: 1}}\n{output}"
+            )
+        };
+        let plain = parse_map("d", &text(""))?;
+        assert_eq!(plain.output.json_enums, JsonEnums::Value);
+        let empty = parse_map("d", &text("output: {}\n"))?;
+        assert_eq!(empty.output.json_enums, JsonEnums::Value);
+        let labels = parse_map("d", &text("output: {json_enums: label}\n"))?;
+        assert_eq!(labels.output.json_enums, JsonEnums::Label);
+        let values = parse_map("d", &text("output: {json_enums: value}\n"))?;
+        assert_eq!(values.output.json_enums, JsonEnums::Value);
+        assert!(parse_map("d", &text("output: {json_enums: Label}\n")).is_err());
+        Ok(())
     }
 
     #[test]

@@ -35,6 +35,44 @@ pub struct DeviceMap {
     pub actions: Vec<Action>,
     /// Values computed from other values after each read, in file order.
     pub derived: Vec<Derived>,
+    /// How the outputs present the values (`output:`).
+    pub output: Output,
+}
+
+/// Presentation preferences of a map (`output:`), for the tools its users come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Output {
+    /// What JSON prints for an enumeration.
+    pub json_enums: JsonEnums,
+}
+
+/// What JSON prints for a value that has an enumeration label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum JsonEnums {
+    /// The number (`"availability": 1`), as the Alfen and Vestel tools print it.
+    #[default]
+    Value,
+    /// The label (`"Mode": "Eco"`), as GivTCP prints it; a value without a label stays a number.
+    Label,
+}
+
+impl JsonEnums {
+    /// Every choice.
+    pub const ALL: [JsonEnums; 2] = [JsonEnums::Value, JsonEnums::Label];
+
+    /// The word used in map files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            JsonEnums::Value => "value",
+            JsonEnums::Label => "label",
+        }
+    }
+}
+
+impl fmt::Display for JsonEnums {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A value computed from other registers' values after a read; never written.

@@ -45,6 +45,25 @@ pub struct RawMap {
     /// Values computed from other registers after each read (never written).
     #[serde(default)]
     pub derived: Vec<RawDerived>,
+    /// How the outputs present this device's values.
+    #[serde(default)]
+    pub output: Option<RawOutput>,
+}
+
+/// `output:` of a map: presentation preferences of the tools the device's users come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Output"))]
+pub struct RawOutput {
+    /// What JSON prints for an enumeration: `value` (the number, as the Alfen and Vestel tools
+    /// print it; the default) or `label` (`"Mode": "Eco"`, as GivTCP prints it).
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::json_enums")
+    )]
+    pub json_enums: Option<String>,
 }
 
 /// A value computed from other registers' values after a read.

@@ -5,7 +5,7 @@
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 
-use crate::model::{Kind, Transport};
+use crate::model::{JsonEnums, Kind, Transport};
 use crate::raw::RawMap;
 
 /// The JSON Schema (draft 2020-12) of a device map file, as pretty-printed JSON.
@@ -33,6 +33,14 @@ pub(crate) fn kind(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
     words(
         "What the value is (decides Prometheus and Home Assistant types).",
+        &names,
+    )
+}
+
+pub(crate) fn json_enums(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = JsonEnums::ALL.iter().map(|j| j.name()).collect();
+    words(
+        "What JSON prints for an enumeration: its value (default) or its label.",
         &names,
     )
 }

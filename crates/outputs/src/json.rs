@@ -2,10 +2,12 @@
 //! or nested by the map's groups (`{"identity": {"serial_number": ...}}`).
 //!
 //! Values are the register's value, not its label: an enumeration gives its number, as the seed
-//! tools do. NaN and missing values are `null`. Keys keep map order; the tree is written here
+//! tools do, unless the map says `output: {json_enums: label}` (GivTCP prints `"Mode": "Eco"`);
+//! a value without a label stays a number either way. NaN and missing values are `null`. Keys keep map order; the tree is written here
 //! rather than through `serde_json::Value`, whose key order depends on a crate feature that other
 //! crates of a build may or may not turn on.
 
+use device_maps::JsonEnums;
 use modbus_core::Value;
 use serde_json::Value as Json;
 
@@ -18,9 +20,10 @@ enum Node {
 }
 
 pub(crate) fn render(view: &View<'_>, nested: bool) -> String {
+    let labels = view.map.output.json_enums == JsonEnums::Label;
     let mut root: Vec<(String, Node)> = Vec::new();
     for reading in &view.readings {
-        let leaf = Node::Leaf(json_value(reading));
+        let leaf = Node::Leaf(json_value(reading, labels));
         let name = reading.name().to_owned();
         match (nested, reading.group()) {
             (true, Some(group)) => {
@@ -102,15 +105,16 @@ fn indent(out: &mut String, depth: usize) {
 }
 
 /// The JSON value of one reading: numbers stay numbers (integers without a fraction), text is
-/// a string, `hhmm` times are `"23:30"`, and anything missing or NaN is `null`.
-fn json_value(reading: &Reading<'_>) -> Json {
+/// a string, `hhmm` times are `"23:30"`, an enumeration is its label when `labels` (and it has
+/// one), and anything missing or NaN is `null`.
+fn json_value(reading: &Reading<'_>, labels: bool) -> Json {
     let Some(value) = reading.present() else {
         return Json::Null;
     };
-    if reading.is_hhmm()
-        && let Some(time) = reading.label()
+    if (labels || reading.is_hhmm())
+        && let Some(label) = reading.label()
     {
-        return Json::String(time.to_owned());
+        return Json::String(label.to_owned());
     }
     match value {
         Value::Int(v) => Json::from(*v),

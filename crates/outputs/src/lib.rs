@@ -16,7 +16,8 @@
 //!   failed request) is never a number: `n/a` for people, `null` in JSON, and left out of
 //!   Prometheus and Influx, where an absent sample is the honest answer.
 //! - JSON keeps the register names and raw values of the tools users come from (for
-//!   `alfen-eve`, the keys and values of `alfen_eve_modbus_tcp --json`); labels are for people.
+//!   `alfen-eve`, the keys and values of `alfen_eve_modbus_tcp --json`); labels are for people,
+//!   unless the map asks for them (`output: {json_enums: label}`: GivTCP's `"Mode": "Eco"`).
 //! - Prometheus metrics are in base units (`_volts`, `_watts`, `_joules`, `_seconds`), counters
 //!   end in `_total`, a unit word in the register name is dropped rather than doubled
 //!   (`Battery_Capacity_kWh` is `..._battery_capacity_joules`, unless that name is taken), and registers that differ only by phase share a metric with a `phase`

@@ -462,6 +462,111 @@ fn nested_json_follows_group_paths() {
     }
 }
 
+#[test]
+fn json_prints_enum_labels_when_the_map_asks() -> Result<(), Box<dyn std::error::Error>> {
+    let text = |json_enums: &str| {
+        format!(
+            r#"
+manufacturer: Demo
+model: Inverter
+connection: {{unit_ids: {{inverter: 1}}, address_base: 0}}
+defaults: {{table: input}}
+registers:
+  - {{name: Mode, address: 0, type: uint16, enum: {{1: Eco, 2: Timed Demand}}, group: Control,
+     example: Eco}}
+  - {{name: Battery_Type, address: 1, type: uint16, enum: {{0: Lead Acid, 1: Lithium}},
+     sentinels: [0xFFFF], group: Details, example: 1}}
+  - {{name: Status, address: 2, type: uint16, enum: {{0: Waiting, 1: Normal}}, group: Details,
+     example: 1}}
+  - {{name: Slot_Start, address: 3, type: uint16, format: hhmm, example: "23:30"}}
+  - {{name: Power, address: 4, type: int16, unit: W, example: -250}}
+{json_enums}
+"#
+        )
+    };
+    let read = |map: &Arc<DeviceMap>, status: u16| {
+        let mut device = MemoryDevice::with_examples(map);
+        device.set(1, Table::Input, 1, &[0xFFFF]); // Battery_Type: not available
+        device.set(1, Table::Input, 2, &[status]);
+        read(map, &mut device, None)
+    };
+
+    let labels = Arc::new(device_maps::parse_map(
+        "demo",
+        &text("output: {json_enums: label}"),
+    )?);
+    let flat = outputs::json(&read(&labels, 7), &labels, &Options::default());
+    let value: serde_json::Value = serde_json::from_str(&flat)?;
+    assert_eq!(value["Mode"], "Eco");
+    assert_eq!(
+        value["Battery_Type"],
+        serde_json::Value::Null,
+        "missing stays null"
+    );
+    assert_eq!(value["Status"], 7, "a value without a label stays a number");
+    assert_eq!(value["Slot_Start"], "23:30");
+    assert_eq!(value["Power"], -250);
+    let nested = Options {
+        nested: true,
+        ..Options::default()
+    };
+    let text_nested = outputs::json(&read(&labels, 1), &labels, &nested);
+    let value: serde_json::Value = serde_json::from_str(&text_nested)?;
+    assert_eq!(value["Control"]["Mode"], "Eco");
+    assert_eq!(value["Details"]["Status"], "Normal");
+    assert_eq!(value["Details"]["Battery_Type"], serde_json::Value::Null);
+
+    // The default, and `value` said out loud, keep the numbers.
+    for output in ["", "output: {json_enums: value}"] {
+        let values = Arc::new(device_maps::parse_map("demo", &text(output))?);
+        let flat = outputs::json(&read(&values, 1), &values, &Options::default());
+        let value: serde_json::Value = serde_json::from_str(&flat)?;
+        assert_eq!(value["Mode"], 1, "{output}");
+        assert_eq!(value["Status"], 1, "{output}");
+        assert_eq!(value["Slot_Start"], "23:30", "{output}");
+    }
+    Ok(())
+}
+
+#[test]
+fn givenergy_json_prints_labels_as_givtcp_does() {
+    for id in ["givenergy-hybrid", "givenergy-ac", "givenergy-aio"] {
+        let map = map(id);
+        let snapshot = example_snapshot(&map);
+        let flat: serde_json::Value =
+            serde_json::from_str(&outputs::json(&snapshot, &map, &Options::default()))
+                .expect("valid JSON");
+        let modes = [
+            "Unknown",
+            "Eco",
+            "Timed Demand",
+            "Timed Export",
+            "Eco (Paused)",
+        ];
+        let mode = flat["Mode"].as_str().unwrap_or_default();
+        assert!(modes.contains(&mode), "{id}: {mode}");
+        assert_eq!(flat["Battery_Type"], "Lithium", "{id}");
+        let nested = Options {
+            nested: true,
+            ..Options::default()
+        };
+        let nested: serde_json::Value =
+            serde_json::from_str(&outputs::json(&snapshot, &map, &nested)).expect("valid JSON");
+        assert_eq!(nested["Control"]["Mode"], flat["Mode"], "{id}");
+    }
+    let hybrid = map("givenergy-hybrid");
+    let flat = outputs::json(&example_snapshot(&hybrid), &hybrid, &Options::default());
+    assert!(flat.contains("\"Mode\": \"Eco\""), "{flat}");
+    // The Alfen and Vestel tools print numbers, and so do their maps.
+    for id in ["alfen-eve", "vestel-evc04"] {
+        assert_eq!(
+            map(id).output.json_enums,
+            device_maps::JsonEnums::Value,
+            "{id}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Missing values, awkward text, a second socket.
 
@@ -755,7 +860,8 @@ fn givenergy_nested_json_is_givtcps_run_all_tree() {
         ] {
             assert!(value["Power"]["Power"][power].is_number(), "{id}: {power}");
         }
-        assert!(value["Control"]["Mode"].is_number(), "{id}: Mode");
+        // GivTCP prints the mode's label (`output: {json_enums: label}` in the map).
+        assert!(value["Control"]["Mode"].is_string(), "{id}: Mode");
     }
     // The hybrid capture: 443 W discharging, 2 W exported, 371 W load.
     let map = map("givenergy-hybrid");
@@ -775,7 +881,7 @@ fn givenergy_nested_json_is_givtcps_run_all_tree() {
     assert_eq!(value["Power"]["Flows"]["Solar_to_House"], 0);
     assert_eq!(value["Energy"]["Today"]["PV_Energy_Today_kWh"], 24.5);
     assert_eq!(value["Energy"]["Total"]["Load_Energy_Total_kWh"], 29026.6);
-    assert_eq!(value["Control"]["Mode"], 1);
+    assert_eq!(value["Control"]["Mode"], "Eco");
     // Battery leaves use GivTCP's keys within each battery's group; flat output keeps names.
     assert_eq!(value["Battery_Details"]["Battery_1"]["Battery_SOC"], 45);
     assert_eq!(value["Battery_Details"]["Battery_2"]["Battery_SOC"], 77);
