@@ -1,5 +1,6 @@
-//! Sending the heartbeats a device map declares, over any [`RegisterIo`]: shared by the
-//! service's pollers and usable by any other loop (`evctl poll` keeps the same heartbeats).
+//! Sending the heartbeats a device map declares, over any [`RegisterIo`], and keeping their
+//! [`Schedule`]: shared by the service's pollers and any other loop (`evctl poll` keeps the same
+//! heartbeats the same way).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,6 +8,75 @@ use std::time::Duration;
 
 use device_maps::{DeviceMap, Heartbeat, Reading, RegisterIo, Units, WriteError};
 use modbus_core::Value;
+use tokio::time::Instant;
+
+/// The least time between two sends of one heartbeat, whatever the map or the device says
+/// (a register holding 0 must not make a loop spin). Low enough for any interval a map
+/// declares; the service's pollers add their own floor of a second.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// When each heartbeat of a map is due: all of them at once at the start, then each at the
+/// interval its last send returned (never less than [`MIN_INTERVAL`]).
+///
+/// A loop waits on [`Schedule::next_due`] (when the schedule is not empty), then sends each of
+/// [`Schedule::due`] and passes the interval [`send`] returned to [`Due::sent`].
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    beats: Vec<Due>,
+}
+
+/// One heartbeat and when it is due.
+#[derive(Debug, Clone)]
+pub struct Due {
+    /// The heartbeat.
+    pub heartbeat: Heartbeat,
+    due: Instant,
+}
+
+impl Due {
+    /// Records a send: the heartbeat is due again `interval` from now (at least
+    /// [`MIN_INTERVAL`]).
+    pub fn sent(&mut self, interval: Duration) {
+        self.due = Instant::now() + interval.max(MIN_INTERVAL);
+    }
+}
+
+impl Schedule {
+    /// Every heartbeat of `map`, due now.
+    pub fn new(map: &DeviceMap) -> Schedule {
+        let now = Instant::now();
+        Schedule {
+            beats: map
+                .heartbeats
+                .iter()
+                .map(|heartbeat| Due {
+                    heartbeat: heartbeat.clone(),
+                    due: now,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the map has no heartbeats (then [`Schedule::next_due`] is an hour away).
+    pub fn is_empty(&self) -> bool {
+        self.beats.is_empty()
+    }
+
+    /// When the next heartbeat is due.
+    pub fn next_due(&self) -> Instant {
+        self.beats
+            .iter()
+            .map(|b| b.due)
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+    }
+
+    /// The heartbeats due now.
+    pub fn due(&mut self) -> impl Iterator<Item = &mut Due> {
+        let now = Instant::now();
+        self.beats.iter_mut().filter(move |b| b.due <= now)
+    }
+}
 
 /// Why a heartbeat was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -87,4 +157,26 @@ async fn read_one<I: RegisterIo + Send>(
     let plan = map.plan_read(&[index], units).ok()?;
     let snapshot = plan.execute(io).await;
     snapshot.value(name).and_then(Value::as_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_heartbeat_is_due_at_the_start_and_never_again_at_once() {
+        let registry = device_maps::Registry::built_in().expect("built-in maps load");
+        let map = registry
+            .get("vestel-evc04")
+            .expect("vestel-evc04 is built in");
+        let mut schedule = Schedule::new(map);
+        assert!(!schedule.is_empty());
+        assert_eq!(schedule.due().count(), map.heartbeats.len());
+        // An interval of 0 (a register holding 0) still waits MIN_INTERVAL.
+        for beat in schedule.due() {
+            beat.sent(Duration::ZERO);
+        }
+        assert_eq!(schedule.due().count(), 0);
+        assert!(schedule.next_due() > Instant::now());
+    }
 }

@@ -17,7 +17,7 @@
 //! - [`mqtt`]: the MQTT publisher and command subscriber.
 //! - [`em`]: EVSEMaster chargers (UDP) through emproto's driver, described by a built-in map
 //!   so they are polled, served and written like every other device.
-//! - [`heartbeat`]: the heartbeats a map declares, over any `RegisterIo`.
+//! - [`heartbeat`]: the heartbeats a map declares and their schedule, over any `RegisterIo`.
 //! - [`start_site`]: everything above, started from a site config and stopped as one.
 //!
 //! # Key design decisions

@@ -108,11 +108,6 @@ fn first_offset(id: &str, interval: Duration) -> Duration {
     interval.mul_f64(f64::from(slot) / 1000.0)
 }
 
-struct Beat {
-    heartbeat: Heartbeat,
-    due: Instant,
-}
-
 pub(crate) async fn run(
     device: Arc<DeviceHandle>,
     updates: broadcast::Sender<DeviceUpdate>,
@@ -134,31 +129,21 @@ pub(crate) async fn run(
             return;
         }
     };
-    let mut beats: Vec<Beat> = map
-        .heartbeats
-        .iter()
-        .map(|hb| Beat {
-            heartbeat: hb.clone(),
-            due: Instant::now(),
-        })
-        .collect();
+    let mut beats = crate::heartbeat::Schedule::new(&map);
     let mut last_good: HashMap<String, Reading> = HashMap::new();
     let mut next = Instant::now() + first_offset(&device.id, interval);
     tracing::debug!(device = %device.id, address = %device.address(), ?interval, requests = plan.requests().len(), "polling");
     loop {
-        let next_beat = beats
-            .iter()
-            .map(|b| b.due)
-            .min()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let next_beat = beats.next_due();
         let scheduled = tokio::select! {
             _ = stop.changed() => break,
             () = tokio::time::sleep_until(next) => Some(next),
             () = device.poll_now.notified() => None,
             () = tokio::time::sleep_until(next_beat), if !beats.is_empty() => {
-                for beat in beats.iter_mut().filter(|b| b.due <= Instant::now()) {
-                    beat.due = Instant::now()
-                        + send_heartbeat(&device, &beat.heartbeat, &last_good).await;
+                for beat in beats.due() {
+                    let interval = send_heartbeat(&device, &beat.heartbeat, &last_good).await;
+                    // A service never sends one heartbeat more than once a second.
+                    beat.sent(interval.max(Duration::from_secs(1)));
                 }
                 continue;
             }
@@ -350,7 +335,7 @@ async fn send_heartbeat(
         &written,
         last_good,
     );
-    let interval = match tokio::time::timeout(deadline, sent).await {
+    match tokio::time::timeout(deadline, sent).await {
         Ok((interval, Ok(requests))) => {
             tracing::debug!(device = %device.id, heartbeat = %heartbeat.name, requests, "heartbeat sent");
             interval
@@ -363,9 +348,7 @@ async fn send_heartbeat(
             tracing::warn!(device = %device.id, heartbeat = %heartbeat.name, "heartbeat timed out");
             heartbeat.interval(None)
         }
-    };
-    // Never spin: at least a second between heartbeats.
-    interval.max(Duration::from_secs(1))
+    }
 }
 
 /// An error and its causes on one line.

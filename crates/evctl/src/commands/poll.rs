@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use device_maps::{DeviceMap, Heartbeat, Reading, Snapshot, Units};
 use modbus_core::Value;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 
 use crate::cli::{Format, PollArgs};
 use crate::commands::read::{failures, plan, render_options};
@@ -56,14 +56,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
             eprintln!("sent {request}  # {}", request.register);
         }
     }
-    let mut heartbeats: Vec<Beat> = map
-        .heartbeats
-        .iter()
-        .map(|hb| Beat {
-            heartbeat: hb.clone(),
-            due: Instant::now(),
-        })
-        .collect();
+    let mut heartbeats = service::heartbeat::Schedule::new(&map);
 
     let options = render_options(&target, args.nested);
     let format = crate::commands::output_format(args.format);
@@ -75,11 +68,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
     let ctrl_c = crate::commands::interrupted()?;
     tokio::pin!(ctrl_c);
     loop {
-        let next_beat = heartbeats
-            .iter()
-            .map(|b| b.due)
-            .min()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let next_beat = heartbeats.next_due();
         tokio::select! {
             () = &mut ctrl_c => break,
             _ = ticker.tick() => {
@@ -107,9 +96,8 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
                 }
             }
             () = tokio::time::sleep_until(next_beat), if !heartbeats.is_empty() => {
-                for beat in heartbeats.iter_mut().filter(|b| b.due <= Instant::now()) {
-                    beat.due = Instant::now()
-                        + send_heartbeat(&map, &target.units, &beat.heartbeat, &mut device.client, &last_written, &last_good).await;
+                for beat in heartbeats.due() {
+                    beat.sent(send_heartbeat(&map, &target.units, &beat.heartbeat, &mut device.client, &last_written, &last_good).await);
                 }
             }
         }
@@ -122,11 +110,6 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
     } else {
         Ok(ExitCode::SUCCESS)
     }
-}
-
-struct Beat {
-    heartbeat: Heartbeat,
-    due: Instant,
 }
 
 /// Sends one heartbeat (service's, as `evctl serve` does), warns when it fails, and returns
