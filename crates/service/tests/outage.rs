@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{modbus_simulator, start, wait_for};
@@ -60,22 +58,9 @@ async fn a_dead_device_does_not_stop_the_others_and_recovers() {
     let silent = TcpListener::bind(("127.0.0.1", port_b))
         .await
         .expect("rebind b's port");
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&accepted);
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
-    tokio::time::timeout(common::WAIT, async {
-        while accepted.load(Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the poller connects to the silent listener");
+    let hold = common::SilentDevice::start(silent);
+    hold.wait_for_a_client("the poller connects to the silent listener")
+        .await;
     // A poll that reached the silent listener ends in a timeout, and b stays unavailable.
     let failures_before = b.status().failures;
     wait_for(&mut updates, "b timed out while silent", |u| {
@@ -105,8 +90,7 @@ async fn a_dead_device_does_not_stop_the_others_and_recovers() {
         })
         .await;
     }
-    hold.abort();
-    let _ = hold.await;
+    hold.stop().await;
 
     // 3. b comes back on the same port: it recovers by itself.
     let meter_b = bind_again(port_b).await;
@@ -204,28 +188,14 @@ async fn shutdown_does_not_wait_for_a_hanging_device() {
     // A device that accepts connections and never answers, with a long request timeout.
     let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = silent.local_addr().expect("addr").port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&accepted);
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
+    let hold = common::SilentDevice::start(silent);
     let (service, _) = start(&format!(
         "devices:\n  stuck: {{map: eastron-sdm630, host: 127.0.0.1, port: {port}, interval: 100ms, timeout: 600s}}\n"
     ));
-    tokio::time::timeout(common::WAIT, async {
-        while accepted.load(Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the poll reaches the device");
+    hold.wait_for_a_client("the poll reaches the device").await;
     // The poll is now waiting on a 600 s timeout; stopping must not.
     tokio::time::timeout(common::WAIT, service.shutdown())
         .await
         .expect("shutdown ends while the device hangs");
-    hold.abort();
+    hold.stop().await;
 }

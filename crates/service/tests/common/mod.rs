@@ -118,3 +118,49 @@ pub async fn http(
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// A device that accepts connections and never answers: it holds every connection open and
+/// counts them. Dropping it closes them.
+pub struct SilentDevice {
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SilentDevice {
+    /// Accepts on `listener` from now on.
+    pub fn start(listener: tokio::net::TcpListener) -> SilentDevice {
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        SilentDevice { accepted, task }
+    }
+
+    /// Waits (at most [`WAIT`]) until a client has connected.
+    pub async fn wait_for_a_client(&self, what: &str) {
+        tokio::time::timeout(WAIT, async {
+            while self.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}"));
+    }
+
+    /// Closes the listener and every connection, and waits until they are closed.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for SilentDevice {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
