@@ -2,7 +2,7 @@
 //!
 //! Values: numbers, names (action parameters, or registers in a derived value), parameter fields
 //! (`dateTime.year`), `+ - * /`, parentheses and the functions `min(a, b, ...)`,
-//! `max(a, b, ...)`, `abs(x)` and `if(condition, then, else)`. A comparison (`== != < <= > >=`)
+//! `max(a, b, ...)`, `abs(x)`, `round(x, digits)` and `if(condition, then, else)`. A comparison (`== != < <= > >=`)
 //! is 1 when it holds and 0 otherwise, so `if(Grid_Power < 0, -Grid_Power, 0)` reads naturally.
 //! Conditions of action steps: `<expr> <op> <expr>`, or a bare parameter name meaning "was
 //! given". Expressions are parsed when the map loads, so a typo is a load error, and evaluated
@@ -41,13 +41,16 @@ pub enum Func {
     Max,
     /// `abs(x)`.
     Abs,
+    /// `round(x)` or `round(x, digits)`: to that many decimal places (0 by default), halves away
+    /// from zero.
+    Round,
     /// `if(condition, then, else)`: `then` when the condition is not 0.
     If,
 }
 
 impl Func {
     /// Every function.
-    pub const ALL: [Func; 4] = [Func::Min, Func::Max, Func::Abs, Func::If];
+    pub const ALL: [Func; 5] = [Func::Min, Func::Max, Func::Abs, Func::Round, Func::If];
 
     /// The name written in expressions.
     pub const fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Func {
             Func::Min => "min",
             Func::Max => "max",
             Func::Abs => "abs",
+            Func::Round => "round",
             Func::If => "if",
         }
     }
@@ -66,6 +70,8 @@ impl Func {
             Func::Min | Func::Max => Err("at least one argument"),
             Func::Abs if n == 1 => Ok(()),
             Func::Abs => Err("exactly one argument"),
+            Func::Round if n == 1 || n == 2 => Ok(()),
+            Func::Round => Err("one or two arguments: round(x) or round(x, digits)"),
             Func::If if n == 3 => Ok(()),
             Func::If => Err("three arguments: if(condition, then, else)"),
         }
@@ -218,6 +224,12 @@ impl Expr {
                     (Func::Min, _) => values.iter().copied().fold(f64::INFINITY, f64::min),
                     (Func::Max, _) => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                     (Func::Abs, [x]) => x.abs(),
+                    (Func::Round, [x]) => x.round(),
+                    (Func::Round, [x, digits]) => {
+                        // Digits beyond what a double holds change nothing.
+                        let factor = 10_f64.powi(digits.round().clamp(-15.0, 15.0) as i32);
+                        (x * factor).round() / factor
+                    }
                     (Func::If, [c, then, otherwise]) => {
                         if *c != 0.0 {
                             *then
@@ -226,7 +238,7 @@ impl Expr {
                         }
                     }
                     // The parser checks arities, so these are unreachable for parsed text.
-                    (Func::Abs | Func::If, _) => f64::NAN,
+                    (Func::Abs | Func::Round | Func::If, _) => f64::NAN,
                 })
             }
             Expr::Binary(a, op, b) => {
@@ -472,7 +484,7 @@ impl Parser {
                             text: self.text.clone(),
                             position: start + 1,
                             message: format!(
-                                "`{name}` is not a function (functions: min, max, abs, if)"
+                                "`{name}` is not a function (functions: min, max, abs, round, if)"
                             ),
                         });
                     };
@@ -597,6 +609,10 @@ mod tests {
         assert_eq!(eval("min(pv, load)"), 400.0);
         assert_eq!(eval("min(pv, load, 3)"), 3.0);
         assert_eq!(eval("abs(grid)"), 250.0);
+        assert_eq!(eval("round(pv / 7)"), 129.0);
+        assert_eq!(eval("round(pv / 7, 2)"), 128.57);
+        assert_eq!(eval("round(46 * 9.5232 / 100, 2)"), 4.38);
+        assert_eq!(eval("round(grid, -2)"), -300.0);
         assert_eq!(eval("if(grid < 0, 1, 2)"), 1.0);
         assert_eq!(eval("if(pv - load >= 500, pv, 0) + 1"), 901.0);
         assert_eq!(eval("grid < 0"), 1.0);
@@ -615,12 +631,13 @@ mod tests {
         let err = Expr::parse_comparison("sqrt(pv)").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "`sqrt` is not a function (functions: min, max, abs, if) at character 1 of `sqrt(pv)`"
+            "`sqrt` is not a function (functions: min, max, abs, round, if) at character 1 of `sqrt(pv)`"
         );
         let err = Expr::parse_comparison("1 + if(pv, 2)").unwrap_err();
         assert_eq!(err.position, 5);
         assert!(err.message.contains("three arguments"));
         assert!(Expr::parse_comparison("abs()").is_err());
+        assert!(Expr::parse_comparison("round(1, 2, 3)").is_err());
         assert!(Expr::parse_comparison("max(1, 2").is_err());
         assert!(Expr::parse_comparison("a < b < c").is_err());
     }

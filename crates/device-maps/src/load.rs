@@ -1987,7 +1987,7 @@ impl Checker<'_> {
     }
 }
 
-const DERIVED_ALLOWED: &str = "numbers, names of numeric registers and of earlier derived values, + - * /, parentheses, min(...), max(...), abs(x), if(condition, then, else), == != < <= > >=";
+const DERIVED_ALLOWED: &str = "numbers, names of numeric registers and of earlier derived values, + - * /, parentheses, min(...), max(...), abs(x), round(x, digits), if(condition, then, else), == != < <= > >=";
 
 /// The character offset of the first whole-word occurrence of `word` in `text` (0 if none).
 fn word_offset(text: &str, word: &str) -> usize {

@@ -9,6 +9,9 @@ use crate::time::rfc3339;
 use crate::units::display_unit;
 use crate::view::{Reading, View};
 
+/// A group of readings (`None`: no group), each with the title it is shown under.
+type Section<'v, 'a> = (Option<&'a str>, Vec<(&'v Reading<'a>, &'a str)>);
+
 pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
     let map = view.map;
     let mut out = String::new();
@@ -21,20 +24,20 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
         rfc3339(view.read_at)
     );
 
-    let width = view
-        .readings
+    let titles = titles(view);
+    let width = titles
         .iter()
-        .map(|r| r.title().chars().count() + 1)
+        .map(|t| t.chars().count() + 1)
         .max()
         .unwrap_or(0);
 
     // Readings without a group first, then each group in order of first appearance.
-    let mut sections: Vec<(Option<&str>, Vec<&Reading<'_>>)> = Vec::new();
-    for reading in &view.readings {
+    let mut sections: Vec<Section<'_, '_>> = Vec::new();
+    for (reading, title) in view.readings.iter().zip(&titles) {
         let group = reading.group();
         match sections.iter_mut().find(|(g, _)| *g == group) {
-            Some((_, list)) => list.push(reading),
-            None => sections.push((group, vec![reading])),
+            Some((_, list)) => list.push((reading, title)),
+            None => sections.push((group, vec![(reading, title)])),
         }
     }
     sections.sort_by_key(|(g, _)| g.is_some());
@@ -46,7 +49,7 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
     let mut k = 0;
     while k < sections.len() {
         let (group, readings) = &sections[k];
-        let only_derived = readings.iter().all(|r| r.derived.is_some());
+        let only_derived = readings.iter().all(|(r, _)| r.derived.is_some());
         let target = top(*group).and_then(|t| {
             (0..k)
                 .rev()
@@ -67,8 +70,8 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
         if let Some(group) = group {
             let _ = writeln!(out, "== {} ==", group_title(group));
         }
-        for reading in readings {
-            let label = format!("{}:", reading.title());
+        for (reading, title) in readings {
+            let label = format!("{title}:");
             let value = value_text(reading);
             let line = format!("{label:<width$} {value}");
             out.push_str(line.trim_end());
@@ -78,17 +81,78 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
     out
 }
 
-/// `station/identity` becomes `Station / Identity`.
+/// The title of each reading, in order. A title that ends in the unit its value is shown in
+/// (`PV Energy Today kWh: 24.5 kWh`, from GivTCP's `PV_Energy_Today_kWh`) loses that word,
+/// unless the shorter title is another reading's (`SOC` and `SOC kWh` both stay).
+fn titles<'a>(view: &View<'a>) -> Vec<&'a str> {
+    let full: Vec<&str> = view.readings.iter().map(|r| r.title()).collect();
+    let short: Vec<&str> = view
+        .readings
+        .iter()
+        .map(|r| {
+            // `Current A` of a per-phase register names phase A, not amperes.
+            let phased = r.register.is_some_and(|reg| reg.phase.is_some())
+                || crate::naming::split_phase(r.name()).is_some();
+            if phased {
+                r.title()
+            } else {
+                without_unit_word(r.title(), r.unit())
+            }
+        })
+        .collect();
+    short
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let taken = (0..full.len()).any(|j| {
+                j != i
+                    && view.readings[j].name() != view.readings[i].name()
+                    && (full[j] == *s || short[j] == *s)
+            });
+            if taken { full[i] } else { s }
+        })
+        .collect()
+}
+
+/// `title` without a last word equal to `unit` (any case), when something is left.
+fn without_unit_word<'a>(title: &'a str, unit: Option<&str>) -> &'a str {
+    let Some(unit) = unit else {
+        return title;
+    };
+    match title.trim_end().rsplit_once(' ') {
+        Some((rest, last)) if last.eq_ignore_ascii_case(unit) && !rest.trim().is_empty() => {
+            rest.trim_end()
+        }
+        _ => title,
+    }
+}
+
+/// Words of group names that are abbreviations, written in capitals in group titles.
+const ABBREVIATIONS: &[&str] = &[
+    "ac", "dc", "pv", "scn", "bms", "eps", "soc", "usb", "ocpp", "evse", "rfid", "ct",
+];
+
+/// `station/identity` becomes `Station / Identity`, `ac` becomes `AC`.
 fn group_title(group: &str) -> String {
     group
         .split('/')
         .map(|part| {
             let part = part.trim().replace('_', " ");
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
-                None => String::new(),
-            }
+            let words: Vec<String> = part
+                .split(' ')
+                .enumerate()
+                .map(|(i, word)| {
+                    if ABBREVIATIONS.contains(&word) {
+                        return word.to_ascii_uppercase();
+                    }
+                    let mut chars = word.chars();
+                    match chars.next() {
+                        Some(first) if i == 0 => first.to_uppercase().chain(chars).collect(),
+                        _ => word.to_owned(),
+                    }
+                })
+                .collect();
+            words.join(" ")
         })
         .collect::<Vec<_>>()
         .join(" / ")
@@ -195,6 +259,25 @@ mod tests {
         assert_eq!(group_title("station/identity"), "Station / Identity");
         assert_eq!(group_title("power_factor"), "Power factor");
         assert_eq!(group_title("Energy/Today"), "Energy / Today");
+        assert_eq!(group_title("ac"), "AC");
+        assert_eq!(group_title("station/scn"), "Station / SCN");
+        assert_eq!(group_title("Power/pv_strings"), "Power / PV strings");
+    }
+
+    #[test]
+    fn unit_words_leave_titles() {
+        assert_eq!(
+            without_unit_word("PV Energy Today kWh", Some("kWh")),
+            "PV Energy Today"
+        );
+        assert_eq!(
+            without_unit_word("Battery Capacity Ah", Some("Ah")),
+            "Battery Capacity"
+        );
+        assert_eq!(without_unit_word("Uptime", Some("ms")), "Uptime");
+        assert_eq!(without_unit_word("kWh", Some("kWh")), "kWh");
+        assert_eq!(without_unit_word("Current A", None), "Current A");
+        assert_eq!(without_unit_word("Current A", Some("V")), "Current A");
     }
 
     #[test]

@@ -463,6 +463,42 @@ fn nested_json_follows_group_paths() {
 }
 
 #[test]
+fn human_titles_do_not_repeat_the_unit() {
+    for map in every_map() {
+        let text = outputs::human(&example_snapshot(&map), &map, &Options::default());
+        for line in text.lines() {
+            let Some((title, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (Some(last), Some(unit)) = (
+                title.split_whitespace().last(),
+                value.split_whitespace().last(),
+            ) else {
+                continue;
+            };
+            // Phase letters (`Current A: 12.41 A`) are not units.
+            if last.len() > 1 && last.eq_ignore_ascii_case(unit) {
+                panic!("{}: `{line}` shows its unit twice", map.id);
+            }
+        }
+    }
+    let hybrid = map("givenergy-hybrid");
+    let text = outputs::human(&example_snapshot(&hybrid), &hybrid, &Options::default());
+    for line in [
+        "PV Energy Today:",
+        "SOC Energy:",
+        "Battery Capacity:",
+        "Battery Energy Capacity:",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(line)), "{line}\n{text}");
+    }
+    assert!(text.contains(" 4.38 kWh\n"), "{text}");
+    let pm = map("schneider-pm8000");
+    let text = outputs::human(&example_snapshot(&pm), &pm, &Options::default());
+    assert!(text.contains("Current A:"), "{text}");
+}
+
+#[test]
 fn json_prints_enum_labels_when_the_map_asks() -> Result<(), Box<dyn std::error::Error>> {
     let text = |json_enums: &str| {
         format!(
