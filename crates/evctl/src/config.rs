@@ -111,37 +111,32 @@ mod tests {
         assert_eq!(garage.timeout, Some(std::time::Duration::from_secs(2)));
     }
 
-    #[test]
-    fn unknown_device_key_is_a_usage_error_with_location() {
-        let err = Site::parse(
-            "devices:\n  garage:\n    map: alfen-eve\n    hots: 127.0.0.1\n",
-            Path::new("site.yaml"),
-        )
-        .expect_err("typo must fail");
-        assert!(err.downcast_ref::<Usage>().is_some());
+    /// Parses a site config that must fail with a usage error naming `what` and `line`.
+    fn assert_usage_error(text: &str, what: &str, line: &str) {
+        let err = Site::parse(text, Path::new("site.yaml")).expect_err("must fail");
+        assert!(err.downcast_ref::<Usage>().is_some(), "{err:?}");
         let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
         assert!(
-            chain
-                .iter()
-                .any(|c| c.contains("hots") && c.contains("line 4")),
+            chain.iter().any(|c| c.contains(what) && c.contains(line)),
             "{chain:?}"
         );
     }
 
     #[test]
+    fn unknown_device_key_is_a_usage_error_with_location() {
+        assert_usage_error(
+            "devices:\n  garage:\n    map: alfen-eve\n    hots: 127.0.0.1\n",
+            "hots",
+            "line 4",
+        );
+    }
+
+    #[test]
     fn bad_duration_is_a_usage_error_with_location() {
-        let err = Site::parse(
+        assert_usage_error(
             "devices:\n  garage:\n    map: alfen-eve\n    timeout: 2 fortnights\n",
-            Path::new("site.yaml"),
-        )
-        .expect_err("bad duration must fail");
-        assert!(err.downcast_ref::<Usage>().is_some());
-        let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-        assert!(
-            chain
-                .iter()
-                .any(|c| c.contains("2 fortnights") && c.contains("line 3")),
-            "{chain:?}"
+            "2 fortnights",
+            "line 3",
         );
     }
 
