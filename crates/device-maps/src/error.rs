@@ -18,7 +18,9 @@ pub enum MapError {
         source: std::io::Error,
     },
     /// The text is not YAML, or does not have the shape of a map (an unknown key, a missing
-    /// key, a number where text belongs).
+    /// key, a number where text belongs). The summary says everything the YAML parser said, in
+    /// a newcomer's words, and `line` and `column` say where, so the parser's error is no cause
+    /// of its own unless it has one (it is not printed twice).
     #[error("{file}:{line}:{column}: {summary}")]
     Syntax {
         /// The file (or name of the text).
@@ -29,9 +31,10 @@ pub enum MapError {
         column: usize,
         /// The problem in a newcomer's words.
         summary: String,
-        /// The YAML parser's own error.
+        /// The YAML parser's own error, kept only when it has a cause the summary does not
+        /// carry.
         #[source]
-        source: Box<serde_yaml::Error>,
+        source: Option<Box<serde_yaml::Error>>,
     },
     /// The YAML has the right shape but breaks a rule of the format.
     #[error("{file}:{line}:{column}: {}{problem}{}", Context(.register), Allowed(.allowed))]

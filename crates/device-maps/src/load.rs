@@ -94,7 +94,10 @@ pub(crate) fn parse(
             line,
             column,
             summary: summarise_yaml_error(&err),
-            source: Box::new(err),
+            // The summary rewords the parser's message in full: only a deeper cause is news.
+            source: std::error::Error::source(&err)
+                .is_some()
+                .then(|| Box::new(err)),
         }
     })?;
     let mut checker = Checker {

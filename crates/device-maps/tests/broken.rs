@@ -33,3 +33,22 @@ fn broken_maps_explain_themselves() {
         insta::assert_snapshot!(out);
     });
 }
+
+/// An unknown key is said once: our message names the key, a suggestion and the allowed keys,
+/// so serde's own "unknown field ..., expected one of ..." is not printed again as a cause.
+#[test]
+fn an_unknown_key_is_said_once() {
+    let path = std::path::Path::new("tests/broken/unknown-key.yaml");
+    let err = load_file(path).expect_err("broken on purpose");
+    let text = err.to_string();
+    assert!(
+        text.contains("unknown key `scael`; did you mean `scale`?"),
+        "{text}"
+    );
+    assert!(
+        err.source().is_none(),
+        "{:?}",
+        err.source().map(ToString::to_string)
+    );
+    assert!(!text.contains("unknown field"), "{text}");
+}
