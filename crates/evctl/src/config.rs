@@ -53,16 +53,20 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("evctl").join("site.yaml"))
 }
 
+/// The site config to read: the explicit file (`--config`, which must then exist), else the
+/// default file if it exists, else none.
+pub fn site_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => default_path().filter(|p| p.is_file()),
+    }
+}
+
 impl Site {
-    /// Loads the site config: the explicit file (which must exist), else the default file if it
-    /// exists, else an empty site.
+    /// Loads the site config [`site_path`] names, or an empty site when there is none.
     pub fn load(explicit: Option<&Path>) -> anyhow::Result<Site> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None => match default_path() {
-                Some(p) if p.is_file() => p,
-                _ => return Ok(Site::default()),
-            },
+        let Some(path) = site_path(explicit) else {
+            return Ok(Site::default());
         };
         let text = std::fs::read_to_string(&path)
             .with_context(|| Usage(format!("cannot read site config {}", path.display())))?;

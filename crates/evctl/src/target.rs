@@ -127,6 +127,16 @@ fn apply_entry_units(units: &mut Units, entry: &DeviceConfig) -> anyhow::Result<
     Ok(())
 }
 
+/// Unit ids as people read them: `station 200, socket 1`.
+pub fn units_text(units: &Units) -> String {
+    units
+        .roles()
+        .iter()
+        .map(|(role, id)| format!("{role} {id}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A device to talk to, fully resolved.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -161,12 +171,7 @@ impl Target {
 
     /// The unit ids, as `station 200, socket 1`.
     pub fn units_text(&self) -> String {
-        self.units
-            .roles()
-            .iter()
-            .map(|(role, id)| format!("{role} {id}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        units_text(&self.units)
     }
 }
 

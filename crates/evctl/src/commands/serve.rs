@@ -5,7 +5,6 @@
 //! every other command does, sets up logging, starts the site and waits for a signal.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -34,17 +33,11 @@ pub struct ServeArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let path: PathBuf = match &global.config {
-        Some(path) => path.clone(),
-        None => match crate::config::default_path() {
-            Some(path) if path.is_file() => path,
-            _ => {
-                return Err(usage(
-                    "evctl serve needs a site config: give --config FILE (or EVCTL_CONFIG, or \
-                     create ~/.config/evctl/site.yaml)",
-                ));
-            }
-        },
+    let Some(path) = crate::config::site_path(global.config.as_deref()) else {
+        return Err(usage(
+            "evctl serve needs a site config: give --config FILE (or EVCTL_CONFIG, or \
+             create ~/.config/evctl/site.yaml)",
+        ));
     };
     let mut config = SiteConfig::load(&path).map_err(|e| {
         anyhow::Error::new(e).context(Usage("the site config is not valid".to_owned()))

@@ -39,12 +39,7 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let stop = crate::commands::interrupted()?;
     tokio::pin!(stop);
     let listen = args.listen.to_string();
-    let units_text = units
-        .roles()
-        .iter()
-        .map(|(role, id)| format!("{role} {id}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let units_text = crate::target::units_text(&units);
     if map.connection.transport == Transport::GivenergyDongle {
         if !args.faults.is_none() {
             return Err(usage(
