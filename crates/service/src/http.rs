@@ -353,7 +353,20 @@ async fn write_registers(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let pairs = assignments(&body, false)?;
-    let report = state.service.write(&id, &pairs).await?;
+    let report = state.service.write(&id, &pairs).await.map_err(|err| {
+        // The URL names the device; a register is part of the body, so an unknown one is a
+        // request that fails validation (400), not a missing resource (404).
+        let unknown_register = matches!(
+            &err,
+            CommandError::Invalid { source, .. }
+                if matches!(**source, device_maps::WriteError::UnknownRegister { .. })
+        );
+        let mut api = ApiError::from(err);
+        if unknown_register {
+            api.status = StatusCode::BAD_REQUEST;
+        }
+        api
+    })?;
     Ok(axum::Json(report).into_response())
 }
 

@@ -121,7 +121,7 @@ async fn read_endpoints_serve_every_device() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_things_are_404_json() {
+async fn unknown_things_are_404_json_and_an_unknown_register_is_400() {
     let site = site(Some(TOKEN)).await;
     for (method, path, body) in [
         ("GET", "/devices/nope", None),
@@ -131,17 +131,26 @@ async fn unknown_things_are_404_json() {
             "/devices/nope/registers",
             Some("{\"charging_current\": 16}"),
         ),
-        (
-            "POST",
-            "/devices/charger/registers",
-            Some("{\"no_such_register\": 1}"),
-        ),
         ("POST", "/devices/inverter/actions/noSuchAction", Some("{}")),
     ] {
         let (status, text) = http(site.addr, method, path, Some(TOKEN), body).await;
         assert_eq!(status, 404, "{method} {path}: {text}");
         assert!(json(&text)["error"].as_str().is_some(), "{text}");
     }
+    // A register is part of the body, not the URL: an unknown one fails validation.
+    let (status, text) = http(
+        site.addr,
+        "POST",
+        "/devices/charger/registers",
+        Some(TOKEN),
+        Some("{\"no_such_register\": 1}"),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("no register `no_such_register`"),
+        "the cause names the register: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
