@@ -66,6 +66,41 @@ fn full_alfen_eve_read_is_six_requests() {
 }
 
 #[test]
+fn a_device_that_stops_answering_costs_one_request_not_six() {
+    let env = TestEnv::new();
+    let faults = simulator::modbus::Faults {
+        latency: std::time::Duration::from_secs(2),
+        ..simulator::modbus::Faults::none()
+    };
+    let sim = Sim::start_with("alfen-eve", faults);
+    let port = sim.port().to_string();
+    let (code, _stdout, stderr) = run(env.evctl().args([
+        "read",
+        "alfen-eve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--timeout",
+        "200ms",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    // The full read plans six requests; after the first one times out (with its retries) the
+    // other five are not sent.
+    let log = sim.modbus().log().entries();
+    let attempts = modbus_client::ClientOptions::default().retries as usize + 1;
+    assert!(
+        !log.is_empty() && log.len() <= attempts,
+        "only the first request's {attempts} attempts reach the device: {log:#?}"
+    );
+    assert!(
+        stderr.contains(&format!("alfen-eve at 127.0.0.1:{port}, unit ")),
+        "the error names device, address and unit: {stderr}"
+    );
+    assert!(stderr.contains("200ms"), "{stderr}");
+}
+
+#[test]
 fn named_registers_and_groups() {
     let env = TestEnv::new();
     let sim = Sim::start("alfen-eve");

@@ -37,6 +37,13 @@ pub struct Device {
 }
 
 impl Device {
+    /// The register I/O for one read, write or heartbeat: after the first network failure the
+    /// rest of it fails at once with the same cause (service's [`service::FailFast`], as
+    /// `evctl serve` polls), so a silent device costs one request's timeouts, not one per request.
+    pub fn io(&self) -> service::FailFast {
+        service::FailFast::new(self.client.clone())
+    }
+
     /// Opens the target: a real device at its address, or (with `simulated`) a simulator of its
     /// map on `127.0.0.1:0` holding the map's example values. No connection is made until the
     /// first request.

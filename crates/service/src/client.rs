@@ -34,8 +34,8 @@ pub enum IoError {
     /// An EVSEMaster charger request failed.
     #[error(transparent)]
     Em(#[from] crate::em::EmError),
-    /// Not sent: an earlier request of the same poll failed on the network.
-    #[error("not sent: an earlier request of this poll failed ({reason})")]
+    /// Not sent: an earlier request of the same read failed on the network.
+    #[error("not sent: an earlier request of this read failed ({reason})")]
     Skipped {
         /// The earlier failure.
         reason: String,
@@ -98,6 +98,92 @@ impl RegisterIo for DeviceClient {
                 DeviceClient::Dongle(c) => Ok(c.write(unit, table, address, &values).await?),
                 DeviceClient::Em(mut c) => Ok(c.write(unit, table, address, &values).await?),
             }
+        }
+    }
+}
+
+/// One read's (or one command's) register I/O over a [`DeviceClient`]: after the first failure
+/// on the network (timeout, connection refused or closed, garbled answer), every further request
+/// fails at once with [`IoError::Skipped`] naming that cause, without touching the network. A dead
+/// device thus costs one request's timeouts, not one per request of the read plan. A refusal by
+/// the device itself (a Modbus exception) does not count: the next request may well succeed.
+///
+/// Used by the service's pollers and by every `evctl` command that talks to a device; make a new
+/// one per read.
+#[derive(Debug)]
+pub struct FailFast {
+    client: DeviceClient,
+    failed: Option<String>,
+}
+
+impl FailFast {
+    /// Wraps `client` for one read.
+    pub fn new(client: DeviceClient) -> Self {
+        Self {
+            client,
+            failed: None,
+        }
+    }
+
+    /// The network failure that stopped this read, if any.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    fn note(&mut self, result: &Result<impl Sized, IoError>) {
+        if let Err(err) = result {
+            let network = match err {
+                IoError::Modbus(e) => e.is_transport(),
+                IoError::Dongle(e) => e.is_transport(),
+                IoError::Em(e) => !matches!(e, crate::em::EmError::Unsupported { .. }),
+                IoError::Skipped { .. } => false,
+            };
+            if network && self.failed.is_none() {
+                self.failed = Some(err.to_string());
+            }
+        }
+    }
+
+    fn skipped(&self) -> Option<IoError> {
+        self.failed.as_ref().map(|reason| IoError::Skipped {
+            reason: reason.clone(),
+        })
+    }
+}
+
+impl RegisterIo for FailFast {
+    type Error = IoError;
+
+    async fn read(
+        &mut self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<u16>, IoError> {
+        if let Some(err) = self.skipped() {
+            return Err(err);
+        }
+        let result = self.client.read(unit, table, address, count).await;
+        self.note(&result);
+        result
+    }
+
+    fn write(
+        &mut self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        values: &[u16],
+    ) -> impl Future<Output = Result<(), IoError>> + Send {
+        let values = values.to_vec();
+        async move {
+            if let Some(err) = self.skipped() {
+                return Err(err);
+            }
+            let result = self.client.write(unit, table, address, &values).await;
+            self.note(&result);
+            result
         }
     }
 }

@@ -64,7 +64,7 @@ mod poller;
 mod runtime;
 mod site;
 
-pub use client::{DeviceClient, IoError};
+pub use client::{DeviceClient, FailFast, IoError};
 pub use config::{
     ConfigError, DeviceConfig, EmConfig, HttpConfig, InfluxConfig, LogConfig, PollConfig, Secret,
     Shard, SiteConfig, format_duration, resolve_secret, shard_of,

@@ -3,91 +3,20 @@
 //!
 //! Each device has its own task, so a device that hangs costs only its own schedule. Within a
 //! poll, the first request that fails on the network makes the rest of that poll fail at once
-//! ([`PollIo`]): a dead device costs one timeout per poll, not one per request.
+//! ([`FailFast`], shared with the CLI): a dead device costs one timeout per poll, not one per
+//! request.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use device_maps::{Heartbeat, Missing, ReadPlan, Reading, RegisterIo, Snapshot};
-use modbus_core::{Table, Value};
+use device_maps::{Heartbeat, Missing, ReadPlan, Reading, Snapshot};
+use modbus_core::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use crate::client::{DeviceClient, IoError};
+use crate::client::FailFast;
 use crate::runtime::{DeviceHandle, DeviceUpdate};
-
-/// A poll's register I/O: after the first network failure, every further request of the same
-/// poll fails at once without touching the network.
-pub(crate) struct PollIo {
-    client: DeviceClient,
-    failed: Option<String>,
-}
-
-impl PollIo {
-    pub(crate) fn new(client: DeviceClient) -> Self {
-        Self {
-            client,
-            failed: None,
-        }
-    }
-
-    fn note(&mut self, result: &Result<impl Sized, IoError>) {
-        if let Err(err) = result {
-            let network = match err {
-                IoError::Modbus(e) => e.is_transport(),
-                IoError::Dongle(e) => e.is_transport(),
-                IoError::Em(e) => !matches!(e, crate::em::EmError::Unsupported { .. }),
-                IoError::Skipped { .. } => false,
-            };
-            if network && self.failed.is_none() {
-                self.failed = Some(err.to_string());
-            }
-        }
-    }
-}
-
-impl RegisterIo for PollIo {
-    type Error = IoError;
-
-    async fn read(
-        &mut self,
-        unit: u8,
-        table: Table,
-        address: u16,
-        count: u16,
-    ) -> Result<Vec<u16>, IoError> {
-        if let Some(reason) = &self.failed {
-            return Err(IoError::Skipped {
-                reason: reason.clone(),
-            });
-        }
-        let result = self.client.read(unit, table, address, count).await;
-        self.note(&result);
-        result
-    }
-
-    fn write(
-        &mut self,
-        unit: u8,
-        table: Table,
-        address: u16,
-        values: &[u16],
-    ) -> impl Future<Output = Result<(), IoError>> + Send {
-        let values = values.to_vec();
-        async move {
-            if let Some(reason) = &self.failed {
-                return Err(IoError::Skipped {
-                    reason: reason.clone(),
-                });
-            }
-            let result = self.client.write(unit, table, address, &values).await;
-            self.note(&result);
-            result
-        }
-    }
-}
 
 /// The delay before the next poll after `failures` failed polls in a row: the interval, then
 /// doubling, never more than `max_backoff` (but never less than the interval).
@@ -190,7 +119,7 @@ async fn poll_once(
     let deadline = (timeout.saturating_mul(2) + Duration::from_secs(1))
         .saturating_mul(requests.saturating_add(1))
         + device.spec.map.connection.pacing.saturating_mul(requests);
-    let mut io = PollIo::new(device.client.clone());
+    let mut io = FailFast::new(device.client.clone());
     let result = tokio::time::timeout(deadline, plan.execute(&mut io)).await;
     let (snapshot, error) = match result {
         Ok(snapshot) => {
@@ -202,8 +131,8 @@ async fn poll_once(
                 None
             } else {
                 Some(
-                    io.failed
-                        .clone()
+                    io.failure()
+                        .map(str::to_owned)
                         .or_else(|| {
                             snapshot.readings.iter().find_map(|r| match &r.value {
                                 Err(Missing::ReadFailed(f)) => Some(f.to_string()),

@@ -46,7 +46,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
     let mut last_written: HashMap<String, Value> = HashMap::new();
     if let Some(set_plan) = &set_plan {
         let report = set_plan
-            .execute(&mut device.client)
+            .execute(&mut device.io())
             .await
             .with_context(|| format!("cannot write to {target}"))?;
         for w in &set_plan.writes {
@@ -72,7 +72,7 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
         tokio::select! {
             () = &mut ctrl_c => break,
             _ = ticker.tick() => {
-                let snapshot = read_plan.execute(&mut device.client).await;
+                let snapshot = read_plan.execute(&mut device.io()).await;
                 let failure = failures(&snapshot, &target, read_plan.requests().len());
                 let (snapshot, stale) = service::with_stale(snapshot, &mut last_good);
                 let stale = stale_since(&snapshot, &stale);

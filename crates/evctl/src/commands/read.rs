@@ -15,8 +15,8 @@ use crate::target::{Env, Target};
 pub async fn run(env: &Env, args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let mut target = env.target(&args.connect)?;
     let plan = plan(&target, &args.registers)?;
-    let mut device = Device::open(&mut target, args.simulated).await?;
-    let snapshot = plan.execute(&mut device.client).await;
+    let device = Device::open(&mut target, args.simulated).await?;
+    let snapshot = plan.execute(&mut device.io()).await;
     let options = render_options(&target, args.nested);
     let text = outputs::render(
         &snapshot,

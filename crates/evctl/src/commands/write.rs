@@ -60,8 +60,8 @@ async fn execute(
         crate::commands::print(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut device = Device::open(&mut target, simulated).await?;
-    let report = match plan.execute(&mut device.client).await {
+    let device = Device::open(&mut target, simulated).await?;
+    let report = match plan.execute(&mut device.io()).await {
         Ok(report) => report,
         Err(ExecuteError::Invalid(err)) => {
             return Err(anyhow::Error::new(err)
