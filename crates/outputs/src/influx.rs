@@ -29,7 +29,8 @@ pub(crate) fn render(view: &View<'_>, options: &Options) -> String {
             .iter()
             .filter(|r| r.unit_id() == unit)
             .filter_map(|r| {
-                let value = field_value(r.present()?, r.is_plain_float32())?;
+                let whole = r.whole();
+                let value = field_value(whole.as_ref().or(r.present())?, r.is_plain_float32())?;
                 Some(format!("{}={value}", escape_key(r.name())))
             })
             .collect();

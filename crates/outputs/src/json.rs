@@ -116,7 +116,8 @@ fn json_value(reading: &Reading<'_>, labels: bool) -> Json {
     {
         return Json::String(label.to_owned());
     }
-    match value {
+    let whole = reading.whole();
+    match whole.as_ref().unwrap_or(value) {
         Value::Int(v) => Json::from(*v),
         Value::UInt(v) => Json::from(*v),
         Value::Float(v) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),

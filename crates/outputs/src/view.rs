@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use device_maps::{
     Derived, DeviceMap, Format as ValueFormat, Kind, Missing, Reading as MapReading, Register,
-    Snapshot,
+    Scale, Snapshot,
 };
 use modbus_core::{DataType, Value};
 
@@ -106,6 +106,30 @@ impl<'a> Reading<'a> {
     /// Whether the value is a bit field.
     pub fn is_flags(&self) -> bool {
         matches!(self.present(), Some(Value::Flags(_))) || !self.flag_names().is_empty()
+    }
+
+    /// The value as an integer when the register holds an integer and its scale and offset are
+    /// whole numbers (GivEnergy's year: raw 26 + offset 2000 is `2026`, not `2026.0`), so JSON and
+    /// InfluxDB keep the type of the register; `None` otherwise, and for anything but a float.
+    pub fn whole(&self) -> Option<Value> {
+        let register = self.register?;
+        let Some(Value::Float(v)) = self.present() else {
+            return None;
+        };
+        let integer_type = register
+            .register_type
+            .data_type()
+            .is_some_and(|t| t.is_integer());
+        let whole_scale = match &register.scale {
+            Scale::Factor(f) => f.fract() == 0.0,
+            Scale::PowerOfTen(_) => false,
+        };
+        (integer_type
+            && whole_scale
+            && register.offset.fract() == 0.0
+            && v.fract() == 0.0
+            && v.abs() < 9.0e15)
+            .then_some(Value::Int(*v as i64))
     }
 
     /// Whether the register is a `float32` read without any scaling, so its value is exactly

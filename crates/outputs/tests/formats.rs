@@ -499,6 +499,36 @@ fn human_titles_do_not_repeat_the_unit() {
 }
 
 #[test]
+fn whole_offsets_keep_integers_integers() {
+    use influxdb_line_protocol::FieldValue;
+    let map = map("givenergy-hybrid");
+    let snapshot = example_snapshot(&map);
+    let json: serde_json::Value =
+        serde_json::from_str(&outputs::json(&snapshot, &map, &Options::default()))
+            .expect("valid JSON");
+    // uint16 + offset 2000: GivTCP's 2026, not 2026.0.
+    assert!(
+        json["System_Time_Year"].is_i64(),
+        "{}",
+        json["System_Time_Year"]
+    );
+    assert_eq!(json["System_Time_Year"], 2026);
+    // A fractional scale stays a float even when the value is whole.
+    assert!(json["Inverter_Output_Voltage"].is_f64());
+    let influx = outputs::influx(&snapshot, &map, &Options::default());
+    let line = influxdb_line_protocol::parse_lines(&influx)
+        .next()
+        .expect("a line")
+        .expect("valid line protocol");
+    let year = line
+        .field_set
+        .iter()
+        .find(|(k, _)| k.as_str() == "System_Time_Year")
+        .map(|(_, v)| v.clone());
+    assert_eq!(year, Some(FieldValue::I64(2026)));
+}
+
+#[test]
 fn json_prints_enum_labels_when_the_map_asks() -> Result<(), Box<dyn std::error::Error>> {
     let text = |json_enums: &str| {
         format!(
