@@ -60,7 +60,13 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             let log = handle.log();
             log.iter()
                 .skip(from)
-                .map(|entry| format!("request: {entry:?}"))
+                .map(|e| {
+                    let what = if e.function == 6 { "value" } else { "count" };
+                    format!(
+                        "request: connection {} device {} FC{} address {} {what} {}",
+                        e.connection, e.device, e.function, e.address, e.count_or_value
+                    )
+                })
                 .collect()
         })
         .await;
