@@ -192,3 +192,75 @@ fn ctrl_c_ends_cleanly() {
     let status = child.wait().expect("evctl poll ends");
     assert_eq!(status.code(), Some(0));
 }
+
+/// Polls `voltage_l1` and `voltage_l2` three times in `format`, stopping the simulator once the
+/// first poll's first line is out; returns (exit code, whole stdout, stderr).
+fn poll_with_the_device_gone(format: &str) -> (Option<i32>, String, String) {
+    use std::io::{BufRead as _, Read as _};
+    let env = TestEnv::new();
+    let sim = Sim::start("eastron-sdm630");
+    let mut child = env
+        .evctl()
+        .args(["poll", "eastron-sdm630", "--host", "127.0.0.1", "--port"])
+        .arg(sim.port().to_string())
+        .args(["--interval", "1s", "--count", "3", "--timeout", "500ms"])
+        .args(["--format", format, "voltage_l1", "voltage_l2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start evctl poll");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut text = String::new();
+    stdout.read_line(&mut text).expect("first poll");
+    // The device goes away (its connections close) before the second poll.
+    drop(sim);
+    stdout.read_to_string(&mut text).expect("the other polls");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("evctl poll ends");
+    (status.code(), text, stderr)
+}
+
+#[test]
+fn influx_and_prometheus_leave_stale_values_out() {
+    for format in ["influx", "prometheus"] {
+        let (code, stdout, stderr) = poll_with_the_device_gone(format);
+        assert_eq!(code, Some(0), "{format}: {stderr}");
+        assert!(stderr.contains("stale: 2 value(s)"), "{format}: {stderr}");
+        let samples = stdout
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains("voltage"))
+            .count();
+        // Two values from the first poll (influx: one line with two fields).
+        let expected = if format == "influx" { 1 } else { 2 };
+        assert_eq!(
+            samples, expected,
+            "{format}: only the first poll's values: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn json_names_stale_values() {
+    let (code, stdout, stderr) = poll_with_the_device_gone("json");
+    assert_eq!(code, Some(0), "{stderr}");
+    let polls: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("three JSON objects");
+    assert_eq!(polls.len(), 3, "{stdout}");
+    assert_eq!(polls[0].get("stale"), None, "the first poll is fresh");
+    for poll in &polls[1..] {
+        assert_eq!(
+            poll["stale"],
+            serde_json::json!(["voltage_l1", "voltage_l2"]),
+            "{stdout}"
+        );
+        assert!(poll["voltage_l1"].is_number(), "the last value is kept");
+    }
+}

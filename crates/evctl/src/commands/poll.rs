@@ -59,7 +59,6 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
     let mut heartbeats = service::heartbeat::Schedule::new(&map);
 
     let options = render_options(&target, args.nested);
-    let format = crate::commands::output_format(args.format);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_good: HashMap<String, Reading> = HashMap::new();
@@ -75,8 +74,8 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
                 let snapshot = read_plan.execute(&mut device.io()).await;
                 let failure = failures(&snapshot, &target, read_plan.requests().len());
                 let (snapshot, stale) = service::with_stale(snapshot, &mut last_good);
+                let mut text = render(&snapshot, &stale, &map, args.format, &options);
                 let stale = stale_since(&snapshot, &stale);
-                let mut text = outputs::render(&snapshot, &map, format, &options);
                 if let Some((_, err)) = &failure {
                     failed_reads += 1;
                     eprint!("warning: {}", report::render(err).trim_start_matches("error: "));
@@ -140,6 +139,43 @@ async fn send_heartbeat(
 }
 
 /// When the oldest of the stale readings was read, for the note under the output.
+/// One poll's output. Machine formats never pass a stale value off as fresh: InfluxDB and
+/// Prometheus leave stale readings out (as `evctl serve`'s writer and /metrics do: the value was
+/// exported when it was read), JSON keeps them and names them in a top-level `"stale"` array
+/// (present only when some value is stale). Human output shows them with the stale note.
+fn render(
+    snapshot: &Snapshot,
+    stale: &[String],
+    map: &DeviceMap,
+    format: Format,
+    options: &outputs::Options,
+) -> String {
+    let output = crate::commands::output_format(format);
+    match format {
+        Format::Influx | Format::Prometheus if !stale.is_empty() => {
+            let mut fresh = snapshot.clone();
+            fresh.readings.retain(|r| !stale.contains(&r.name));
+            outputs::render(&fresh, map, output, options)
+        }
+        Format::Json if !stale.is_empty() => {
+            let text = outputs::render(snapshot, map, output, options);
+            mark_stale(&text, stale)
+        }
+        _ => outputs::render(snapshot, map, output, options),
+    }
+}
+
+/// Adds `"stale": [names]` as the last key of a rendered JSON object.
+fn mark_stale(json: &str, stale: &[String]) -> String {
+    let names = serde_json::Value::from(stale.to_vec()).to_string();
+    let body = json.trim_end();
+    match body.strip_suffix('}') {
+        Some(open) if open.trim() == "{" => format!("{{\n  \"stale\": {names}\n}}\n"),
+        Some(open) => format!("{},\n  \"stale\": {names}\n}}\n", open.trim_end()),
+        None => json.to_owned(),
+    }
+}
+
 fn stale_since(snapshot: &Snapshot, stale: &[String]) -> Vec<(String, SystemTime)> {
     stale
         .iter()
