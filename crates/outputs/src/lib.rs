@@ -28,6 +28,11 @@
 //!   derived values (GivTCP's power flows) are readings like any other; nested JSON places every
 //!   value under its group by its `key` (GivTCP's `Battery_SOC` in each battery's group).
 //!
+//! - People read a title once: a trailing unit word the value already shows is dropped
+//!   (`PV Energy Today: 24.5 kWh`, from GivTCP's `PV_Energy_Today_kWh`), unless the short title
+//!   belongs to another value or the word is a phase (`Current A`). An integer register with a
+//!   whole scale and offset stays an integer in JSON and InfluxDB (a year is `2026`).
+//!
 //! - A `float32` register holds about seven significant digits, so people, Prometheus and
 //!   Influx see it in its shortest single-precision form (`238.19`); JSON keeps the exact
 //!   widened double (`238.1899871826172`), as the Alfen tool prints it.
