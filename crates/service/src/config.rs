@@ -74,6 +74,10 @@ pub struct EmConfig {
     /// Least time between two starts or stops of one charger (default 60 s).
     #[serde(deserialize_with = "duration")]
     pub min_switch_interval: Duration,
+    /// Where known chargers and their last start/stop are kept, so the rate limit survives a
+    /// restart (relative to the config file). Default: `$STATE_DIRECTORY` (systemd), else the
+    /// folder `evctl em` uses, so both share one rate limit.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for EmConfig {
@@ -81,6 +85,7 @@ impl Default for EmConfig {
         Self {
             bind: "0.0.0.0:28376".to_owned(),
             min_switch_interval: Duration::from_secs(60),
+            state_dir: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! InfluxDB writer and the MQTT bridge, as the site config asks.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -83,9 +84,12 @@ pub async fn start_site(
         let bind = config.em.bind.parse().map_err(|_| ConfigError::Invalid {
             message: format!("em.bind `{}` is not an IP address and port", config.em.bind),
         })?;
+        let state_dir = em_state_dir(config, |name| std::env::var_os(name))?;
+        tracing::debug!(state_dir = %state_dir.display(), "EVSEMaster state");
         let driver = emproto::driver::Driver::start(emproto::driver::DriverConfig {
             bind,
             min_switch_interval: config.em.min_switch_interval,
+            state_dir: Some(state_dir),
             ..emproto::driver::DriverConfig::default()
         })
         .await
@@ -150,6 +154,40 @@ pub async fn start_site(
     })
 }
 
+/// Where the EVSEMaster driver keeps known chargers and their last start/stop: `em.state_dir`
+/// (relative to the config file), else systemd's `$STATE_DIRECTORY` (its first entry), else
+/// `$EVCTL_STATE_DIR`, `$XDG_STATE_HOME/evctl` or `~/.local/state/evctl`, the folder `evctl em`
+/// uses, so a charger switched by either is rate-limited for both, across restarts.
+fn em_state_dir(
+    config: &SiteConfig,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<PathBuf, ConfigError> {
+    if let Some(dir) = &config.em.state_dir {
+        return Ok(config.base_dir.join(dir));
+    }
+    let var = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(dirs) = var("STATE_DIRECTORY") {
+        // systemd gives a colon-separated list when a unit names several.
+        if let Some(first) = std::env::split_paths(&dirs).find(|p| !p.as_os_str().is_empty()) {
+            return Ok(first);
+        }
+    }
+    if let Some(dir) = var("EVCTL_STATE_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = var("XDG_STATE_HOME") {
+        return Ok(PathBuf::from(dir).join("evctl"));
+    }
+    if let Some(home) = var("HOME") {
+        return Ok(PathBuf::from(home).join(".local/state/evctl"));
+    }
+    Err(ConfigError::Invalid {
+        message: "no folder for the EVSEMaster state (known chargers, start/stop rate limit): \
+                  set em.state_dir, or run under systemd with StateDirectory=evctl"
+            .to_owned(),
+    })
+}
+
 impl RunningSite {
     /// Stops the HTTP API, MQTT (publishing `offline`), the pollers and InfluxDB (one last
     /// flush), each bounded in time.
@@ -165,5 +203,57 @@ impl RunningSite {
         for task in self.influx_tasks.drain(..) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(15), task).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    use super::em_state_dir;
+    use crate::config::SiteConfig;
+
+    fn config(text: &str) -> SiteConfig {
+        let mut config =
+            SiteConfig::parse(text, Path::new("/etc/evctl/site.yaml")).expect("valid config");
+        config.base_dir = PathBuf::from("/etc/evctl");
+        config
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn the_em_state_dir_is_configured_then_systemd_then_the_cli_default() {
+        let all = [
+            ("STATE_DIRECTORY", "/var/lib/evctl:/var/lib/other"),
+            ("EVCTL_STATE_DIR", "/srv/em"),
+            ("XDG_STATE_HOME", "/home/u/.state"),
+            ("HOME", "/home/u"),
+        ];
+        let plain = config("devices: {}\n");
+        let configured = config("em: {state_dir: state}\ndevices: {}\n");
+        let dir = |c: &SiteConfig, vars: &[(&str, &str)]| em_state_dir(c, env(vars)).ok();
+        assert_eq!(
+            dir(&configured, &all),
+            Some(PathBuf::from("/etc/evctl/state"))
+        );
+        assert_eq!(dir(&plain, &all), Some(PathBuf::from("/var/lib/evctl")));
+        assert_eq!(dir(&plain, &all[1..]), Some(PathBuf::from("/srv/em")));
+        assert_eq!(
+            dir(&plain, &all[2..]),
+            Some(PathBuf::from("/home/u/.state/evctl"))
+        );
+        assert_eq!(
+            dir(&plain, &all[3..]),
+            Some(PathBuf::from("/home/u/.local/state/evctl"))
+        );
+        assert_eq!(dir(&plain, &[("HOME", "")]), None);
     }
 }

@@ -14,10 +14,12 @@ const SERIAL: &str = "0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evsemaster_charger_is_polled_served_and_switched() {
+    let state = tempfile::tempdir().expect("temp dir");
     let config_text = format!(
-        "em: {{bind: '127.0.0.1:0', min_switch_interval: 1ms}}\n\
+        "em: {{bind: '127.0.0.1:0', min_switch_interval: 1ms, state_dir: '{}'}}\n\
          http: {{listen: '127.0.0.1:0', token: {TOKEN}}}\n\
-         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n"
+         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n",
+        state.path().display()
     );
     let config = service::SiteConfig::parse(&config_text, std::path::Path::new("em.yaml"))
         .expect("valid config");
@@ -106,5 +108,70 @@ async fn an_evsemaster_charger_is_polled_served_and_switched() {
         "{metrics}"
     );
     charger.stop();
+    site.shutdown().await;
+}
+
+/// Starts the site of `config` and a simulated charger announcing to it.
+async fn site_with_charger(config: &service::SiteConfig) -> (service::RunningSite, EmCharger) {
+    let specs = service::device_specs(config, |_| Ok::<_, std::convert::Infallible>(None))
+        .expect("the evsemaster map is built in");
+    let site = service::start_site(config, specs)
+        .await
+        .expect("site starts");
+    let mut charger_config = EmChargerConfig::new(site.em_addr.expect("the driver is bound"));
+    charger_config.announce_every = Duration::from_millis(100);
+    charger_config.heading_every = Duration::from_millis(200);
+    charger_config.status_every = Duration::from_millis(200);
+    let charger = EmCharger::start(charger_config)
+        .await
+        .expect("charger starts");
+    common::wait_available(&site.service, &["carport"]).await;
+    (site, charger)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_stop_rate_limit_survives_a_restart_of_the_service() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let config_text = format!(
+        "em: {{bind: '127.0.0.1:0', min_switch_interval: 1h, state_dir: '{}'}}\n\
+         http: {{listen: '127.0.0.1:0', token: {TOKEN}}}\n\
+         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n",
+        state.path().display()
+    );
+    let config = service::SiteConfig::parse(&config_text, std::path::Path::new("em.yaml"))
+        .expect("valid config");
+
+    let (site, charger) = site_with_charger(&config).await;
+    let http_addr = site.http_addr.expect("http is on");
+    let (status, body) = http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some("{\"charging\": 1}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(charger.snapshot().charging);
+    site.shutdown().await;
+
+    // A new process on the same state folder (and the charger, still charging, heard again).
+    let (site, charger2) = site_with_charger(&config).await;
+    charger.stop();
+    let http_addr = site.http_addr.expect("http is on");
+    let (status, body) = http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some("{\"charging\": 0}"),
+    )
+    .await;
+    assert_ne!(status, 200, "the stop went through: {body}");
+    assert!(
+        body.contains("a start or stop was sent to charger"),
+        "refused by the rate limit: {body}"
+    );
+    charger2.stop();
     site.shutdown().await;
 }
