@@ -132,13 +132,7 @@ fn connection(out: &mut String, map: &DeviceMap) {
             ),
         );
     }
-    row(
-        "address base",
-        format!(
-            "{} (wire address = address − {})",
-            c.address_base, c.address_base
-        ),
-    );
+    row("address base", c.address_base.explain());
     row("byte/word order", c.order.to_string());
     row("registers per request", c.max_registers.to_string());
     let gaps = match (c.span_gaps, c.max_gap) {

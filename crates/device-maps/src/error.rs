@@ -109,8 +109,14 @@ impl fmt::Display for Allowed<'_> {
 /// allowed keys, the trailing location is dropped (the error carries it separately).
 pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
     let mut message = err.to_string();
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
+    // Drop the locations, trailing or not ("... at line 4 column 10, while parsing ..."): the
+    // error carries its own.
+    while let Some(at) = message.rfind(" at line ") {
+        let tail = &message[at + " at line ".len()..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || c.is_ascii_lowercase()))
+            .unwrap_or(tail.len());
+        message.replace_range(at..at + " at line ".len() + end, "");
     }
     // serde_yaml prefixes the path of the failing value: "registers[3]: unknown field ...".
     let (path, rest) = match message.split_once(": ") {
@@ -153,6 +159,8 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
             .split_once(", expected ")
             .unwrap_or((tail, "another value"));
         format!("expected {}, found {found}", friendly_expected(expected))
+    } else if rest.contains("while parsing a flow mapping") {
+        format!("{rest}; check that every `{{` has its `}}`")
     } else {
         rest
     };

@@ -81,7 +81,7 @@ pub use io::RegisterIo;
 pub use load::{load_file, parse_duration, parse_map};
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
-    Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
+    Access, Action, AddressBase, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
     HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
     Scale, Source, Step, Transport, UnitRef, WriteRule,
 };

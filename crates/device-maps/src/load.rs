@@ -11,11 +11,13 @@ use modbus_core::{Codec, DataType, Order, Sentinel, Table, Value};
 use crate::error::{MapError, summarise_yaml_error};
 use crate::expr::{Condition, Expr};
 use crate::locate::Locations;
+use crate::model::AddressBase;
 use crate::model::{
     Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
     HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
     Scale, Source, Step, Transport, UnitRef, WriteRule,
 };
+use crate::raw::RawAddressBase;
 use crate::raw::{
     RawAction, RawConnection, RawDerived, RawExpr, RawHeartbeat, RawMap, RawNumberOrName,
     RawOutput, RawReadBack, RawRegister, RawSentinel, RawUnitRef,
@@ -162,6 +164,13 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     }
     Duration::try_from_secs_f64(n * factor).ok()
 }
+
+const ADDRESS_BASE_ALLOWED: &str = "a whole number such as 0, 1, 30001 or 40001 (subtracted \
+     from every address), or `modicon` (the leading digit of each address picks its table)";
+
+const MODICON_ALLOWED: &str = "under `address_base: modicon`: 1-9999 (0xxxx coils), 10001-19999 \
+     (1xxxx discrete inputs), 30001-39999 (3xxxx input registers), 40001-49999 (4xxxx holding \
+     registers), or the six-digit 100001-165536, 300001-365536 and 400001-465536";
 
 const DURATION_ALLOWED: &str = "a number with a unit: 250ms, 3s, 1.5s, 2m";
 
@@ -774,13 +783,33 @@ impl Checker<'_> {
                 Some("1 or more"),
             ));
         }
+        let address_base = match &c.address_base {
+            RawAddressBase::Number(base) => AddressBase::Offset(*base),
+            RawAddressBase::Name(word) if word.eq_ignore_ascii_case("modicon") => {
+                AddressBase::Modicon
+            }
+            RawAddressBase::Name(word) => {
+                let hint = if word.contains(' ') {
+                    "; if that text was not meant to be one value, check the indentation of the \
+                     next line and that every `{` has its `}`"
+                } else {
+                    ""
+                };
+                return Err(self.at(
+                    "connection.address_base",
+                    None,
+                    format!("`{word}` is not an address base{hint}"),
+                    Some(ADDRESS_BASE_ALLOWED),
+                ));
+            }
+        };
         Ok(Connection {
             transport,
             port: c.port.unwrap_or(transport.default_port()),
             unit_ids: c.unit_ids.0.clone(),
             main_unit,
             extra_unit_ids,
-            address_base: c.address_base,
+            address_base,
             order,
             max_registers,
             max_bits,
@@ -852,9 +881,57 @@ impl Checker<'_> {
     ) -> Check<Register> {
         let p = |key: &str| self.rp(i, key);
         let name = Some(r.name.as_str());
-        let table = match &r.table {
-            Some(t) => self.table(t, &p("table"), name)?,
-            None => default_table.unwrap_or(Table::Holding),
+        // Under Modicon numbering the leading digit of the address names the table and base.
+        let modicon = match c.address_base {
+            AddressBase::Modicon => Some(AddressBase::modicon(r.address).ok_or_else(|| {
+                self.at(
+                    &p("address"),
+                    name,
+                    format!("{} is not a Modicon address", r.address),
+                    Some(MODICON_ALLOWED),
+                )
+            })?),
+            AddressBase::Offset(_) => None,
+        };
+        let table = match (&r.table, modicon) {
+            (Some(t), Some((digit, _))) => {
+                let table = self.table(t, &p("table"), name)?;
+                if table != digit {
+                    return Err(self.at(
+                        &p("table"),
+                        name,
+                        format!(
+                            "`table: {table}` contradicts address {}, which `address_base: \
+                             modicon` puts in the {digit} table",
+                            r.address
+                        ),
+                        Some(&format!(
+                            "`table: {digit}`, or leave `table` out (the leading digit picks it)"
+                        )),
+                    ));
+                }
+                table
+            }
+            (Some(t), None) => self.table(t, &p("table"), name)?,
+            (None, Some((digit, _))) => match default_table {
+                Some(default) if default != digit => {
+                    return Err(self.at(
+                        &p("address"),
+                        name,
+                        format!(
+                            "address {} is in the {digit} table under `address_base: modicon`, \
+                             but `defaults.table` is {default}",
+                            r.address
+                        ),
+                        Some(&format!(
+                            "`table: {digit}` on this register, or remove `defaults.table` (the \
+                             leading digit picks the table)"
+                        )),
+                    ));
+                }
+                _ => digit,
+            },
+            (None, None) => default_table.unwrap_or(Table::Holding),
         };
         let unit_id = match &r.unit_id {
             Some(u) => self.unit_ref(u, c, &p("unit_id"), name)?,
@@ -923,24 +1000,50 @@ impl Checker<'_> {
             None => c.order,
         };
         // Address.
-        if r.address < c.address_base {
+        let wire = match modicon {
+            Some((_, wire)) => u32::from(wire),
+            None => {
+                let base = match c.address_base {
+                    AddressBase::Offset(base) => base,
+                    AddressBase::Modicon => 0,
+                };
+                if r.address < base {
+                    return Err(self.at(
+                        &p("address"),
+                        name,
+                        format!(
+                            "address {} is below the map's address_base {base}",
+                            r.address
+                        ),
+                        Some(&format!(
+                            "addresses from {base} (the wire address is address - address_base)"
+                        )),
+                    ));
+                }
+                r.address - base
+            }
+        };
+        let last = u64::from(wire) + u64::from(count) - 1;
+        if last > 65535 {
+            let allowed = match c.address_base {
+                AddressBase::Offset(base) => format!(
+                    "addresses up to {} with address_base {base}",
+                    65535 + u64::from(base) + 1 - u64::from(count)
+                ),
+                AddressBase::Modicon => {
+                    format!("an address whose {count} register(s) end at wire address 65535")
+                }
+            };
             return Err(self.at(
                 &p("address"),
                 name,
                 format!(
-                    "address {} is below the map's address_base {}",
-                    r.address, c.address_base
+                    "address {} is wire address {wire}, and with {count} register(s) it ends at \
+                     {last}, beyond 65535",
+                    r.address
                 ),
-                Some(&format!(
-                    "addresses from {} (the wire address is address - address_base)",
-                    c.address_base
-                )),
+                Some(&allowed),
             ));
-        }
-        let wire = r.address - c.address_base;
-        let last = u64::from(wire) + u64::from(count) - 1;
-        if last > 65535 {
-            return Err(self.at(&p("address"), name, format!("address {} is wire address {wire}, and with {count} register(s) it ends at {last}, beyond 65535", r.address), Some(&format!("addresses up to {} with address_base {}", 65535 + u64::from(c.address_base) + 1 - u64::from(count), c.address_base))));
         }
         let wire_address = wire as u16;
         // Scale and offset.

@@ -223,6 +223,66 @@ impl fmt::Display for Transport {
     }
 }
 
+/// How the document numbers its registers: what `connection.address_base` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressBase {
+    /// A number subtracted from every address: 0 (wire addresses), 1, 30001, 40001, ...
+    Offset(u32),
+    /// Modicon numbering: the leading digit of each address names its table and base, so one
+    /// document can mix 3xxxx input and 4xxxx holding registers (see [`AddressBase::modicon`]).
+    Modicon,
+}
+
+impl AddressBase {
+    /// The table and wire address a Modicon-style address names: 1-9999 coils (0xxxx),
+    /// 10001-19999 discrete inputs (1xxxx), 30001-39999 input registers (3xxxx), 40001-49999
+    /// holding registers (4xxxx), and the six-digit forms 100001-165536, 300001-365536 and
+    /// 400001-465536. `None` for any other number (2xxxx, 5xxxx and up, 10000, 30000, ...).
+    ///
+    /// ```
+    /// use device_maps::AddressBase;
+    /// use device_maps::modbus_core::Table;
+    ///
+    /// assert_eq!(AddressBase::modicon(30010), Some((Table::Input, 9)));
+    /// assert_eq!(AddressBase::modicon(400001), Some((Table::Holding, 0)));
+    /// assert_eq!(AddressBase::modicon(1), Some((Table::Coil, 0)));
+    /// assert_eq!(AddressBase::modicon(20001), None);
+    /// ```
+    pub fn modicon(address: u32) -> Option<(Table, u16)> {
+        let (table, base) = match address {
+            1..=9_999 => (Table::Coil, 1),
+            10_001..=19_999 => (Table::Discrete, 10_001),
+            30_001..=39_999 => (Table::Input, 30_001),
+            40_001..=49_999 => (Table::Holding, 40_001),
+            100_001..=165_536 => (Table::Discrete, 100_001),
+            300_001..=365_536 => (Table::Input, 300_001),
+            400_001..=465_536 => (Table::Holding, 400_001),
+            _ => return None,
+        };
+        u16::try_from(address - base).ok().map(|wire| (table, wire))
+    }
+
+    /// One line for documentation: the base and how it turns an address into a wire address.
+    pub fn explain(self) -> String {
+        match self {
+            AddressBase::Offset(base) => format!("{base} (wire address = address − {base})"),
+            AddressBase::Modicon => "modicon (the leading digit picks the table: 0xxxx coil, \
+                                     1xxxx discrete, 3xxxx input, 4xxxx holding; wire address = \
+                                     address − 1, 10001, 30001 or 40001)"
+                .to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for AddressBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressBase::Offset(base) => write!(f, "{base}"),
+            AddressBase::Modicon => f.write_str("modicon"),
+        }
+    }
+}
+
 /// Connection defaults and the device's request limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
@@ -237,8 +297,8 @@ pub struct Connection {
     /// Other unit ids each role may answer at with the same registers (Alfen dual station:
     /// socket 2), in file order.
     pub extra_unit_ids: Vec<(String, Vec<u8>)>,
-    /// The document's address base: wire address = address - base.
-    pub address_base: u32,
+    /// The document's address base: wire address = address - base, or Modicon numbering.
+    pub address_base: AddressBase,
     /// Default byte and word order.
     pub order: Order,
     /// Most registers per read request.

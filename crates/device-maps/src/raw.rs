@@ -124,8 +124,13 @@ pub struct RawConnection {
     /// the second socket of a dual station. Simulators serve them too.
     #[serde(default)]
     pub extra_unit_ids: Option<Ordered<Vec<u8>>>,
-    /// What the document's first register is called: 0, 1, 30001, 40001, ...
-    pub address_base: u32,
+    /// What the document's first register is called: 0, 1, 30001, 40001, ..., or `modicon`
+    /// (the leading digit of each address picks its table: 3xxxx input, 4xxxx holding, ...).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::address_base")
+    )]
+    pub address_base: RawAddressBase,
     /// Byte and word order of multi-register values (default ABCD).
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::order"))]
@@ -201,6 +206,15 @@ pub enum RawUnitRef {
     Id(u8),
     /// A role from `connection.unit_ids`.
     Role(String),
+}
+
+/// `connection.address_base`: a number, or a word (`modicon`) the loader checks.
+#[derive(Debug, Clone)]
+pub enum RawAddressBase {
+    /// Subtracted from every address.
+    Number(u32),
+    /// A named numbering scheme.
+    Name(String),
 }
 
 /// A number or the name of a register.
@@ -575,6 +589,14 @@ scalar!(RawUnitRef, "a unit role name or a unit id from 0 to 255", |v| {
     i64 => u8::try_from(v).ok().map(RawUnitRef::Id),
     f64 => None,
     str => Some(RawUnitRef::Role(v.to_owned())),
+    bool => None,
+});
+
+scalar!(RawAddressBase, "a whole number from 0 to 4294967295, or `modicon`", |v| {
+    u64 => u32::try_from(v).ok().map(RawAddressBase::Number),
+    i64 => u32::try_from(v).ok().map(RawAddressBase::Number),
+    f64 => None,
+    str => Some(RawAddressBase::Name(v.to_owned())),
     bool => None,
 });
 

@@ -87,6 +87,16 @@ pub(crate) fn order(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+pub(crate) fn address_base(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "What the document's first register is called: 0 (wire addresses), 1, 30001, 40001, ..., or `modicon`, where the leading digit of each address picks its table and base (0xxxx coil, 1xxxx discrete, 3xxxx input, 4xxxx holding; also 1xxxxx/3xxxxx/4xxxxx).",
+        "anyOf": [
+            { "type": "integer", "minimum": 0, "maximum": 4294967295u64 },
+            { "const": "modicon" }
+        ]
+    })
+}
+
 pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
