@@ -106,6 +106,81 @@ async fn a_dead_device_does_not_stop_the_others_and_recovers() {
     service.shutdown().await;
 }
 
+/// The number of attempts a request error reports ("... (after 2 attempts)"; none said: one).
+fn attempts_in(error: &str) -> usize {
+    error
+        .split_once("(after ")
+        .and_then(|(_, rest)| rest.split_once(" attempts)"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_device_is_unavailable_after_its_attempts_and_the_others_stay_on_time() {
+    let meter = modbus_simulator("eastron-sdm630", "127.0.0.1:0").await;
+    let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let hold = common::SilentDevice::start(silent);
+    // The silent device's interval is long, so its second poll cannot have begun when its
+    // first one is reported.
+    let healthy_interval = Duration::from_millis(200);
+    let config = format!(
+        "devices:\n  healthy: {{map: eastron-sdm630, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n  silent: {{map: eastron-sdm630, host: 127.0.0.1, port: {silent_port}, interval: 5s, timeout: 300ms}}\n",
+        meter.local_addr().port(),
+    );
+    let (service, _) = start(&config);
+    let mut updates = service.subscribe();
+
+    // The silent device's first poll: unavailable after its attempts, each one a request that
+    // reached the device and waited out the request timeout, and nothing more.
+    let down = wait_for(&mut updates, "silent device unavailable", |u| {
+        &*u.id == "silent"
+    })
+    .await;
+    let requests_seen = hold.requests();
+    assert!(!down.available);
+    assert!(down.availability_changed);
+    let error = down.error.as_deref().expect("the failure is reported");
+    assert!(
+        error.contains("no response within 300ms"),
+        "the request timeout ended the poll, not the poll's safety net: {error}"
+    );
+    let attempts = attempts_in(error);
+    assert!(
+        (1..=2).contains(&attempts),
+        "one retry at most, so unavailable within 2 timeouts: {error}"
+    );
+    assert_eq!(
+        requests_seen, attempts,
+        "every attempt reached the device, and no other request did"
+    );
+    let silent_status = service.device("silent").expect("silent").status();
+    assert_eq!(silent_status.polls, 1, "one poll decided it");
+    assert_eq!(silent_status.consecutive_failures, 1);
+    assert!(!silent_status.available);
+
+    // Meanwhile, and after, the healthy device is polled on its schedule: the service's own
+    // lag figure for each scheduled poll stays below its interval.
+    for _ in 0..5 {
+        let update = wait_for(&mut updates, "healthy polled", |u| &*u.id == "healthy").await;
+        assert!(update.available, "{:?}", update.error);
+        assert!(
+            update.lag < healthy_interval,
+            "a poll started {:?} late",
+            update.lag
+        );
+    }
+    let healthy = service.device("healthy").expect("healthy").status();
+    assert!(
+        healthy.last_lag < healthy_interval,
+        "{:?}",
+        healthy.last_lag
+    );
+    assert_eq!(healthy.failures, 0);
+    hold.stop().await;
+    service.shutdown().await;
+}
+
 /// Binds the simulator on a port just released (retrying briefly while the OS frees it).
 async fn bind_again(port: u16) -> simulator::modbus::SimulatorHandle {
     let map = common::map("eastron-sdm630");

@@ -119,10 +119,12 @@ pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-/// A device that accepts connections and never answers: it holds every connection open and
-/// counts them. Dropping it closes them.
+/// A device that accepts connections and never answers: it holds every connection open,
+/// counts the connections and the Modbus TCP requests (whole MBAP frames) that reach it.
+/// Dropping it closes them.
 pub struct SilentDevice {
     accepted: Arc<std::sync::atomic::AtomicUsize>,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -130,15 +132,27 @@ impl SilentDevice {
     /// Accepts on `listener` from now on.
     pub fn start(listener: tokio::net::TcpListener) -> SilentDevice {
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&accepted);
+        let frames = Arc::clone(&requests);
         let task = tokio::spawn(async move {
-            let mut held = Vec::new();
+            // Aborting this task drops the set, which aborts (and closes) every connection.
+            let mut held = tokio::task::JoinSet::new();
             while let Ok((socket, _)) = listener.accept().await {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                held.push(socket);
+                held.spawn(count_frames(socket, Arc::clone(&frames)));
             }
         });
-        SilentDevice { accepted, task }
+        SilentDevice {
+            accepted,
+            requests,
+            task,
+        }
+    }
+
+    /// Modbus TCP requests received so far, over every connection.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Waits (at most [`WAIT`]) until a client has connected.
@@ -162,5 +176,30 @@ impl SilentDevice {
 impl Drop for SilentDevice {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Reads `socket` until the peer closes it, counting whole MBAP frames (6 header bytes, then
+/// the length the header gives), and never writes.
+async fn count_frames(
+    mut socket: tokio::net::TcpStream,
+    frames: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::AsyncReadExt as _;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 512];
+    while let Ok(n) = socket.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        while pending.len() >= 6 {
+            let total = 6 + usize::from(u16::from_be_bytes([pending[4], pending[5]]));
+            if pending.len() < total {
+                break;
+            }
+            pending.drain(..total);
+            frames.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
