@@ -76,7 +76,16 @@ pub fn failures(
             distinct.push(Arc::clone(err));
         }
     }
-    let first = distinct.first()?;
+    // The cause, not a request skipped because of it (map order is not request order).
+    let first = distinct
+        .iter()
+        .find(|e| {
+            !matches!(
+                e.downcast_ref::<service::IoError>(),
+                Some(service::IoError::Skipped { .. })
+            )
+        })
+        .or(distinct.first())?;
     let failed = distinct.len();
     let top = if failed >= requests {
         format!("cannot read {target}")
