@@ -83,7 +83,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCo
         );
         for spec in &specs {
             out.push_str(&format!(
-                "  {} ({}) at {}:{} every {:?}\n",
+                "  {} ({}) at {}:{} every {}\n",
                 spec.id,
                 spec.map.id,
                 spec.host,
