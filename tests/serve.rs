@@ -269,13 +269,32 @@ fn the_sample_serve_config_is_also_a_cli_site_config() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // ... and serve's: only the missing secret files stop --check.
+    // ... and serve's: --check lists what it would serve, then names every missing secret
+    // file (not only the first), and exits 2 because serve would not start without them.
     let output = env
         .evctl()
         .args(["--config", sample, "serve", "--check"])
         .output()
         .expect("run evctl serve --check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("/etc/evctl/http-token"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    let served: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        served,
+        ["battery", "driveway", "garage", "main-meter"],
+        "{stdout}"
+    );
+    for secret in [
+        "/etc/evctl/http-token",
+        "/etc/evctl/influx-token",
+        "/etc/evctl/mqtt-password",
+    ] {
+        assert!(stderr.contains(secret), "{secret} not reported:\n{stderr}");
+    }
+    assert!(stderr.contains("3 problem(s)"), "{stderr}");
 }

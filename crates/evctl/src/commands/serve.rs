@@ -64,17 +64,6 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCo
         )));
     }
     if args.check {
-        service::resolve_secret(
-            config.http.token.as_ref(),
-            config.http.token_file.as_deref(),
-        )
-        .map_err(|e| anyhow::Error::new(e).context(Usage("http token".to_owned())))?;
-        service::em::targets(&config)
-            .map_err(|e| anyhow::Error::new(e).context(Usage("EVSEMaster chargers".to_owned())))?;
-        if let Some(influx) = &config.influx {
-            service::influx::Influx::new(influx)
-                .map_err(|e| anyhow::Error::new(e).context(Usage("influx".to_owned())))?;
-        }
         let mut out = format!(
             "{}: {} of {} device(s) served by this process\n",
             path.display(),
@@ -92,7 +81,37 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<ExitCo
             ));
         }
         crate::commands::print(&out)?;
-        return Ok(ExitCode::SUCCESS);
+        // Then every secret file or setting that would stop it, each one, not just the first.
+        let mut problems: Vec<anyhow::Error> = Vec::new();
+        let http = &config.http;
+        if let Err(e) = service::resolve_secret(http.token.as_ref(), http.token_file.as_deref()) {
+            problems.push(anyhow::Error::new(e).context("http token"));
+        }
+        if let Err(e) = service::em::targets(&config) {
+            problems.push(anyhow::Error::new(e).context("EVSEMaster chargers"));
+        }
+        if let Some(influx) = &config.influx
+            && let Err(e) = service::influx::Influx::new(influx)
+        {
+            problems.push(anyhow::Error::new(e).context("influx"));
+        }
+        if let Some(mqtt) = &config.mqtt
+            && let Err(e) =
+                service::resolve_secret(mqtt.password.as_ref(), mqtt.password_file.as_deref())
+        {
+            problems.push(anyhow::Error::new(e).context("mqtt password"));
+        }
+        if problems.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        for problem in &problems {
+            crate::report::print(problem);
+        }
+        return Err(usage(format!(
+            "{} problem(s) above: serve would not start with {}",
+            problems.len(),
+            path.display()
+        )));
     }
 
     let interrupted = crate::commands::interrupted()?;
