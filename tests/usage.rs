@@ -92,3 +92,69 @@ fn config_typo_names_line_and_column() {
         "garage"
     ]));
 }
+
+/// Zero timeouts and intervals, port 0 and an empty host are usage errors, found before any
+/// connection is made.
+#[test]
+fn bad_connection_values_exit_2_before_connecting() {
+    let env = TestEnv::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("address").port().to_string();
+    let cases: [&[&str]; 6] = [
+        &[
+            "read",
+            "alfen-eve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--timeout",
+            "0s",
+        ],
+        &["read", "alfen-eve", "--host", "127.0.0.1", "--port", "0"],
+        &["read", "alfen-eve", "--host", "", "--port", &port],
+        &[
+            "write",
+            "alfen-eve",
+            "--host",
+            " ",
+            "--port",
+            &port,
+            "max_current=10",
+        ],
+        &[
+            "poll",
+            "alfen-eve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--interval",
+            "0s",
+        ],
+        &[
+            "poll",
+            "alfen-eve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--interval",
+            "0",
+        ],
+    ];
+    for args in cases {
+        let output = env.evctl().args(args).output().expect("run evctl");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error: invalid value"),
+            "{args:?}: {stderr}"
+        );
+        match listener.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{args:?} connected to the device: {other:?}"),
+        }
+    }
+}

@@ -105,11 +105,11 @@ pub struct ConnectArgs {
     pub target: String,
 
     /// Host name or IP address of the device
-    #[arg(long, short = 'H', value_name = "HOST")]
+    #[arg(long, short = 'H', value_name = "HOST", value_parser = parse_host)]
     pub host: Option<String>,
 
     /// TCP port (default: the site config's, else the map's, usually 502)
-    #[arg(long, short = 'p', value_name = "PORT")]
+    #[arg(long, short = 'p', value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
     /// Modbus unit id of the map's main unit, or ROLE=N for another (e.g. station=201); repeatable
@@ -117,7 +117,7 @@ pub struct ConnectArgs {
     pub unit: Vec<String>,
 
     /// Time allowed for each request (e.g. 500ms, 2s; default: the site config's, else the map's)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub timeout: Option<Duration>,
 }
 
@@ -206,7 +206,7 @@ pub struct PollArgs {
 
     /// Time between reads (e.g. 500ms, 10s, 1m; default: the device's interval in the site
     /// config, else 10s)
-    #[arg(long, short = 'i', value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, short = 'i', value_name = "DURATION", value_parser = parse_positive_duration)]
     pub interval: Option<Duration>,
 
     /// Stop after this many reads (default: run until Ctrl-C)
@@ -360,6 +360,29 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` is out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A duration that must be more than zero (a timeout, an interval).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "`{text}` is zero; it must be more than 0 (e.g. 500ms, 10s)"
+        ));
+    }
+    Ok(duration)
+}
+
+/// A host name or address: not empty, no spaces.
+pub fn parse_host(text: &str) -> Result<String, String> {
+    let host = text.trim();
+    if host.is_empty() {
+        return Err("the host is empty; give a host name or IP address".to_owned());
+    }
+    if host.contains(char::is_whitespace) {
+        return Err(format!("`{text}` is not a host name or IP address"));
+    }
+    Ok(host.to_owned())
 }
 
 #[cfg(test)]
