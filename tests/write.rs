@@ -97,6 +97,26 @@ fn out_of_range_is_refused_before_any_request() {
 }
 
 #[test]
+fn a_huge_number_is_quoted_as_typed() {
+    let env = TestEnv::new();
+    let sim = Sim::start("alfen-eve");
+    for typed in ["99999999999999999999", "-99999999999999999999"] {
+        let (code, _stdout, stderr) =
+            run(alfen(&env, &sim).arg(format!("charge_using_1_or_3_phases={typed}")));
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains(&format!("{typed} for `charge_using_1_or_3_phases` is ")),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("18446744073709551615") && !stderr.contains("9223372036854775808"),
+            "no saturated number: {stderr}"
+        );
+    }
+    assert_eq!(sim.requests(), 0);
+}
+
+#[test]
 fn dynamic_bound_is_read_from_the_device_first() {
     let env = TestEnv::new();
     let sim = Sim::start("vestel-evc04");

@@ -330,8 +330,23 @@ impl DeviceMap {
                 text: text.to_owned(),
             })?;
             let r = self.writable(name.trim())?;
-            let value = parse_register_value(r, value.trim())?;
-            plan.push(r, value)?;
+            let typed = value.trim();
+            let value = parse_register_value(r, typed)?;
+            // A range error quotes the number as typed: a huge one saturates when converted.
+            plan.push(r, value).map_err(|e| match e {
+                WriteError::OutOfRange {
+                    register,
+                    problem,
+                    allowed,
+                    ..
+                } => WriteError::OutOfRange {
+                    register,
+                    value: typed.to_owned(),
+                    problem,
+                    allowed,
+                },
+                other => other,
+            })?;
         }
         Ok(plan)
     }
