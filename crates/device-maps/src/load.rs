@@ -2304,7 +2304,7 @@ fn example_value(r: &Register, v: &serde_yaml::Value) -> Result<Value, (String, 
 
 /// The words of "not available" for `r`: its first sentinel that its codec reads as missing,
 /// else a NaN float; `None` when the register has no such pattern.
-fn unavailable_words(r: &Register) -> Option<Vec<u16>> {
+pub(crate) fn unavailable_words(r: &Register) -> Option<Vec<u16>> {
     let codec = r.codec.as_ref()?;
     let data_type = r.register_type.data_type()?;
     let count = r.count;

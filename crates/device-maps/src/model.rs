@@ -593,6 +593,14 @@ pub struct Register {
 }
 
 impl Register {
+    /// The words this register answers with when the device has no value ("not available"):
+    /// its first sentinel that its codec reads as missing, in the register's byte and word
+    /// order, else a NaN float; `None` when the register cannot say "not available". This is
+    /// what `example: null` serves, so simulators and values files agree with the map.
+    pub fn unavailable_words(&self) -> Option<Vec<u16>> {
+        crate::load::unavailable_words(self)
+    }
+
     /// The enumeration label of a raw value.
     pub fn label(&self, raw: i64) -> Option<&str> {
         self.enumeration

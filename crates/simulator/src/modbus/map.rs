@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use device_maps::{DeviceMap, Register, Scale, UnitRef, Units};
-use modbus_core::{Codec, DataType, Sentinel, Value};
+use modbus_core::{DataType, Value};
 
 use super::bank::{Access, GapPolicy, RegisterBank};
 
@@ -302,7 +302,7 @@ impl MapSource {
         if let Some(words) = &register.example_words {
             return Ok(words.clone());
         }
-        unavailable_words(register).ok_or_else(|| {
+        register.unavailable_words().ok_or_else(|| {
             err("it has no sentinel and is not a float; give a value, or add `sentinels:` to the map")
         })
     }
@@ -386,51 +386,4 @@ impl MapSource {
         }
         Ok(bank)
     }
-}
-
-/// The words of "not available" for `r`, as device-maps computes them for `example: null`: its
-/// first sentinel that its codec reads as missing, else a NaN float; `None` when the register
-/// has no such pattern.
-fn unavailable_words(r: &Register) -> Option<Vec<u16>> {
-    let codec = r.codec.as_ref()?;
-    let data_type = r.register_type.data_type()?;
-    let count = r.count;
-    // A raw pattern goes through an unsigned codec of the register's width and order, so the
-    // words come out in the device's byte and word order.
-    let pattern = |bits: u64| -> Option<Vec<u16>> {
-        let unsigned = match count {
-            1 => DataType::UInt16,
-            2 => DataType::UInt32,
-            4 => DataType::UInt64,
-            _ => return None,
-        };
-        Codec::with_count(unsigned, Some(count), r.order)
-            .ok()?
-            .encode(&Value::UInt(bits))
-            .ok()
-    };
-    let mut candidates: Vec<Vec<u16>> = Vec::new();
-    for sentinel in &r.sentinels {
-        match sentinel {
-            Sentinel::AllOnes => candidates.push(vec![0xFFFF; usize::from(count)]),
-            Sentinel::Raw(bits) => {
-                let width = u32::from(count.min(4)) * 16;
-                let bits = if width < 64 {
-                    bits & ((1u64 << width) - 1)
-                } else {
-                    *bits
-                };
-                candidates.extend(pattern(bits));
-            }
-            Sentinel::Nan => {}
-        }
-    }
-    match data_type {
-        DataType::Float32 => candidates.extend(pattern(0x7FC0_0000)),
-        DataType::Float64 => candidates.extend(pattern(0x7FF8_0000_0000_0000)),
-        _ => {}
-    }
-    candidates
-        .into_iter()
-        .find(|words| matches!(codec.decode(words), Ok(None)))
 }
