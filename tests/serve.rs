@@ -4,6 +4,9 @@
 
 mod util;
 
+#[path = "../crates/service/tests/common/broker.rs"]
+mod broker;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Stdio};
@@ -57,10 +60,16 @@ struct Served {
 
 impl Served {
     fn start(env: &TestEnv, config: &std::path::Path) -> Served {
+        Served::start_with(env, config, &[])
+    }
+
+    /// As [`Served::start`], with more `serve` arguments (`--shard 0/2`).
+    fn start_with(env: &TestEnv, config: &std::path::Path, extra: &[&str]) -> Served {
         let mut child = env
             .evctl()
             .args(["serve", "--config"])
             .arg(config)
+            .args(extra)
             .args(["--listen", "127.0.0.1:0"])
             .env("EVCTL_LOG", "debug")
             .stdout(Stdio::null())
@@ -297,4 +306,221 @@ fn the_sample_serve_config_is_also_a_cli_site_config() {
         assert!(stderr.contains(secret), "{secret} not reported:\n{stderr}");
     }
     assert!(stderr.contains("3 problem(s)"), "{stderr}");
+}
+
+/// Everything an MQTT subscriber sees, collected by a thread: (topic, payload).
+struct MqttWatcher {
+    client: rumqttc::Client,
+    seen: mpsc::Receiver<(String, String)>,
+    history: Vec<(String, String)>,
+}
+
+impl MqttWatcher {
+    fn connect(broker: SocketAddr, user: &str, password: &str, filters: &[&str]) -> MqttWatcher {
+        let mut options =
+            rumqttc::MqttOptions::new("e2e-watcher", broker.ip().to_string(), broker.port());
+        options.set_credentials(user, password);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut connection) = rumqttc::Client::new(options, 256);
+        let (tx, seen) = mpsc::channel();
+        let (acks_tx, acks) = mpsc::channel();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                match event {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        let message = (
+                            p.topic.clone(),
+                            String::from_utf8_lossy(&p.payload).into_owned(),
+                        );
+                        if tx.send(message).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                        let _ = acks_tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        for filter in filters {
+            client
+                .subscribe(*filter, rumqttc::QoS::AtLeastOnce)
+                .expect("subscribe");
+        }
+        for _ in filters {
+            acks.recv_timeout(WAIT).expect("SUBACK in time");
+        }
+        MqttWatcher {
+            client,
+            seen,
+            history: Vec::new(),
+        }
+    }
+
+    /// Waits (at most [`WAIT`]) until `done` holds on everything seen so far.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&[(String, String)]) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(&self.history) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.seen.recv_timeout(left) {
+                Ok(message) => self.history.push(message),
+                Err(_) => panic!("timed out waiting for {what}"),
+            }
+        }
+    }
+
+    /// Collects what has arrived, without waiting.
+    fn drain(&mut self) {
+        while let Ok(message) = self.seen.try_recv() {
+            self.history.push(message);
+        }
+    }
+}
+
+/// The device ids a running `evctl serve` lists on its HTTP API.
+fn served_ids(served: &Served) -> Vec<String> {
+    let (status, body) = http(served.addr, "GET", "/devices", None, "");
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    list["devices"]
+        .as_array()
+        .expect("a list of devices")
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn two_shard_processes_split_the_site_on_one_broker_and_commands_reach_only_the_owner() {
+    const USER: &str = "evctl";
+    const PASSWORD: &str = "e2e-broker-pw";
+    let (broker, _) = broker::start(USER, PASSWORD, None, WAIT);
+    let env = TestEnv::new();
+    env.write("mqtt-password", &format!("{PASSWORD}\n"));
+    let ids = ["c0", "c1", "c2", "c3", "c4", "c5"];
+    let sims: Vec<Sim> = ids.iter().map(|_| Sim::start("vestel-evc04")).collect();
+    let devices: String = ids
+        .iter()
+        .zip(&sims)
+        .map(|(id, sim)| {
+            format!(
+                "  {id}: {{map: vestel-evc04, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n",
+                sim.port()
+            )
+        })
+        .collect();
+    let config = env.write(
+        "site.yaml",
+        &format!(
+            "mqtt: {{host: 127.0.0.1, port: {}, username: {USER}, password_file: mqtt-password, \
+             topic_prefix: evctl, discovery_prefix: homeassistant}}\n\
+             devices:\n{devices}",
+            broker.port()
+        ),
+    );
+    let mut watcher = MqttWatcher::connect(broker, USER, PASSWORD, &["evctl/#", "homeassistant/#"]);
+    let shards = [
+        Served::start_with(&env, &config, &["--shard", "0/2"]),
+        Served::start_with(&env, &config, &["--shard", "1/2"]),
+    ];
+
+    // The two processes serve disjoint parts that together are the site.
+    let owned: Vec<Vec<String>> = shards.iter().map(served_ids).collect();
+    assert!(owned.iter().all(|o| !o.is_empty()), "{owned:?}");
+    let mut all: Vec<String> = owned.concat();
+    all.sort();
+    assert_eq!(all, ids, "each device served exactly once: {owned:?}");
+    let owner_of = |id: &str| {
+        owned
+            .iter()
+            .position(|o| o.iter().any(|d| d == id))
+            .expect("every device has an owner")
+    };
+
+    // Every device's state reaches the broker, and its discovery names one bridge: the same
+    // bridge for all devices of one process, a different one for the other process.
+    watcher.wait_until("every device's state and discovery", |h| {
+        ids.iter().all(|id| {
+            h.iter().any(|(t, _)| t == &format!("evctl/{id}/state"))
+                && h.iter().any(|(t, _)| {
+                    t.starts_with("homeassistant/") && t.contains(&format!("/evctl_{id}/"))
+                })
+        })
+    });
+    let mut bridge_of_shard: [Option<String>; 2] = [None, None];
+    for id in ids {
+        let node = format!("/evctl_{id}/");
+        let bridges: std::collections::BTreeSet<String> = watcher
+            .history
+            .iter()
+            .filter(|(t, _)| t.starts_with("homeassistant/") && t.contains(&node))
+            .filter_map(|(_, p)| {
+                serde_json::from_str::<serde_json::Value>(p).ok()?["availability"][0]["topic"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            bridges.len(),
+            1,
+            "{id} is announced by one bridge: {bridges:?}"
+        );
+        let bridge = bridges.into_iter().next().expect("one bridge");
+        let shard = owner_of(id);
+        match &bridge_of_shard[shard] {
+            Some(b) => assert_eq!(b, &bridge, "{id}"),
+            None => bridge_of_shard[shard] = Some(bridge),
+        }
+    }
+    assert_ne!(bridge_of_shard[0], bridge_of_shard[1]);
+
+    // A command for each device: carried out once, by its owner alone.
+    let map = util::built_in_map("vestel-evc04");
+    let current = map
+        .registers
+        .iter()
+        .find(|r| r.name == "charging_current")
+        .expect("charging_current")
+        .wire_address;
+    for id in ids {
+        watcher
+            .client
+            .publish(
+                format!("evctl/{id}/set/charging_current"),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                "12",
+            )
+            .expect("publish");
+    }
+    watcher.wait_until("a response for every command", |h| {
+        ids.iter()
+            .all(|id| h.iter().any(|(t, _)| t == &format!("evctl/{id}/response")))
+    });
+    // Stopped, neither process can answer later: the counts below are final.
+    for served in shards {
+        let (code, log) = served.stop();
+        assert_eq!(code, Some(0), "{log:#?}");
+    }
+    watcher.drain();
+    for (id, sim) in ids.iter().zip(&sims) {
+        let responses: Vec<&String> = watcher
+            .history
+            .iter()
+            .filter(|(t, _)| t == &format!("evctl/{id}/response"))
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(responses.len(), 1, "{id}: {responses:?}");
+        assert!(responses[0].contains("\"ok\":true"), "{id}: {responses:?}");
+        let writes = sim
+            .modbus()
+            .log()
+            .entries()
+            .iter()
+            .filter(|e| e.address == current && matches!(e.function, 6 | 16))
+            .count();
+        assert_eq!(writes, 1, "{id} was written once, by its owner");
+    }
 }

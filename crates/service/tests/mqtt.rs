@@ -4,8 +4,7 @@
 //!
 //! Every wait is bounded ([`WAIT`]); nothing here measures time.
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,11 +46,8 @@ fn wallbox() -> Arc<DeviceMap> {
     Arc::new(parse_map("demo-wallbox", WALLBOX).expect("the test map is valid"))
 }
 
-/// A free port on loopback: bind port 0, read the port, let it go.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local address").port()
-}
+#[path = "common/broker.rs"]
+mod broker;
 
 /// Starts rumqttd on 127.0.0.1 with user `USER` and password `PASSWORD`; returns its address
 /// once it accepts connections. The broker lives as long as the test process.
@@ -62,67 +58,9 @@ fn start_broker() -> SocketAddr {
 /// Starts rumqttd with a plain listener and, if `tls`, a second one speaking TLS with the
 /// certificate of `tests/mqtt_tls/server.pem` (signed by `ca.pem`); returns both addresses.
 fn start_brokers(tls: bool) -> (SocketAddr, Option<SocketAddr>) {
-    use rumqttd::{Config, RouterConfig, TlsConfig};
-    let plain: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let mut servers = HashMap::from([("plain".to_owned(), listener(plain, None))]);
-    let secure = tls.then(|| {
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mqtt_tls");
-        let tls = TlsConfig::Rustls {
-            capath: None,
-            certpath: format!("{dir}/server.pem"),
-            keypath: format!("{dir}/server.key"),
-        };
-        servers.insert("tls".to_owned(), listener(addr, Some(tls)));
-        addr
-    });
-    let config = Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 100,
-            max_outgoing_packet_count: 1000,
-            max_segment_size: 1 << 20,
-            max_segment_count: 10,
-            ..RouterConfig::default()
-        },
-        v4: Some(servers),
-        ..Config::default()
-    };
-    std::thread::spawn(move || {
-        let mut broker = rumqttd::Broker::new(config);
-        if let Err(e) = broker.start() {
-            eprintln!("rumqttd stopped: {e}");
-        }
-    });
-    let deadline = std::time::Instant::now() + WAIT;
-    for addr in std::iter::once(plain).chain(secure) {
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "rumqttd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    (plain, secure)
-}
-
-fn listener(addr: SocketAddr, tls: Option<rumqttd::TlsConfig>) -> rumqttd::ServerSettings {
-    let connections = rumqttd::ConnectionSettings {
-        connection_timeout_ms: 5000,
-        max_payload_size: 1 << 20,
-        max_inflight_count: 100,
-        auth: Some(HashMap::from([(USER.to_owned(), PASSWORD.to_owned())])),
-        external_auth: None,
-        dynamic_filters: true,
-    };
-    rumqttd::ServerSettings {
-        name: addr.to_string(),
-        listen: addr,
-        tls,
-        next_connection_delay_ms: 1,
-        connections,
-    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mqtt_tls");
+    let files = tls.then(|| (format!("{dir}/server.pem"), format!("{dir}/server.key")));
+    broker::start(USER, PASSWORD, files, WAIT)
 }
 
 /// A message seen by the watcher.
