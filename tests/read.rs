@@ -105,6 +105,37 @@ fn a_device_that_stops_answering_costs_one_request_not_six() {
 }
 
 #[test]
+fn a_failed_request_is_reported_once_not_per_register() {
+    let env = TestEnv::new();
+    let sim = Sim::start("alfen-eve");
+    // Unit 7 is not there: the socket's requests fail, the station's succeed.
+    let (code, stdout, stderr) = run(env.evctl().args([
+        "read",
+        "alfen-eve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &sim.port().to_string(),
+        "--unit",
+        "7",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("Manufacturer:"), "{stdout}");
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.contains("n/a")).collect();
+    assert!(failed.len() > 10, "{stdout}");
+    assert!(
+        failed.iter().all(|l| l.ends_with("n/a (read failed)")),
+        "each register only says its read failed: {failed:#?}"
+    );
+    assert!(!stdout.contains("0x0B"), "{stdout}");
+    assert_eq!(
+        stderr.matches("0x0B").count(),
+        1,
+        "the error once: {stderr}"
+    );
+}
+
+#[test]
 fn named_registers_and_groups() {
     let env = TestEnv::new();
     let sim = Sim::start("alfen-eve");

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use device_maps::Missing;
 use modbus_core::Value;
 
 use crate::Options;
@@ -160,6 +161,15 @@ fn group_title(group: &str) -> String {
 
 /// The text after the colon: a label, a number with its unit, text, or why it is missing.
 pub(crate) fn value_text(reading: &Reading<'_>) -> String {
+    // A failed request leaves many registers missing for one cause: the caller reports the
+    // error once, each register only says that its read failed.
+    match &reading.reading.value {
+        Err(Missing::ReadFailed(_)) => return "n/a (read failed)".to_owned(),
+        Err(Missing::Input { name, reason }) if reason.starts_with("read failed") => {
+            return format!("n/a (input `{name}`: read failed)");
+        }
+        _ => {}
+    }
     if let Some(reason) = reading.missing_reason() {
         return if reason.is_empty() {
             "n/a".to_owned()
