@@ -35,3 +35,46 @@ fn unknown_map_suggests_the_closest() {
         "voltage_phase_L1"
     ]));
 }
+
+/// A broken user map is a warning naming its file, line and column for `list` and for a read of
+/// another map; only reading the broken map itself is a usage error.
+#[test]
+fn a_broken_user_map_warns_unless_it_is_the_one_asked_for() {
+    let env = TestEnv::new();
+    env.write(
+        "maps/my-meter.yaml",
+        "manufacturer: Acme\nmodel: M1\nregisters:\n  - {name: x\n",
+    );
+    let warning = "maps/my-meter.yaml:";
+    let (code, stdout, stderr) = crate::util::run(env.evctl().args(["--maps", "maps", "list"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("alfen-eve"), "{stdout}");
+    assert!(
+        stderr.contains("warning: skipping a broken map"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(warning), "names the file: {stderr}");
+    let (code, _stdout, stderr) = crate::util::run(env.evctl().args([
+        "--maps",
+        "maps",
+        "read",
+        "alfen-eve",
+        "--simulated",
+        "--format",
+        "json",
+        "c_manufacturer",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.matches(warning).count(), 1, "warned once: {stderr}");
+    let (code, _stdout, stderr) =
+        crate::util::run(
+            env.evctl()
+                .args(["--maps", "maps", "read", "my-meter", "--simulated"]),
+        );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    assert!(
+        !stderr.contains("skipping"),
+        "an error, not a warning: {stderr}"
+    );
+}

@@ -74,7 +74,15 @@ impl MapFolders {
     }
 
     /// The map `id`, parsing only that map. `Ok(None)` when no folder and no built-in map has it.
+    /// A user map file that does not load is a warning naming its file, line and column (the
+    /// command goes on with the other maps); only the map asked for being broken is an error.
     pub fn find(&self, id: &str) -> anyhow::Result<Option<Arc<DeviceMap>>> {
+        let own = self.paths.iter().find_map(|path| file_for(path, id));
+        for (file, err) in self.broken_files() {
+            if own.as_ref() != Some(&file) {
+                eprintln!("warning: {}", skipped(&err));
+            }
+        }
         for path in &self.paths {
             if let Some(file) = file_for(path, id) {
                 let map = device_maps::load_file(&file)
@@ -102,12 +110,25 @@ impl MapFolders {
         let mut registry = Registry::built_in().context("a built-in map is broken")?;
         let mut warnings = Vec::new();
         for path in self.paths.iter().rev() {
-            let added = registry
-                .add_path(path)
-                .with_context(|| Usage(format!("cannot load the maps of {}", path.display())))?;
-            warnings.extend(added.into_iter().map(|w| w.to_string()));
+            for file in map_files(path)
+                .with_context(|| Usage(format!("cannot load the maps of {}", path.display())))?
+            {
+                match device_maps::load_file(&file) {
+                    Ok(map) => warnings.extend(registry.add(map).map(|w| w.to_string())),
+                    Err(err) => warnings.push(skipped(&err)),
+                }
+            }
         }
         Ok((registry, warnings))
+    }
+
+    /// The user map files that do not load, with why.
+    fn broken_files(&self) -> Vec<(PathBuf, device_maps::MapError)> {
+        self.paths
+            .iter()
+            .flat_map(|path| map_files(path).unwrap_or_default())
+            .filter_map(|file| device_maps::load_file(&file).err().map(|e| (file, e)))
+            .collect()
     }
 
     /// The closest known map id to `id`, for "did you mean".
@@ -115,6 +136,31 @@ impl MapFolders {
         let (registry, _) = self.registry().ok()?;
         registry.suggest(id).map(str::to_owned)
     }
+}
+
+/// The map files of `path`: the file itself, or a folder's `.yaml` and `.yml` files in name order.
+fn map_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !std::fs::metadata(path)?.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The warning for a user map that does not load (its error names file, line and column).
+fn skipped(err: &device_maps::MapError) -> String {
+    let mut text = format!("skipping a broken map: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// The map file for `id` in `path` (a folder, or a single file named `<id>.yaml`).
