@@ -244,3 +244,71 @@ fn givenergy_simulate_speaks_the_dongle_framing() {
         "{stdout}"
     );
 }
+
+/// The spec's read-holding request for HR 0..59 at 0x11 (answered with 164 bytes).
+const READ_HR_0_59: [u8; 34] = [
+    0x59, 0x59, 0x00, 0x01, 0x00, 0x1c, 0x01, 0x02, b'A', b'B', b'1', b'2', b'3', b'4', b'G', b'0',
+    b'0', b'0', 0, 0, 0, 0, 0, 0, 0, 0x08, 0x11, 0x03, 0x00, 0x00, 0x00, 0x3c, 0x47, 0x4b,
+];
+
+#[test]
+fn givenergy_simulate_sends_heartbeats_at_the_interval_asked_for() {
+    let env = TestEnv::new();
+    let sim = SimProcess::start(&env, &["givenergy-ac", "--heartbeat-every", "200ms"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", sim.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // Nothing is sent: what arrives is the dongle's heartbeat (the default is every 3 minutes).
+    let mut header = [0_u8; 8];
+    stream.read_exact(&mut header).expect("a heartbeat frame");
+    assert_eq!(header[..4], [0x59, 0x59, 0x00, 0x01], "{header:?}");
+}
+
+#[test]
+fn givenergy_simulate_drops_a_reply_halfway() {
+    let env = TestEnv::new();
+    let sim = SimProcess::start(&env, &["givenergy-ac", "--drop-after", "1"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", sim.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream.write_all(&READ_HR_0_59).expect("send");
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .expect("the connection closes");
+    assert!(
+        !reply.is_empty() && reply.len() < 164,
+        "half a reply, then the connection closes: {} bytes",
+        reply.len()
+    );
+}
+
+#[test]
+fn givenergy_simulate_names_the_faults_a_dongle_map_takes() {
+    let env = TestEnv::new();
+    let (code, _stdout, stderr) = run(env.evctl().args([
+        "simulate",
+        "givenergy-ac",
+        "--listen",
+        "127.0.0.1:0",
+        "--latency",
+        "1s",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--drop-after") && stderr.contains("--heartbeat-every"),
+        "{stderr}"
+    );
+    let (code, _stdout, stderr) = run(env.evctl().args([
+        "simulate",
+        "alfen-eve",
+        "--listen",
+        "127.0.0.1:0",
+        "--heartbeat-every",
+        "1s",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("GivEnergy dongle maps"), "{stderr}");
+}

@@ -257,6 +257,11 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub log_requests: bool,
 
+    /// GivEnergy dongle maps: time between the dongle's heartbeats to each client (default 3m,
+    /// as real dongles)
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub heartbeat_every: Option<Duration>,
+
     #[command(flatten)]
     pub faults: FaultArgs,
 }
@@ -290,6 +295,11 @@ pub struct FaultArgs {
     /// Close the connection instead of answering every Nth request
     #[arg(long, value_name = "N")]
     pub drop_every: Option<NonZeroU32>,
+
+    /// GivEnergy dongle maps: the Nth request gets half of its reply and its connection is
+    /// closed (once)
+    #[arg(long, value_name = "N")]
+    pub drop_after: Option<NonZeroU32>,
 
     /// Accept at most N connections at a time; close any beyond that immediately
     #[arg(long, value_name = "N")]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use device_maps::Transport;
-use simulator::dongle::DongleSimulator;
+use simulator::dongle::{DongleSimulator, DongleSimulatorOptions};
 use simulator::modbus::{Exception, Faults, Simulator};
 
 use crate::cli::{FaultArgs, SimException, SimulateArgs};
@@ -41,12 +41,21 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen.to_string();
     let units_text = crate::target::units_text(&units);
     if map.connection.transport == Transport::GivenergyDongle {
+        // `faults` (the Modbus TCP faults) leaves out --drop-after, the dongle's own fault.
         if !args.faults.is_none() {
             return Err(usage(
-                "fault options are for Modbus TCP simulators; the dongle simulator takes none",
+                "that fault option is for Modbus TCP maps; a GivEnergy dongle map takes \
+                 --drop-after N and --heartbeat-every DURATION",
             ));
         }
+        let defaults = DongleSimulatorOptions::default();
+        let options = DongleSimulatorOptions {
+            heartbeat_interval: args.heartbeat_every.unwrap_or(defaults.heartbeat_interval),
+            drop_after_requests: args.faults.drop_after.map(|n| u64::from(n.get())),
+            ..defaults
+        };
         let handle = DongleSimulator::builder(bank)
+            .options(options)
             .bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -72,6 +81,12 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         .await;
         handle.shutdown().await;
     } else {
+        if args.faults.drop_after.is_some() || args.heartbeat_every.is_some() {
+            return Err(usage(
+                "--drop-after and --heartbeat-every are for GivEnergy dongle maps; a Modbus TCP \
+                 map takes --drop-every, --latency and the other fault options",
+            ));
+        }
         let handle = builder
             .bind(&listen)
             .await
