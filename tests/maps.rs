@@ -78,3 +78,46 @@ fn a_broken_user_map_warns_unless_it_is_the_one_asked_for() {
         "an error, not a warning: {stderr}"
     );
 }
+
+/// `describe MAP ACTION` lists each step's register writes with their conditions, aligned.
+#[test]
+fn describe_an_action_shows_its_writes() {
+    let env = TestEnv::new();
+    let (code, stdout, stderr) =
+        crate::util::run(
+            env.evctl()
+                .args(["describe", "givenergy-hybrid", "setChargeSlot1"]),
+        );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("step 2 (only when chargeToPercent < 100)"),
+        "{stdout}"
+    );
+    let writes: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("    ") && l.contains(" = "))
+        .collect();
+    assert!(
+        writes.iter().any(|l| l.contains("Target_SOC")
+            && l.contains("= chargeToPercent")
+            && l.ends_with("# holding 116")),
+        "{stdout}"
+    );
+    assert_eq!(writes.len(), 6, "{stdout}");
+    for column in [" = ", "  # "] {
+        let at: Vec<Option<usize>> = writes.iter().map(|l| l.find(column)).collect();
+        assert!(
+            at.windows(2).all(|w| w[0] == w[1]),
+            "`{column}` aligned: {stdout}"
+        );
+    }
+    let params: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "parameters")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(params.len(), 3, "{stdout}");
+    let at: Vec<Option<usize>> = params.iter().map(|l| l.find("  a ")).collect();
+    assert!(at.windows(2).all(|w| w[0] == w[1]), "aligned: {stdout}");
+}

@@ -22,7 +22,7 @@ pub fn run(env: &Env, args: &DescribeArgs) -> anyhow::Result<ExitCode> {
             if let Some(r) = map.register(name) {
                 describe_register(&map, r)
             } else if let Some(action) = map.action(name) {
-                describe_action(action)
+                describe_action(&map, action)
             } else {
                 let names = map
                     .registers
@@ -175,7 +175,11 @@ fn describe_map(map: &DeviceMap) -> String {
     }
     if !map.actions.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "Actions (evctl call {} <action> key=value...)", map.id);
+        let _ = writeln!(
+            out,
+            "Actions (evctl call {0} <action> key=value...; evctl describe {0} <action> shows its writes)",
+            map.id
+        );
         for action in &map.actions {
             let params: Vec<String> = action
                 .params
@@ -188,7 +192,15 @@ fn describe_map(map: &DeviceMap) -> String {
                     }
                 })
                 .collect();
-            let _ = writeln!(out, "  {} {}", action.name, params.join(" "));
+            let _ = writeln!(
+                out,
+                "  {}",
+                [action.name.clone()]
+                    .into_iter()
+                    .chain(params)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
             if let Some(d) = &action.description {
                 let _ = writeln!(out, "      {}", d.trim());
             }
@@ -305,24 +317,66 @@ fn describe_register(map: &DeviceMap, r: &Register) -> String {
     out
 }
 
-fn describe_action(action: &device_maps::Action) -> String {
+fn describe_action(map: &DeviceMap, action: &device_maps::Action) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "action {}", action.name);
     if let Some(d) = &action.description {
         let _ = writeln!(out, "{}", d.trim());
     }
-    for p in &action.params {
-        let _ = writeln!(
-            out,
-            "  {}{}  {}{}",
-            p.name,
-            if p.optional { " (optional)" } else { "" },
-            device_maps::param_allowed(p),
-            p.description
-                .as_deref()
-                .map(|d| format!(": {}", d.trim()))
-                .unwrap_or_default()
-        );
+    if !action.params.is_empty() {
+        let _ = writeln!(out, "\nparameters");
+        let names: Vec<String> = action
+            .params
+            .iter()
+            .map(|p| format!("{}{}", p.name, if p.optional { " (optional)" } else { "" }))
+            .collect();
+        let width = names.iter().map(String::len).max().unwrap_or(0);
+        for (p, name) in action.params.iter().zip(&names) {
+            let _ = writeln!(
+                out,
+                "  {name:<width$}  {}{}",
+                device_maps::param_allowed(p),
+                p.description
+                    .as_deref()
+                    .map(|d| format!(": {}", d.trim()))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let _ = writeln!(out, "\nwrites, in order");
+    let width = action
+        .steps
+        .iter()
+        .flat_map(|s| s.set.iter().map(|(name, _)| name.len()))
+        .max()
+        .unwrap_or(0);
+    let expr_width = action
+        .steps
+        .iter()
+        .flat_map(|s| s.set.iter().map(|(_, e)| e.to_string().len()))
+        .max()
+        .unwrap_or(0);
+    for (i, step) in action.steps.iter().enumerate() {
+        let condition = match &step.when {
+            None => String::new(),
+            Some(device_maps::expr::Condition::Given(name)) => {
+                format!(" (only when {name} is given)")
+            }
+            Some(c) => format!(" (only when {c})"),
+        };
+        let _ = writeln!(out, "  step {}{condition}", i + 1);
+        for (name, expr) in &step.set {
+            let expr = expr.to_string();
+            match map.register(name) {
+                Some(r) => writeln!(
+                    out,
+                    "    {name:<width$} = {expr:<expr_width$}  # {} {}",
+                    r.table, r.address
+                ),
+                None => writeln!(out, "    {name:<width$} = {expr}"),
+            }
+            .ok();
+        }
     }
     out
 }
