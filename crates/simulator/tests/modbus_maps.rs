@@ -33,41 +33,32 @@ async fn connect(addr: std::net::SocketAddr, unit: u8) -> client::Context {
     tcp::attach_slave(stream, Slave(unit))
 }
 
+/// Reads holding registers that the simulator must answer.
+async fn read_holding(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
+    within(ctx.read_holding_registers(address, count))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Reads input registers that the simulator must answer.
+async fn read_input(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
+    within(ctx.read_input_registers(address, count))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn serves_the_examples_at_the_maps_unit() {
     let map = map("charger.yaml");
     let sim = Simulator::builder(&map).bind("127.0.0.1:0").await.unwrap();
     let mut ctx = connect(sim.local_addr(), 255).await;
-    assert_eq!(
-        within(ctx.read_input_registers(100, 4))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x41, 0x42, 0x31, 0x32]
-    );
-    assert_eq!(
-        within(ctx.read_input_registers(1000, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [2],
-        "Charging is 2"
-    );
-    assert_eq!(
-        within(ctx.read_input_registers(1036, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0, 12345]
-    );
+    assert_eq!(read_input(&mut ctx, 100, 4).await, [0x41, 0x42, 0x31, 0x32]);
+    assert_eq!(read_input(&mut ctx, 1000, 1).await, [2], "Charging is 2");
+    assert_eq!(read_input(&mut ctx, 1036, 2).await, [0, 12345]);
     // Write-only registers read as zero words.
-    assert_eq!(
-        within(ctx.read_holding_registers(6000, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0]
-    );
+    assert_eq!(read_holding(&mut ctx, 6000, 1).await, [0]);
     // span_gaps: false, so a read across unmapped addresses is refused.
     let refused = within(ctx.read_input_registers(1000, 38)).await.unwrap();
     assert_eq!(refused, Err(ExceptionCode::IllegalDataAddress));
@@ -90,13 +81,7 @@ async fn writable_registers_change_and_the_others_refuse() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        within(ctx.read_holding_registers(2002, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [60]
-    );
+    assert_eq!(read_holding(&mut ctx, 2002, 1).await, [60]);
     assert_eq!(sim.registers(255, Table::Holding, 6000, 1), [Some(1)]);
     let refused = within(ctx.write_single_register(2003, 1)).await.unwrap();
     assert_eq!(
@@ -116,17 +101,11 @@ async fn gaps_read_as_0xffff_where_the_map_spans_them_and_units_are_roles() {
         .unwrap();
     let mut ctx = connect(sim.local_addr(), 200).await;
     assert_eq!(
-        within(ctx.read_holding_registers(100, 5))
-            .await
-            .unwrap()
-            .unwrap(),
+        read_holding(&mut ctx, 100, 5).await,
         [0x414C, 0x465F, 0x3130, 0x3030, 0xFFFF]
     );
     ctx.set_slave(Slave(1));
-    let words = within(ctx.read_holding_registers(306, 6))
-        .await
-        .unwrap()
-        .unwrap();
+    let words = read_holding(&mut ctx, 306, 6).await;
     assert_eq!(words, [0x4366, 0x8000, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]);
     // Socket 2 has its own state: writing socket 1 leaves it alone.
     within(ctx.write_multiple_registers(1210, &[0x4120, 0]))
@@ -134,13 +113,7 @@ async fn gaps_read_as_0xffff_where_the_map_spans_them_and_units_are_roles() {
         .unwrap()
         .unwrap();
     ctx.set_slave(Slave(2));
-    assert_eq!(
-        within(ctx.read_holding_registers(1210, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x4180, 0]
-    );
+    assert_eq!(read_holding(&mut ctx, 1210, 2).await, [0x4180, 0]);
     // A read-only register refuses writes; half a FLOAT32 is refused too.
     let refused = within(ctx.write_single_register(306, 1)).await.unwrap();
     assert_eq!(refused, Err(ExceptionCode::IllegalFunction));
@@ -198,20 +171,8 @@ async fn values_files_in_yaml_and_json() {
         .await
         .unwrap();
     let mut ctx = connect(sim.local_addr(), 255).await;
-    assert_eq!(
-        within(ctx.read_input_registers(1000, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0]
-    );
-    assert_eq!(
-        within(ctx.read_holding_registers(2002, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [300]
-    );
+    assert_eq!(read_input(&mut ctx, 1000, 1).await, [0]);
+    assert_eq!(read_holding(&mut ctx, 2002, 1).await, [300]);
 }
 
 #[tokio::test]
@@ -289,14 +250,8 @@ async fn extra_unit_ids_of_the_map_are_served_by_default() {
     let voltage = map.register("voltage_phase_L1N").unwrap().wire_address;
     let mut socket_1 = connect(sim.local_addr(), 1).await;
     let mut socket_2 = connect(sim.local_addr(), 2).await;
-    let one = within(socket_1.read_holding_registers(voltage, 2))
-        .await
-        .unwrap()
-        .unwrap();
-    let two = within(socket_2.read_holding_registers(voltage, 2))
-        .await
-        .unwrap()
-        .unwrap();
+    let one = read_holding(&mut socket_1, voltage, 2).await;
+    let two = read_holding(&mut socket_2, voltage, 2).await;
     assert_eq!(one, two, "both sockets serve the examples");
     // Each socket has its own state: a write to socket 2 leaves socket 1 alone.
     let setpoint = map
@@ -384,18 +339,9 @@ async fn values_files_say_not_available_with_null() {
         .await
         .unwrap();
     let mut ctx = connect(sim.local_addr(), 1).await;
+    assert_eq!(read_holding(&mut ctx, 10, 1).await, [0x8000]);
     assert_eq!(
-        within(ctx.read_holding_registers(10, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x8000]
-    );
-    assert_eq!(
-        within(ctx.read_holding_registers(20, 2))
-            .await
-            .unwrap()
-            .unwrap(),
+        read_holding(&mut ctx, 20, 2).await,
         [0x8000, 0x4366],
         "230.5 as a word-swapped float"
     );

@@ -7,6 +7,7 @@ use std::time::Duration;
 use modbus_core::Table;
 use simulator::modbus::{
     Access, Exception, Faults, Framing, GapPolicy, LogEntry, RegisterBank, Simulator,
+    SimulatorHandle,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -56,27 +57,45 @@ async fn within<F: Future>(future: F) -> F::Output {
         .expect("the simulator answered within the test's wait")
 }
 
-#[tokio::test]
-async fn serves_every_table_and_logs_each_request() {
-    let sim = Simulator::from_bank(bank())
+/// The simulator on the test bank, without faults, on a loopback port.
+async fn start() -> SimulatorHandle {
+    Simulator::from_bank(bank())
         .bind("127.0.0.1:0")
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The simulator on the test bank with `faults`, on a loopback port.
+async fn start_with(faults: Faults) -> SimulatorHandle {
+    Simulator::from_bank(bank())
+        .faults(faults)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+/// Reads holding registers that the simulator must answer.
+async fn read_holding(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
+    within(ctx.read_holding_registers(address, count))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Reads input registers that the simulator must answer.
+async fn read_input(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
+    within(ctx.read_input_registers(address, count))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serves_every_table_and_logs_each_request() {
+    let sim = start().await;
     let mut ctx = connect(sim.local_addr(), 1).await;
-    assert_eq!(
-        within(ctx.read_holding_registers(1210, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x4120, 0]
-    );
-    assert_eq!(
-        within(ctx.read_input_registers(1100, 3))
-            .await
-            .unwrap()
-            .unwrap(),
-        [6, 0, 32]
-    );
+    assert_eq!(read_holding(&mut ctx, 1210, 2).await, [0x4120, 0]);
+    assert_eq!(read_input(&mut ctx, 1100, 3).await, [6, 0, 32]);
     assert_eq!(
         within(ctx.read_coils(0, 3)).await.unwrap().unwrap(),
         [true, false, true]
@@ -90,13 +109,7 @@ async fn serves_every_table_and_logs_each_request() {
     );
     ctx.set_slave(Slave(200));
     // Unit 200 fills unmapped addresses with 0xFFFF.
-    assert_eq!(
-        within(ctx.read_holding_registers(1099, 3))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0xFFFF, 1, 0xFFFF]
-    );
+    assert_eq!(read_holding(&mut ctx, 1099, 3).await, [0xFFFF, 1, 0xFFFF]);
     let log = sim.log().entries();
     let expected = [
         LogEntry {
@@ -141,10 +154,7 @@ async fn serves_every_table_and_logs_each_request() {
 
 #[tokio::test]
 async fn writes_change_state_and_refusals_are_named() {
-    let sim = Simulator::from_bank(bank())
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start().await;
     let mut ctx = connect(sim.local_addr(), 1).await;
     within(ctx.write_multiple_registers(1210, &[0x4140, 0]))
         .await
@@ -158,13 +168,7 @@ async fn writes_change_state_and_refusals_are_named() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        within(ctx.read_holding_registers(1210, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x4140, 0]
-    );
+    assert_eq!(read_holding(&mut ctx, 1210, 2).await, [0x4140, 0]);
     assert_eq!(sim.registers(1, Table::Holding, 1215, 1), [Some(1)]);
     assert_eq!(sim.registers(1, Table::Coil, 1, 1), [Some(1)]);
 
@@ -194,23 +198,13 @@ async fn read_only_device_refuses_every_write() {
         read_only: true,
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut ctx = connect(sim.local_addr(), 1).await;
     let refused = within(ctx.write_multiple_registers(1210, &[0x4140, 0]))
         .await
         .unwrap();
     assert_eq!(refused, Err(ExceptionCode::IllegalFunction));
-    assert_eq!(
-        within(ctx.read_holding_registers(1210, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x4120, 0]
-    );
+    assert_eq!(read_holding(&mut ctx, 1210, 2).await, [0x4120, 0]);
 }
 
 #[tokio::test]
@@ -219,11 +213,7 @@ async fn exception_fault_hits_every_nth_request() {
         exception_every: Some((NonZeroU32::new(3).unwrap(), Exception::ServerDeviceBusy)),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut ctx = connect(sim.local_addr(), 1).await;
     let mut answers = Vec::new();
     for _ in 0..6 {
@@ -243,25 +233,15 @@ async fn drop_fault_closes_the_connection_and_the_next_one_works() {
         drop_every: NonZeroU32::new(2),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut ctx = connect(sim.local_addr(), 1).await;
-    within(ctx.read_holding_registers(1215, 1))
-        .await
-        .unwrap()
-        .unwrap();
+    read_holding(&mut ctx, 1215, 1).await;
     assert!(
         within(ctx.read_holding_registers(1215, 1)).await.is_err(),
         "request 2 is dropped"
     );
     let mut ctx = connect(sim.local_addr(), 1).await;
-    within(ctx.read_holding_registers(1215, 1))
-        .await
-        .unwrap()
-        .unwrap();
+    read_holding(&mut ctx, 1215, 1).await;
     assert_eq!(sim.stats().accepted, 2);
 }
 
@@ -271,11 +251,7 @@ async fn garbage_and_wrong_transaction_ids_break_the_framing() {
         garbage_every: NonZeroU32::new(1),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut ctx = connect(sim.local_addr(), 1).await;
     let err = within(ctx.read_holding_registers(1215, 1))
         .await
@@ -286,11 +262,7 @@ async fn garbage_and_wrong_transaction_ids_break_the_framing() {
         wrong_transaction_id_every: NonZeroU32::new(1),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut ctx = connect(sim.local_addr(), 1).await;
     let err = within(ctx.read_holding_registers(1215, 1))
         .await
@@ -311,11 +283,7 @@ async fn raw_frames_show_the_garbage_and_the_transaction_id() {
         garbage_every: NonZeroU32::new(3),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut stream = within(TcpStream::connect(sim.local_addr())).await.unwrap();
     let request = |tid: u8| [0, tid, 0, 0, 0, 6, 1, 3, 0x04, 0xBF, 0, 1];
     let mut answers = Vec::new();
@@ -340,26 +308,16 @@ async fn connection_limit_closes_the_extra_connection() {
         max_connections: Some(1),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut first = connect(sim.local_addr(), 1).await;
-    within(first.read_holding_registers(1215, 1))
-        .await
-        .unwrap()
-        .unwrap();
+    read_holding(&mut first, 1215, 1).await;
     let mut second = connect(sim.local_addr(), 1).await;
     assert!(
         within(second.read_holding_registers(1215, 1))
             .await
             .is_err()
     );
-    within(first.read_holding_registers(1215, 1))
-        .await
-        .unwrap()
-        .unwrap();
+    read_holding(&mut first, 1215, 1).await;
     assert_eq!(sim.stats().refused, 1);
     drop(first);
     // Once the first connection is gone a new one is served (the server notices the close).
@@ -382,11 +340,7 @@ async fn idle_connections_are_closed() {
         idle_timeout: Some(Duration::from_millis(50)),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut stream = within(TcpStream::connect(sim.local_addr())).await.unwrap();
     let mut buf = [0u8; 1];
     // The device closes the idle connection: the read sees the end of the stream.
@@ -399,19 +353,9 @@ async fn latency_delays_but_answers() {
         latency: Duration::from_millis(20),
         ..Faults::none()
     };
-    let sim = Simulator::from_bank(bank())
-        .faults(faults)
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start_with(faults).await;
     let mut ctx = connect(sim.local_addr(), 1).await;
-    assert_eq!(
-        within(ctx.read_holding_registers(1215, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        [3]
-    );
+    assert_eq!(read_holding(&mut ctx, 1215, 1).await, [3]);
 }
 
 #[tokio::test]
@@ -423,34 +367,19 @@ async fn rtu_over_tcp_framing() {
         .unwrap();
     let stream = within(TcpStream::connect(sim.local_addr())).await.unwrap();
     let mut ctx = rtu::attach_slave(stream, Slave(1));
-    assert_eq!(
-        within(ctx.read_holding_registers(1210, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x4120, 0]
-    );
+    assert_eq!(read_holding(&mut ctx, 1210, 2).await, [0x4120, 0]);
     within(ctx.write_multiple_registers(1210, &[0x4140, 0]))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        within(ctx.read_holding_registers(1210, 2))
-            .await
-            .unwrap()
-            .unwrap(),
-        [0x4140, 0]
-    );
+    assert_eq!(read_holding(&mut ctx, 1210, 2).await, [0x4140, 0]);
     let refused = within(ctx.read_holding_registers(5000, 1)).await.unwrap();
     assert_eq!(refused, Err(ExceptionCode::IllegalDataAddress));
 }
 
 #[tokio::test]
 async fn shutdown_closes_connections() {
-    let sim = Simulator::from_bank(bank())
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
+    let sim = start().await;
     let addr = sim.local_addr();
     let mut stream = within(TcpStream::connect(addr)).await.unwrap();
     within(sim.shutdown()).await;
