@@ -72,13 +72,72 @@ async fn serve(faults: Faults) -> SimulatorHandle {
 }
 
 fn client(sim: &SimulatorHandle) -> ModbusClient {
-    ModbusClient::new(Endpoint::tcp(sim.local_addr().to_string()), options())
+    client_with(sim, options())
+}
+
+fn client_with(sim: &SimulatorHandle, options: ClientOptions) -> ModbusClient {
+    ModbusClient::new(Endpoint::tcp(sim.local_addr().to_string()), options)
 }
 
 async fn within<F: Future>(future: F) -> F::Output {
     tokio::time::timeout(WAIT, future)
         .await
         .expect("the client gave up within timeout × retries")
+}
+
+/// A read the device must answer, within the test's bound.
+async fn read_ok(
+    client: &ModbusClient,
+    unit: u8,
+    table: Table,
+    address: u16,
+    count: u16,
+) -> Vec<u16> {
+    within(client.read(unit, table, address, count))
+        .await
+        .unwrap()
+}
+
+/// A read that must fail, within the test's bound.
+async fn read_err(
+    client: &ModbusClient,
+    unit: u8,
+    table: Table,
+    address: u16,
+    count: u16,
+) -> Error {
+    within(client.read(unit, table, address, count))
+        .await
+        .unwrap_err()
+}
+
+/// A write the device must accept, within the test's bound.
+async fn write_ok(client: &ModbusClient, unit: u8, table: Table, address: u16, words: &[u16]) {
+    within(client.write(unit, table, address, words))
+        .await
+        .unwrap();
+}
+
+/// A write that must fail, within the test's bound.
+async fn write_err(
+    client: &ModbusClient,
+    unit: u8,
+    table: Table,
+    address: u16,
+    words: &[u16],
+) -> Error {
+    within(client.write(unit, table, address, words))
+        .await
+        .unwrap_err()
+}
+
+/// The (address, count) of every request the simulator logged.
+fn logged_requests(sim: &SimulatorHandle) -> Vec<(u16, u16)> {
+    sim.log()
+        .entries()
+        .iter()
+        .map(|e| (e.address, e.count))
+        .collect()
 }
 
 fn every(n: u32) -> Option<NonZeroU32> {
@@ -90,29 +149,17 @@ async fn every_table_and_unit_over_one_connection() {
     let sim = serve(Faults::none()).await;
     let client = client(&sim);
     assert_eq!(
-        within(client.read(1, Table::Holding, 1210, 2))
-            .await
-            .unwrap(),
+        read_ok(&client, 1, Table::Holding, 1210, 2).await,
         [0x4120, 0]
     );
+    assert_eq!(read_ok(&client, 1, Table::Coil, 0, 2).await, [1, 0]);
+    assert_eq!(read_ok(&client, 1, Table::Discrete, 0, 2).await, [0, 1]);
     assert_eq!(
-        within(client.read(1, Table::Coil, 0, 2)).await.unwrap(),
-        [1, 0]
-    );
-    assert_eq!(
-        within(client.read(1, Table::Discrete, 0, 2)).await.unwrap(),
-        [0, 1]
-    );
-    assert_eq!(
-        within(client.read(255, Table::Input, 1100, 3))
-            .await
-            .unwrap(),
+        read_ok(&client, 255, Table::Input, 1100, 3).await,
         [6, 0, 32]
     );
     assert_eq!(
-        within(client.read(200, Table::Holding, 1099, 2))
-            .await
-            .unwrap(),
+        read_ok(&client, 200, Table::Holding, 1099, 2).await,
         [0xFFFF, 1]
     );
     assert_eq!(client.connections_opened(), 1);
@@ -125,32 +172,16 @@ async fn every_table_and_unit_over_one_connection() {
 async fn write_then_read_back() {
     let sim = serve(Faults::none()).await;
     let client = client(&sim);
-    within(client.write(1, Table::Holding, 1210, &[0x4140, 0]))
-        .await
-        .unwrap();
-    within(client.write(1, Table::Holding, 1215, &[1]))
-        .await
-        .unwrap();
-    within(client.write(1, Table::Coil, 1, &[1])).await.unwrap();
-    within(client.write(1, Table::Coil, 0, &[0, 0]))
-        .await
-        .unwrap();
+    write_ok(&client, 1, Table::Holding, 1210, &[0x4140, 0]).await;
+    write_ok(&client, 1, Table::Holding, 1215, &[1]).await;
+    write_ok(&client, 1, Table::Coil, 1, &[1]).await;
+    write_ok(&client, 1, Table::Coil, 0, &[0, 0]).await;
     assert_eq!(
-        within(client.read(1, Table::Holding, 1210, 2))
-            .await
-            .unwrap(),
+        read_ok(&client, 1, Table::Holding, 1210, 2).await,
         [0x4140, 0]
     );
-    assert_eq!(
-        within(client.read(1, Table::Holding, 1215, 1))
-            .await
-            .unwrap(),
-        [1]
-    );
-    assert_eq!(
-        within(client.read(1, Table::Coil, 0, 2)).await.unwrap(),
-        [0, 0]
-    );
+    assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [1]);
+    assert_eq!(read_ok(&client, 1, Table::Coil, 0, 2).await, [0, 0]);
     let functions: Vec<u8> = sim.log().entries().iter().map(|e| e.function).collect();
     assert_eq!(functions, [16, 6, 5, 15, 3, 3, 1]);
 }
@@ -159,9 +190,7 @@ async fn write_then_read_back() {
 async fn exceptions_are_named_and_not_retried() {
     let sim = serve(Faults::none()).await;
     let client = client(&sim);
-    let err = within(client.read(1, Table::Holding, 5000, 2))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 5000, 2).await;
     assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
     assert!(!err.is_transport());
     assert_eq!(err.attempts(), 1);
@@ -191,13 +220,9 @@ async fn exceptions_are_named_and_not_retried() {
             sim.local_addr()
         )
     );
-    let err = within(client.write(1, Table::Holding, 100, &[1]))
-        .await
-        .unwrap_err();
+    let err = write_err(&client, 1, Table::Holding, 100, &[1]).await;
     assert_eq!(err.exception(), Some(Exception::IllegalFunction));
-    let err = within(client.read(9, Table::Holding, 1210, 2))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 9, Table::Holding, 1210, 2).await;
     assert_eq!(err.exception(), Some(Exception::GatewayTargetDevice));
     assert_eq!(
         sim.log().len(),
@@ -218,12 +243,7 @@ async fn busy_device_is_retried_until_it_answers() {
     let sim = serve(faults).await;
     let client = client(&sim);
     for _ in 0..3 {
-        assert_eq!(
-            within(client.read(1, Table::Holding, 1215, 1))
-                .await
-                .unwrap(),
-            [3]
-        );
+        assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [3]);
     }
     // Requests 2 and 4 were refused as busy and retried.
     assert_eq!(sim.log().len(), 5);
@@ -237,9 +257,7 @@ async fn always_busy_gives_the_named_exception_after_all_attempts() {
     };
     let sim = serve(faults).await;
     let client = client(&sim);
-    let err = within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 1215, 1).await;
     assert_eq!(err.exception(), Some(Exception::ServerDeviceBusy));
     assert_eq!(err.attempts(), 3);
     assert!(
@@ -259,12 +277,7 @@ async fn dropped_connections_are_reopened() {
     .await;
     let client = client(&sim);
     for _ in 0..4 {
-        assert_eq!(
-            within(client.read(1, Table::Holding, 1215, 1))
-                .await
-                .unwrap(),
-            [3]
-        );
+        assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [3]);
     }
     assert!(
         client.connections_opened() >= 2,
@@ -281,9 +294,7 @@ async fn always_dropped_gives_a_transport_error() {
     })
     .await;
     let client = client(&sim);
-    let err = within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 1215, 1).await;
     assert!(
         matches!(err, Error::Transport { attempts: 3, .. }),
         "{err:?}"
@@ -302,9 +313,7 @@ async fn garbage_is_survived_by_reconnecting() {
     let client = client(&sim);
     for _ in 0..3 {
         assert_eq!(
-            within(client.read(1, Table::Holding, 1210, 2))
-                .await
-                .unwrap(),
+            read_ok(&client, 1, Table::Holding, 1210, 2).await,
             [0x4120, 0]
         );
     }
@@ -314,9 +323,7 @@ async fn garbage_is_survived_by_reconnecting() {
     })
     .await;
     let client = self::client(&sim);
-    let err = within(client.read(1, Table::Holding, 1210, 2))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 1210, 2).await;
     assert!(
         matches!(err, Error::Transport { attempts: 3, .. }),
         "{err:?}"
@@ -332,12 +339,7 @@ async fn wrong_transaction_ids_are_protocol_errors_and_retried() {
     .await;
     let client = client(&sim);
     for _ in 0..3 {
-        assert_eq!(
-            within(client.read(1, Table::Holding, 1215, 1))
-                .await
-                .unwrap(),
-            [3]
-        );
+        assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [3]);
     }
     let sim = serve(Faults {
         wrong_transaction_id_every: every(1),
@@ -345,9 +347,7 @@ async fn wrong_transaction_ids_are_protocol_errors_and_retried() {
     })
     .await;
     let client = self::client(&sim);
-    let err = within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 1215, 1).await;
     assert!(
         matches!(err, Error::Protocol { attempts: 3, .. }),
         "{err:?}"
@@ -367,10 +367,8 @@ async fn slow_device_times_out_and_quick_enough_one_answers() {
         retries: 1,
         ..options()
     };
-    let client = ModbusClient::new(Endpoint::tcp(sim.local_addr().to_string()), options);
-    let err = within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap_err();
+    let client = client_with(&sim, options);
+    let err = read_err(&client, 1, Table::Holding, 1215, 1).await;
     assert!(matches!(err, Error::Timeout { attempts: 2, .. }), "{err:?}");
 
     let sim = serve(Faults {
@@ -379,12 +377,7 @@ async fn slow_device_times_out_and_quick_enough_one_answers() {
     })
     .await;
     let client = self::client(&sim);
-    assert_eq!(
-        within(client.read(1, Table::Holding, 1215, 1))
-            .await
-            .unwrap(),
-        [3]
-    );
+    assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [3]);
 }
 
 #[tokio::test]
@@ -393,9 +386,7 @@ async fn nothing_listening_is_a_connect_error() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let client = ModbusClient::new(Endpoint::tcp(addr.to_string()), options());
-    let err = within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 1215, 1).await;
     assert!(matches!(err, Error::Connect { attempts: 3, .. }), "{err:?}");
     assert!(
         err.to_string()
@@ -446,7 +437,7 @@ async fn two_connections_where_the_map_allows_two() {
         max_connections: 2,
         ..options()
     };
-    let client = ModbusClient::new(Endpoint::tcp(sim.local_addr().to_string()), options);
+    let client = client_with(&sim, options);
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let client = client.clone();
@@ -469,22 +460,13 @@ async fn a_second_master_is_refused_while_the_only_slot_is_taken() {
     })
     .await;
     let first = client(&sim);
-    within(first.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap();
+    read_ok(&first, 1, Table::Holding, 1215, 1).await;
     let second = client(&sim);
-    let err = within(second.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap_err();
+    let err = read_err(&second, 1, Table::Holding, 1215, 1).await;
     assert!(err.is_transport(), "{err:?}");
     assert_eq!(sim.stats().refused, 3);
     // The first master keeps its connection.
-    assert_eq!(
-        within(first.read(1, Table::Holding, 1215, 1))
-            .await
-            .unwrap(),
-        [3]
-    );
+    assert_eq!(read_ok(&first, 1, Table::Holding, 1215, 1).await, [3]);
     assert_eq!(first.connections_opened(), 1);
 }
 
@@ -496,21 +478,14 @@ async fn reconnects_after_the_device_closes_an_idle_connection() {
     })
     .await;
     let client = client(&sim);
-    within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap();
+    read_ok(&client, 1, Table::Holding, 1215, 1).await;
     within(async {
         while sim.stats().active > 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
-    assert_eq!(
-        within(client.read(1, Table::Holding, 1215, 1))
-            .await
-            .unwrap(),
-        [3]
-    );
+    assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [3]);
     assert_eq!(client.connections_opened(), 2);
     assert_eq!(
         sim.log().len(),
@@ -526,14 +501,10 @@ async fn client_replaces_connections_older_than_the_idle_timeout() {
         idle_timeout: Some(Duration::from_millis(20)),
         ..options()
     };
-    let client = ModbusClient::new(Endpoint::tcp(sim.local_addr().to_string()), options);
-    within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap();
+    let client = client_with(&sim, options);
+    read_ok(&client, 1, Table::Holding, 1215, 1).await;
     tokio::time::sleep(Duration::from_millis(40)).await;
-    within(client.read(1, Table::Holding, 1215, 1))
-        .await
-        .unwrap();
+    read_ok(&client, 1, Table::Holding, 1215, 1).await;
     assert_eq!(client.connections_opened(), 2);
 }
 
@@ -573,9 +544,7 @@ async fn learns_holes_and_says_so_once() {
         .insert(255, Table::Input, 1000, 38)
         .insert(255, Table::Input, 1100, 7);
     let client = client(&sim).with_layout(layout);
-    let words = within(client.read(255, Table::Input, 1000, 107))
-        .await
-        .unwrap();
+    let words = read_ok(&client, 255, Table::Input, 1000, 107).await;
     assert_eq!(words.len(), 107);
     assert_eq!(&words[..38], &[2; 38]);
     assert_eq!(
@@ -584,24 +553,12 @@ async fn learns_holes_and_says_so_once() {
         "hole words belong to no register"
     );
     assert_eq!(&words[100..], &[6, 0, 32, 0, 0, 0, 1]);
-    let requests: Vec<(u16, u16)> = sim
-        .log()
-        .entries()
-        .iter()
-        .map(|e| (e.address, e.count))
-        .collect();
+    let requests = logged_requests(&sim);
     assert_eq!(requests, [(1000, 107), (1000, 38), (1100, 7)]);
 
     sim.log().clear();
-    within(client.read(255, Table::Input, 1000, 107))
-        .await
-        .unwrap();
-    let requests: Vec<(u16, u16)> = sim
-        .log()
-        .entries()
-        .iter()
-        .map(|e| (e.address, e.count))
-        .collect();
+    read_ok(&client, 255, Table::Input, 1000, 107).await;
+    let requests = logged_requests(&sim);
     assert_eq!(requests, [(1000, 38), (1100, 7)], "the hole is remembered");
 
     let log = captured.text();
@@ -615,20 +572,14 @@ async fn learns_holes_and_says_so_once() {
 
     // A read that itself starts in a hole asks for unmapped addresses: never zeros, the
     // device's refusal stands.
-    let err = within(client.read(255, Table::Input, 1050, 57))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 255, Table::Input, 1050, 57).await;
     assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
-    let err = within(client.read(255, Table::Input, 1030, 20))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 255, Table::Input, 1030, 20).await;
     assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
 
     // Without a layout there is nothing to split by: the exception stands.
     let bare = self::client(&sim);
-    let err = within(bare.read(255, Table::Input, 1000, 107))
-        .await
-        .unwrap_err();
+    let err = read_err(&bare, 255, Table::Input, 1000, 107).await;
     assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
 }
 
@@ -643,18 +594,12 @@ async fn rtu_over_tcp_gateway() {
         Endpoint::rtu_over_tcp(sim.local_addr().to_string()),
         options(),
     );
-    within(client.write(1, Table::Holding, 1210, &[0x4140, 0]))
-        .await
-        .unwrap();
+    write_ok(&client, 1, Table::Holding, 1210, &[0x4140, 0]).await;
     assert_eq!(
-        within(client.read(1, Table::Holding, 1210, 2))
-            .await
-            .unwrap(),
+        read_ok(&client, 1, Table::Holding, 1210, 2).await,
         [0x4140, 0]
     );
-    let err = within(client.read(1, Table::Holding, 5000, 1))
-        .await
-        .unwrap_err();
+    let err = read_err(&client, 1, Table::Holding, 5000, 1).await;
     assert_eq!(err.exception(), Some(Exception::IllegalDataAddress));
     assert_eq!(client.connections_opened(), 1);
 }
@@ -664,21 +609,11 @@ async fn invalid_requests_never_leave() {
     let sim = serve(Faults::none()).await;
     let client = client(&sim);
     for err in [
-        within(client.read(1, Table::Holding, 0, 0))
-            .await
-            .unwrap_err(),
-        within(client.read(1, Table::Holding, 0, 126))
-            .await
-            .unwrap_err(),
-        within(client.read(1, Table::Holding, 65535, 2))
-            .await
-            .unwrap_err(),
-        within(client.write(1, Table::Input, 0, &[1]))
-            .await
-            .unwrap_err(),
-        within(client.write(1, Table::Holding, 0, &[]))
-            .await
-            .unwrap_err(),
+        read_err(&client, 1, Table::Holding, 0, 0).await,
+        read_err(&client, 1, Table::Holding, 0, 126).await,
+        read_err(&client, 1, Table::Holding, 65535, 2).await,
+        write_err(&client, 1, Table::Input, 0, &[1]).await,
+        write_err(&client, 1, Table::Holding, 0, &[]).await,
     ] {
         assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
     }
