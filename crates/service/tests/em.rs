@@ -12,34 +12,37 @@ use simulator::em::{EmCharger, EmChargerConfig};
 const TOKEN: &str = "em-test-token";
 const SERIAL: &str = "0123456789abcdef";
 
+/// The site: the EVSEMaster driver (with its start/stop rate limit and state folder), HTTP with
+/// [`TOKEN`], and one charger `carport` of serial [`SERIAL`].
+fn site_config(state_dir: &std::path::Path, min_switch_interval: &str) -> service::SiteConfig {
+    let config_text = format!(
+        "em: {{bind: '127.0.0.1:0', min_switch_interval: {min_switch_interval}, state_dir: '{}'}}\n\
+         http: {{listen: '127.0.0.1:0', token: {TOKEN}}}\n\
+         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n",
+        state_dir.display()
+    );
+    service::SiteConfig::parse(&config_text, std::path::Path::new("em.yaml")).expect("valid config")
+}
+
+/// Writes `body` (a JSON object of register values) to `carport` with the token.
+async fn post_registers(http_addr: std::net::SocketAddr, body: &str) -> (u16, String) {
+    http(
+        http_addr,
+        "POST",
+        "/devices/carport/registers",
+        Some(TOKEN),
+        Some(body),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evsemaster_charger_is_polled_served_and_switched() {
     let state = tempfile::tempdir().expect("temp dir");
-    let config_text = format!(
-        "em: {{bind: '127.0.0.1:0', min_switch_interval: 1ms, state_dir: '{}'}}\n\
-         http: {{listen: '127.0.0.1:0', token: {TOKEN}}}\n\
-         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n",
-        state.path().display()
-    );
-    let config = service::SiteConfig::parse(&config_text, std::path::Path::new("em.yaml"))
-        .expect("valid config");
-    let specs = service::device_specs(&config, |_| Ok::<_, std::convert::Infallible>(None))
-        .expect("the evsemaster map is built in");
-    let site = service::start_site(&config, specs)
-        .await
-        .expect("site starts");
-    let em_addr = site.em_addr.expect("the driver is bound");
+    let config = site_config(state.path(), "1ms");
+    let (site, charger) = site_with_charger(&config).await;
     let http_addr = site.http_addr.expect("http is on");
 
-    let mut charger_config = EmChargerConfig::new(em_addr);
-    charger_config.announce_every = Duration::from_millis(100);
-    charger_config.heading_every = Duration::from_millis(200);
-    charger_config.status_every = Duration::from_millis(200);
-    let charger = EmCharger::start(charger_config)
-        .await
-        .expect("charger starts");
-
-    common::wait_available(&site.service, &["carport"]).await;
     let (status, body) = http(http_addr, "GET", "/devices/carport", None, None).await;
     assert_eq!(status, 200, "{body}");
     let device = json(&body);
@@ -58,47 +61,19 @@ async fn an_evsemaster_charger_is_polled_served_and_switched() {
     assert_eq!(values["charging"], 0, "{device}");
 
     // Checked like any map: out of range is refused before anything is sent.
-    let (status, body) = http(
-        http_addr,
-        "POST",
-        "/devices/carport/registers",
-        Some(TOKEN),
-        Some("{\"max_current\": 40}"),
-    )
-    .await;
+    let (status, body) = post_registers(http_addr, "{\"max_current\": 40}").await;
     assert_eq!(status, 400, "{body}");
 
-    let (status, body) = http(
-        http_addr,
-        "POST",
-        "/devices/carport/registers",
-        Some(TOKEN),
-        Some("{\"max_current\": 10}"),
-    )
-    .await;
+    let (status, body) = post_registers(http_addr, "{\"max_current\": 10}").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(charger.snapshot().max_current_a, 10);
 
-    let (status, body) = http(
-        http_addr,
-        "POST",
-        "/devices/carport/registers",
-        Some(TOKEN),
-        Some("{\"charging\": 1}"),
-    )
-    .await;
+    let (status, body) = post_registers(http_addr, "{\"charging\": 1}").await;
     assert_eq!(status, 200, "{body}");
     assert!(charger.snapshot().charging);
     assert_eq!(charger.snapshot().session_current_a, 10);
 
-    let (status, body) = http(
-        http_addr,
-        "POST",
-        "/devices/carport/registers",
-        Some(TOKEN),
-        Some("{\"charging\": \"stopped\"}"),
-    )
-    .await;
+    let (status, body) = post_registers(http_addr, "{\"charging\": \"stopped\"}").await;
     assert_eq!(status, 200, "{body}");
     assert!(!charger.snapshot().charging);
 
@@ -132,25 +107,11 @@ async fn site_with_charger(config: &service::SiteConfig) -> (service::RunningSit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_start_stop_rate_limit_survives_a_restart_of_the_service() {
     let state = tempfile::tempdir().expect("temp dir");
-    let config_text = format!(
-        "em: {{bind: '127.0.0.1:0', min_switch_interval: 1h, state_dir: '{}'}}\n\
-         http: {{listen: '127.0.0.1:0', token: {TOKEN}}}\n\
-         devices:\n  carport: {{map: evsemaster, interval: 200ms, timeout: 2s, options: {{serial: '{SERIAL}', password: '123456'}}}}\n",
-        state.path().display()
-    );
-    let config = service::SiteConfig::parse(&config_text, std::path::Path::new("em.yaml"))
-        .expect("valid config");
+    let config = site_config(state.path(), "1h");
 
     let (site, charger) = site_with_charger(&config).await;
     let http_addr = site.http_addr.expect("http is on");
-    let (status, body) = http(
-        http_addr,
-        "POST",
-        "/devices/carport/registers",
-        Some(TOKEN),
-        Some("{\"charging\": 1}"),
-    )
-    .await;
+    let (status, body) = post_registers(http_addr, "{\"charging\": 1}").await;
     assert_eq!(status, 200, "{body}");
     assert!(charger.snapshot().charging);
     site.shutdown().await;
@@ -159,14 +120,7 @@ async fn the_start_stop_rate_limit_survives_a_restart_of_the_service() {
     let (site, charger2) = site_with_charger(&config).await;
     charger.stop();
     let http_addr = site.http_addr.expect("http is on");
-    let (status, body) = http(
-        http_addr,
-        "POST",
-        "/devices/carport/registers",
-        Some(TOKEN),
-        Some("{\"charging\": 0}"),
-    )
-    .await;
+    let (status, body) = post_registers(http_addr, "{\"charging\": 0}").await;
     assert_ne!(status, 200, "the stop went through: {body}");
     assert!(
         body.contains("a start or stop was sent to charger"),
