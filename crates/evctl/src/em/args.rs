@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::cli::parse_duration;
+
 /// EVSEMaster chargers (Besen, Telestar, Morec, Deltaco, ...) over their UDP protocol.
 ///
 /// Chargers announce themselves by broadcast to UDP port 28376; evctl listens there, logs in with
@@ -318,31 +320,4 @@ pub enum ListFormat {
     Human,
     /// JSON
     Json,
-}
-
-/// Parses `250ms`, `10s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 10s or 1m"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}`; use ms, s, m or h"
-            ));
-        }
-    };
-    if !seconds.is_finite() || !(0.0..=1.0e9).contains(&seconds) {
-        return Err(format!("`{text}` is out of range"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
