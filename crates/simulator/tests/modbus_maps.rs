@@ -1,8 +1,9 @@
 //! The simulator serving device maps: examples, values files, units, access and gaps, checked
 //! with an independent client (tokio-modbus) over loopback.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use device_maps::{DeviceMap, load_file};
 use modbus_core::Table;
@@ -10,7 +11,7 @@ use simulator::modbus::{Error, MapError, Simulator, Values};
 use tokio::net::TcpStream;
 use tokio_modbus::prelude::*;
 
-const WAIT: Duration = Duration::from_secs(5);
+use common::{read_holding, read_input, within};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,31 +23,9 @@ fn map(name: &str) -> DeviceMap {
     load_file(&fixture(name)).unwrap()
 }
 
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(WAIT, future)
-        .await
-        .expect("the simulator answered within the test's wait")
-}
-
 async fn connect(addr: std::net::SocketAddr, unit: u8) -> client::Context {
     let stream = within(TcpStream::connect(addr)).await.unwrap();
     tcp::attach_slave(stream, Slave(unit))
-}
-
-/// Reads holding registers that the simulator must answer.
-async fn read_holding(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
-    within(ctx.read_holding_registers(address, count))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// Reads input registers that the simulator must answer.
-async fn read_input(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
-    within(ctx.read_input_registers(address, count))
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 #[tokio::test]

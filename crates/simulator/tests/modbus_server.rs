@@ -1,6 +1,8 @@
 //! The simulator's Modbus server against an independent client (tokio-modbus) and raw sockets
 //! on loopback.
 
+mod common;
+
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -13,8 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_modbus::prelude::*;
 
-/// Every network wait in these tests ends within this.
-const WAIT: Duration = Duration::from_secs(5);
+use common::{WAIT, read_holding, read_input, within};
 
 fn bank() -> RegisterBank {
     let mut bank = RegisterBank::new();
@@ -51,12 +52,6 @@ async fn connect(addr: std::net::SocketAddr, unit: u8) -> client::Context {
         .unwrap()
 }
 
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(WAIT, future)
-        .await
-        .expect("the simulator answered within the test's wait")
-}
-
 /// The simulator on the test bank, without faults, on a loopback port.
 async fn start() -> SimulatorHandle {
     Simulator::from_bank(bank())
@@ -71,22 +66,6 @@ async fn start_with(faults: Faults) -> SimulatorHandle {
         .faults(faults)
         .bind("127.0.0.1:0")
         .await
-        .unwrap()
-}
-
-/// Reads holding registers that the simulator must answer.
-async fn read_holding(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
-    within(ctx.read_holding_registers(address, count))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// Reads input registers that the simulator must answer.
-async fn read_input(ctx: &mut client::Context, address: u16, count: u16) -> Vec<u16> {
-    within(ctx.read_input_registers(address, count))
-        .await
-        .unwrap()
         .unwrap()
 }
 
@@ -245,28 +224,29 @@ async fn drop_fault_closes_the_connection_and_the_next_one_works() {
     assert_eq!(sim.stats().accepted, 2);
 }
 
+/// The error of the first read on a fresh connection to a simulator with `faults`.
+async fn first_read_error(faults: Faults) -> tokio_modbus::Error {
+    let sim = start_with(faults).await;
+    let mut ctx = connect(sim.local_addr(), 1).await;
+    within(ctx.read_holding_registers(1215, 1))
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn garbage_and_wrong_transaction_ids_break_the_framing() {
-    let faults = Faults {
+    let err = first_read_error(Faults {
         garbage_every: NonZeroU32::new(1),
         ..Faults::none()
-    };
-    let sim = start_with(faults).await;
-    let mut ctx = connect(sim.local_addr(), 1).await;
-    let err = within(ctx.read_holding_registers(1215, 1))
-        .await
-        .unwrap_err();
+    })
+    .await;
     assert!(matches!(err, tokio_modbus::Error::Transport(_)), "{err:?}");
 
-    let faults = Faults {
+    let err = first_read_error(Faults {
         wrong_transaction_id_every: NonZeroU32::new(1),
         ..Faults::none()
-    };
-    let sim = start_with(faults).await;
-    let mut ctx = connect(sim.local_addr(), 1).await;
-    let err = within(ctx.read_holding_registers(1215, 1))
-        .await
-        .unwrap_err();
+    })
+    .await;
     assert!(
         matches!(
             err,
