@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use device_maps::{DeviceMap, load_file};
 use modbus_core::Table;
-use simulator::modbus::{Error, MapError, Simulator, Values};
+use simulator::modbus::{Error, MapError, RegisterBank, Simulator, Values};
 use tokio::net::TcpStream;
 use tokio_modbus::prelude::*;
 
@@ -21,6 +21,11 @@ fn fixture(name: &str) -> PathBuf {
 
 fn map(name: &str) -> DeviceMap {
     load_file(&fixture(name)).unwrap()
+}
+
+/// The bank of `map` with the values file at `path`, which must be readable and parse.
+fn bank_with_values_file(map: &DeviceMap, path: &Path) -> Result<RegisterBank, Error> {
+    Simulator::builder(map).values_file(path).unwrap().bank()
 }
 
 async fn connect(addr: std::net::SocketAddr, unit: u8) -> client::Context {
@@ -131,11 +136,7 @@ async fn values_files_in_yaml_and_json() {
     )
     .unwrap();
 
-    let bank = Simulator::builder(&map)
-        .values_file(&yaml)
-        .unwrap()
-        .bank()
-        .unwrap();
+    let bank = bank_with_values_file(&map, &yaml).unwrap();
     assert_eq!(bank.get(255, Table::Input, 1000, 1), [Some(8)]);
     assert_eq!(bank.get(255, Table::Input, 1036, 2), [Some(0), Some(425)]);
     assert_eq!(
@@ -294,11 +295,7 @@ async fn values_files_say_not_available_with_null() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = dir.path().join("values.yaml");
     std::fs::write(&yaml, "temperature: null\npower: .nan\nenergy: ~\n").unwrap();
-    let bank = Simulator::builder(&map)
-        .values_file(&yaml)
-        .unwrap()
-        .bank()
-        .unwrap();
+    let bank = bank_with_values_file(&map, &yaml).unwrap();
     let words = |address: u16, count: u16| bank.get(1, Table::Holding, address, count);
     assert_eq!(words(10, 1), [Some(0x8000)], "the first sentinel");
     assert_eq!(words(10, 1), words(11, 1));
@@ -344,11 +341,7 @@ fn null_on_a_register_that_cannot_say_so_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = dir.path().join("values.yaml");
     std::fs::write(&yaml, "temperature: 20\ncounter: null\n").unwrap();
-    let err = Simulator::builder(&map)
-        .values_file(&yaml)
-        .unwrap()
-        .bank()
-        .unwrap_err();
+    let err = bank_with_values_file(&map, &yaml).unwrap_err();
     assert!(
         matches!(&err, Error::Map(MapError::CannotBeMissing { name, file: Some(file), .. })
             if name == "counter" && *file == yaml),
@@ -365,11 +358,7 @@ fn null_on_a_register_that_cannot_say_so_is_named() {
     );
 
     std::fs::write(&yaml, "temperature: .nan\n").unwrap();
-    let err = Simulator::builder(&map)
-        .values_file(&yaml)
-        .unwrap()
-        .bank()
-        .unwrap_err();
+    let err = bank_with_values_file(&map, &yaml).unwrap_err();
     assert!(
         err.to_string().contains(&format!(
             "values file {}: register `temperature` of map `missing` cannot be served as not \
