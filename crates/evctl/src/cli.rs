@@ -348,28 +348,33 @@ pub struct ManArgs {
 /// seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 10s or 1m"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}`; use ms, s, m or h (e.g. 500ms, 10s)"
-            ));
-        }
+    // A bare number is seconds on the command line (`--timeout 2`); a number with a unit is read
+    // by the same parser as map and site files, so `250ms` means the same everywhere.
+    let duration = if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        text.parse::<f64>()
+            .ok()
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+    } else {
+        device_maps::parse_duration(text)
     };
-    if !seconds.is_finite() || !(0.0..=1.0e9).contains(&seconds) {
+    let Some(duration) = duration else {
+        let unit = text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let number = &text[..text.len() - unit.len()];
+        return Err(
+            if number.parse::<f64>().is_ok() && !unit.trim().is_empty() {
+                format!(
+                    "unknown duration unit `{}`; use ms, s, m or h (e.g. 500ms, 10s)",
+                    unit.trim()
+                )
+            } else {
+                format!("`{text}` is not a duration; write e.g. 500ms, 10s or 1m")
+            },
+        );
+    };
+    if duration > Duration::from_secs(1_000_000_000) {
         return Err(format!("`{text}` is out of range"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(duration)
 }
 
 /// A duration that must be more than zero (a timeout, an interval).
@@ -436,5 +441,33 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5 fortnights").is_err());
+        assert_eq!(parse_duration(" 10 s "), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_secs(120)));
+        assert!(
+            parse_duration("5x")
+                .unwrap_err()
+                .contains("unknown duration unit `x`")
+        );
+        assert!(
+            parse_duration("1.2.3s")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        assert!(
+            parse_duration("-1s")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        assert!(
+            parse_duration("")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        assert!(
+            parse_duration("2000000000")
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 }
