@@ -1,0 +1,458 @@
+//! From YAML text to a validated [`DeviceMap`]: strict parsing, then every semantic rule of
+//! `docs/map-format.md`, each failure pointing at the file, line and column at fault.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use modbus_core::{Codec, DataType, Order, Sentinel, Table, Value};
+
+use crate::error::{MapError, summarise_yaml_error};
+use crate::expr::{Condition, Expr};
+use crate::locate::Locations;
+use crate::model::AddressBase;
+use crate::model::{
+    Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
+    HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
+    Scale, Source, Step, Transport, UnitRef, WriteRule,
+};
+use crate::raw::RawAddressBase;
+use crate::raw::{
+    RawAction, RawConnection, RawDerived, RawExpr, RawHeartbeat, RawMap, RawNumberOrName,
+    RawOutput, RawReadBack, RawRegister, RawSentinel, RawUnitRef,
+};
+
+mod action;
+mod connection;
+mod derived;
+mod references;
+mod register;
+mod values;
+
+use values::*;
+pub(crate) use values::{
+    describe_rule, number_value, parse_hhmm, parse_int, static_violation, unavailable_words,
+    valid_name,
+};
+
+/// Parses a map from text. `id` names it (and stands for the file in error messages).
+///
+/// ```
+/// let map = device_maps::parse_map("demo", r#"
+/// manufacturer: Demo
+/// model: Meter
+/// connection: {unit_ids: {meter: 1}, address_base: 0}
+/// registers:
+///   - {name: voltage, address: 0, table: input, type: uint16, scale: 0.1, unit: V, example: 230.1}
+/// "#)?;
+/// assert_eq!(map.registers[0].name, "voltage");
+/// # Ok::<(), device_maps::MapError>(())
+/// ```
+pub fn parse_map(id: &str, text: &str) -> Result<DeviceMap, MapError> {
+    parse(id, Source::Text(id.to_owned()), id, text)
+}
+
+/// Loads the map in `path`; its id is the file name without `.yaml`/`.yml`.
+pub fn load_file(path: &Path) -> Result<DeviceMap, MapError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MapError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let id = map_id(path)?;
+    parse(
+        &id,
+        Source::File(path.to_owned()),
+        &path.display().to_string(),
+        &text,
+    )
+}
+
+/// The id of a map file: its name without the extension, checked to be usable.
+pub(crate) fn map_id(path: &Path) -> Result<String, MapError> {
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if valid_id(&id) {
+        Ok(id)
+    } else {
+        Err(MapError::BadId {
+            path: path.to_owned(),
+            id,
+        })
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parses `text` as the map `id` from `source`; `file` is how errors name it.
+pub(crate) fn parse(
+    id: &str,
+    source: Source,
+    file: &str,
+    text: &str,
+) -> Result<DeviceMap, MapError> {
+    let raw: RawMap = serde_yaml::from_str(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        MapError::Syntax {
+            file: file.to_owned(),
+            line,
+            column,
+            summary: summarise_yaml_error(&err),
+            // The summary rewords the parser's message in full: only a deeper cause is news.
+            source: std::error::Error::source(&err)
+                .is_some()
+                .then(|| Box::new(err)),
+        }
+    })?;
+    let mut checker = Checker {
+        file,
+        text,
+        locations: OnceLock::new(),
+        prefixes: Vec::new(),
+    };
+    let mut raw = raw;
+    checker.expand(&mut raw)?;
+    checker.map(id, source, raw)
+}
+
+/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
+pub(crate) fn suggest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Parses a duration such as `250ms`, `3s`, `1.5s`, `2m`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (number, factor) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix("min") {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        return None;
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(n * factor).ok()
+}
+
+const ADDRESS_BASE_ALLOWED: &str = "a whole number such as 0, 1, 30001 or 40001 (subtracted \
+     from every address), or `modicon` (the leading digit of each address picks its table)";
+
+const MODICON_ALLOWED: &str = "under `address_base: modicon`: 1-9999 (0xxxx coils), 10001-19999 \
+     (1xxxx discrete inputs), 30001-39999 (3xxxx input registers), 40001-49999 (4xxxx holding \
+     registers), or the six-digit 100001-165536, 300001-365536 and 400001-465536";
+
+const DURATION_ALLOWED: &str = "a number with a unit: 250ms, 3s, 1.5s, 2m";
+
+/// Seconds per unit of a time unit, for heartbeat expressions.
+fn seconds_per_unit(unit: Option<&str>) -> Option<f64> {
+    match unit {
+        None | Some("s") | Some("sec") | Some("seconds") => Some(1.0),
+        Some("ms") => Some(0.001),
+        Some("min") | Some("minutes") => Some(60.0),
+        Some("h") => Some(3600.0),
+        _ => None,
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    /// Built on the first error only: a valid map never pays for the second parse.
+    locations: OnceLock<Locations>,
+    /// The YAML path of each register, `registers.3` or `repeat.0.registers.2` for one
+    /// expanded from a `repeat` block.
+    prefixes: Vec<String>,
+}
+
+type Check<T> = Result<T, MapError>;
+
+impl Checker<'_> {
+    fn locations(&self) -> &Locations {
+        self.locations.get_or_init(|| Locations::build(self.text))
+    }
+
+    /// An error at the value of `path`.
+    fn at(
+        &self,
+        path: &str,
+        item: Option<&str>,
+        problem: impl Into<String>,
+        allowed: Option<&str>,
+    ) -> MapError {
+        let (line, column) = self.locations().value(path);
+        self.error(line, column, item, problem, allowed)
+    }
+
+    /// An error at the key of `path`.
+    fn at_key(
+        &self,
+        path: &str,
+        item: Option<&str>,
+        problem: impl Into<String>,
+        allowed: Option<&str>,
+    ) -> MapError {
+        let (line, column) = self.locations().key(path);
+        self.error(line, column, item, problem, allowed)
+    }
+
+    fn error(
+        &self,
+        line: usize,
+        column: usize,
+        item: Option<&str>,
+        problem: impl Into<String>,
+        allowed: Option<&str>,
+    ) -> MapError {
+        MapError::Invalid {
+            file: self.file.to_owned(),
+            line,
+            column,
+            register: item.map(str::to_owned),
+            problem: problem.into(),
+            allowed: allowed.map(str::to_owned),
+        }
+    }
+
+    /// The YAML path of `key` of register `i`.
+    fn rp(&self, i: usize, key: &str) -> String {
+        match self.prefixes.get(i) {
+            Some(prefix) => format!("{prefix}.{key}"),
+            None => format!("registers.{i}.{key}"),
+        }
+    }
+
+    /// Appends the registers of every `repeat` block, once per unit role, to `raw.registers`,
+    /// and records where each register was written.
+    fn expand(&mut self, raw: &mut RawMap) -> Check<()> {
+        self.prefixes = (0..raw.registers.len())
+            .map(|i| format!("registers.{i}"))
+            .collect();
+        let roles: Vec<&str> = raw
+            .connection
+            .unit_ids
+            .0
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .collect();
+        let mut expanded = Vec::new();
+        for (k, block) in raw.repeat.iter().enumerate() {
+            if block.for_units.is_empty() {
+                return Err(self.at(
+                    &format!("repeat.{k}.for"),
+                    None,
+                    "`for` names no unit role",
+                    Some(&roles.join(", ")),
+                ));
+            }
+            for (j, template) in block.registers.iter().enumerate() {
+                let path = format!("repeat.{k}.registers.{j}");
+                if template.unit_id.is_some() {
+                    return Err(self.at_key(
+                        &format!("{path}.unit_id"),
+                        Some(&template.name),
+                        "a repeated register takes its unit from the block's `for`",
+                        Some("remove `unit_id`"),
+                    ));
+                }
+                if !template.name.contains("{n}") && !template.name.contains("{unit}") {
+                    return Err(self.at(&format!("{path}.name"), None, format!("the repeated register `{}` would have the same name for every unit", template.name), Some("a name with `{n}` (1, 2, ...) or `{unit}` (the role), e.g. `battery_{n}_soc`")));
+                }
+            }
+            for (m, role) in block.for_units.iter().enumerate() {
+                if !roles.contains(&role.as_str()) {
+                    return Err(self.at(
+                        &format!("repeat.{k}.for.{m}"),
+                        None,
+                        format!("`{role}` is not a unit role of `connection.unit_ids`"),
+                        Some(&roles.join(", ")),
+                    ));
+                }
+                for (j, template) in block.registers.iter().enumerate() {
+                    expanded.push(instantiate(template, m + 1, role));
+                    self.prefixes.push(format!("repeat.{k}.registers.{j}"));
+                }
+            }
+        }
+        raw.registers.extend(expanded);
+        Ok(())
+    }
+
+    fn map(&self, id: &str, source: Source, raw: RawMap) -> Check<DeviceMap> {
+        let connection = self.connection(&raw.connection)?;
+        if raw.registers.is_empty() {
+            return Err(self.at("registers", None, "a map needs at least one register", None));
+        }
+        let default_table = match raw.defaults.as_ref().and_then(|d| d.table.as_deref()) {
+            Some(t) => Some(self.table(t, "defaults.table", None)?),
+            None => None,
+        };
+        let default_unit = match raw.defaults.as_ref().and_then(|d| d.unit_id.as_ref()) {
+            Some(u) => self.unit_ref(u, &connection, "defaults.unit_id", None)?,
+            None => UnitRef::Role(connection.main_unit.clone()),
+        };
+
+        // Names first, so references can be checked in any order.
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in raw.registers.iter().enumerate() {
+            let path = self.rp(i, "name");
+            if !valid_name(&r.name) {
+                return Err(self.at(
+                    &path,
+                    None,
+                    format!("`{}` is not a usable register name", r.name),
+                    Some("letters, digits and `_`, starting with a letter, e.g. `voltage_l1`"),
+                ));
+            }
+            if let Some(first) = names.insert(&r.name, i) {
+                let (line, _) = self.locations().value(&self.rp(first, "name"));
+                return Err(self.at(
+                    &path,
+                    Some(&r.name),
+                    format!("the name is used twice (first at line {line})"),
+                    Some("a name used by no other register"),
+                ));
+            }
+        }
+
+        let mut registers = Vec::with_capacity(raw.registers.len());
+        for (i, r) in raw.registers.iter().enumerate() {
+            registers.push(self.register(i, r, &connection, default_table, &default_unit)?);
+        }
+        self.scale_references(&raw.registers, &mut registers)?;
+        self.bound_references(&raw.registers, &registers)?;
+        self.examples(&raw.registers, &mut registers)?;
+        self.overlaps(&registers)?;
+
+        let heartbeats = raw
+            .heartbeats
+            .iter()
+            .enumerate()
+            .map(|(i, h)| self.heartbeat(i, h, &registers))
+            .collect::<Check<Vec<_>>>()?;
+        let mut actions = Vec::new();
+        for (name, action) in &raw.actions.0 {
+            if actions.iter().any(|a: &Action| a.name == *name) {
+                return Err(self.at_key(
+                    &format!("actions.{name}"),
+                    None,
+                    format!("action `{name}` is declared twice"),
+                    None,
+                ));
+            }
+            actions.push(self.action(name, action, &registers)?);
+        }
+
+        let derived = self.derived(&raw.derived, &registers)?;
+        self.output_keys(&registers, &derived)?;
+        let output = self.output(raw.output.as_ref())?;
+
+        Ok(DeviceMap {
+            id: id.to_owned(),
+            source,
+            manufacturer: raw.manufacturer,
+            model: raw.model,
+            description: raw.description,
+            documents: raw.documents,
+            connection,
+            registers,
+            heartbeats,
+            actions,
+            derived,
+            output,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+
+    #[test]
+    fn hhmm() {
+        assert_eq!(parse_hhmm("23:30"), Some(2330));
+        assert_eq!(parse_hhmm("0100"), Some(100));
+        assert_eq!(parse_hhmm("1:00"), Some(100));
+        assert_eq!(parse_hhmm("2360"), None);
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn output_preferences_default_to_values() -> Result<(), MapError> {
+        let text = |output: &str| {
+            format!(
+                "manufacturer: D\nmodel: M\nconnection: {{unit_ids: {{m: 1}}, address_base: 0}}\n\
+                 registers:\n  - {{name: mode, address: 0, type: uint16, enum: {{1: Eco}}, example: 1}}\n{output}"
+            )
+        };
+        let plain = parse_map("d", &text(""))?;
+        assert_eq!(plain.output.json_enums, JsonEnums::Value);
+        let empty = parse_map("d", &text("output: {}\n"))?;
+        assert_eq!(empty.output.json_enums, JsonEnums::Value);
+        let labels = parse_map("d", &text("output: {json_enums: label}\n"))?;
+        assert_eq!(labels.output.json_enums, JsonEnums::Label);
+        let values = parse_map("d", &text("output: {json_enums: value}\n"))?;
+        assert_eq!(values.output.json_enums, JsonEnums::Value);
+        assert!(parse_map("d", &text("output: {json_enums: Label}\n")).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("flaot32", ["float32", "uint16"]), Some("float32"));
+        assert_eq!(suggest("scael", ["scale", "name"]), Some("scale"));
+        assert_eq!(suggest("zzz", ["float32"]), None);
+    }
+}
