@@ -58,6 +58,7 @@
 //! ```
 
 mod action;
+mod check;
 mod error;
 mod examples;
 pub mod expr;
@@ -75,6 +76,7 @@ mod units;
 mod write;
 
 pub use action::{ParamValue, param_allowed, parse_param};
+pub use check::{Check, Expect, Expected, Mismatch, glob};
 pub use error::MapError;
 pub use examples::{ExampleError, encode_value, example_words};
 pub use io::RegisterIo;
@@ -83,7 +85,7 @@ pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
     Access, Action, AddressBase, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
     HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
-    Scale, Source, Step, Transport, UnitRef, WriteRule,
+    Scale, Source, Step, Transport, Valid, UnitRef, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

@@ -37,6 +37,35 @@ pub struct DeviceMap {
     pub derived: Vec<Derived>,
     /// How the outputs present the values (`output:`).
     pub output: Output,
+    /// What must hold before the values are trusted (`checks:`), in file order.
+    pub checks: Vec<crate::check::Check>,
+}
+
+/// The range of values a register may hold (`valid:`), bounds inclusive, `None` open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Valid {
+    /// Lowest valid value.
+    pub min: Option<f64>,
+    /// Highest valid value.
+    pub max: Option<f64>,
+}
+
+impl Valid {
+    /// Whether `x` is within the range.
+    pub fn contains(&self, x: f64) -> bool {
+        !x.is_nan() && self.min.is_none_or(|lo| x >= lo) && self.max.is_none_or(|hi| x <= hi)
+    }
+}
+
+impl fmt::Display for Valid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => write!(f, "{lo}..{hi}"),
+            (Some(lo), None) => write!(f, "at least {lo}"),
+            (None, Some(hi)) => write!(f, "at most {hi}"),
+            (None, None) => f.write_str("any value"),
+        }
+    }
 }
 
 /// Presentation preferences of a map (`output:`), for the tools its users come from.
@@ -118,6 +147,19 @@ impl Derived {
 }
 
 impl DeviceMap {
+    /// Where `r` is, for messages: `holding register 40004`, with its unit role when the map
+    /// has several (`input register 0 of unit battery_1`).
+    pub fn describe_location(&self, r: &Register) -> String {
+        let mut text = format!("{} register {}", r.table, r.address);
+        if self.connection.unit_ids.len() > 1 {
+            match &r.unit_id {
+                UnitRef::Role(role) => text.push_str(&format!(" of unit {role}")),
+                UnitRef::Id(id) => text.push_str(&format!(" of unit {id}")),
+            }
+        }
+        text
+    }
+
     /// The register called `name`.
     pub fn register(&self, name: &str) -> Option<&Register> {
         self.registers.iter().find(|r| r.name == name)
@@ -564,6 +606,8 @@ pub struct Register {
     pub flags: Vec<(u32, String)>,
     /// Raw patterns that mean "not available".
     pub sentinels: Vec<Sentinel>,
+    /// The decoded values the standard allows (`valid:`); others are missing.
+    pub valid: Option<Valid>,
     /// How the value is shown.
     pub format: Option<Format>,
     /// What the value is.

@@ -48,6 +48,54 @@ pub struct RawMap {
     /// How the outputs present this device's values.
     #[serde(default)]
     pub output: Option<RawOutput>,
+    /// What must hold before the device's values are trusted (and how it is recognised).
+    #[serde(default)]
+    pub checks: Vec<RawCheck>,
+}
+
+/// One entry of `checks:`: a register and what it must hold. Exactly one of `equals`,
+/// `one_of`, `matches`, or `min`/`max` (either or both).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Check"))]
+pub struct RawCheck {
+    /// A readable register of the map.
+    pub register: String,
+    /// The one value it must hold: a number, or text for a text register.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::check_value"))]
+    pub equals: Option<serde_yaml::Value>,
+    /// The values it may hold.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::check_values"))]
+    pub one_of: Option<Vec<serde_yaml::Value>>,
+    /// A pattern text must match: `*` any run of characters, `?` one character.
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// The lowest value allowed (inclusive).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// The highest value allowed (inclusive).
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Why the check holds for this device, shown when it fails (e.g. `SunSpec marker`).
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// `valid:` of a register: the range of raw-decoded values the standard allows.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Valid"))]
+pub struct RawValid {
+    /// The lowest valid value (inclusive).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// The highest valid value (inclusive).
+    #[serde(default)]
+    pub max: Option<f64>,
 }
 
 /// `output:` of a map: presentation preferences of the tools the device's users come from.
@@ -278,6 +326,10 @@ pub struct RawRegister {
     /// Raw values that mean "not available": numbers, `all-ones` or `nan`.
     #[serde(default)]
     pub sentinels: Vec<RawSentinel>,
+    /// The values the standard allows (a SunSpec scale factor: -10..10); any other value
+    /// is reported missing with the reason.
+    #[serde(default)]
+    pub valid: Option<RawValid>,
     /// `hhmm`.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::format"))]

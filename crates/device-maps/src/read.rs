@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use modbus_core::{Gaps, Limits, Plan, PlanError, ReadRequest, Span, Value};
 
+use crate::check::Mismatch;
 use crate::expr::{Env, EvalError};
 use crate::io::RegisterIo;
 use crate::model::{Derived, DeviceMap, Format, Kind, Register, RegisterType, Scale};
@@ -120,10 +121,24 @@ impl DeviceMap {
     /// Plans a read of the registers and derived values `selection` (from
     /// [`DeviceMap::select`]) with the unit ids `units`. Scale-factor registers and the inputs
     /// of derived values are read too, but only the selection is reported.
+    ///
+    /// The registers of the map's `checks:` are read too, in the same requests where the
+    /// planner can fold them in, and every answer is checked: see [`ReadPlan::decode_at`].
     pub fn plan_read(
         self: &Arc<Self>,
         selection: &[usize],
         units: &Units,
+    ) -> Result<ReadPlan, PlanError> {
+        self.plan_read_with(selection, units, true)
+    }
+
+    /// [`DeviceMap::plan_read`], with the map's checks (`verify`) or without them
+    /// (`--no-verify`: the values are trusted as they come).
+    pub fn plan_read_with(
+        self: &Arc<Self>,
+        selection: &[usize],
+        units: &Units,
+        verify: bool,
     ) -> Result<ReadPlan, PlanError> {
         let n = self.registers.len();
         let mut needed: Vec<usize> = selection.iter().copied().filter(|&i| i < n).collect();
@@ -161,6 +176,16 @@ impl DeviceMap {
             }
         }
         needed.extend(with_scale);
+        let verify = verify && !self.checks.is_empty();
+        if verify {
+            for check in &self.checks {
+                if let Some(j) = self.register_index(&check.register)
+                    && !needed.contains(&j)
+                {
+                    needed.push(j);
+                }
+            }
+        }
         let derived: Vec<(usize, bool)> = (0..self.derived.len())
             .filter(|&k| derived[k])
             .map(|k| (k, reported_derived[k]))
@@ -193,6 +218,7 @@ impl DeviceMap {
             plan,
             derived,
             main_unit,
+            verify,
         })
     }
 }
@@ -210,6 +236,8 @@ pub struct ReadPlan {
     derived: Vec<(usize, bool)>,
     /// The main unit's id, which derived values are reported under.
     main_unit: u8,
+    /// Whether the map's checks are read and evaluated.
+    verify: bool,
 }
 
 /// A read request that failed, kept as data in the snapshot.
@@ -243,8 +271,14 @@ impl ReadPlan {
         self.decode_at(started_at, &responses)
     }
 
+    /// Whether this plan reads and evaluates the map's checks.
+    pub fn verifies(&self) -> bool {
+        self.verify
+    }
+
     /// Decodes answers obtained elsewhere: one per request, in order, each with the time it
-    /// arrived.
+    /// arrived. When the plan verifies and a check of the map fails, the snapshot carries the
+    /// [`Mismatch`] and every value is withheld ([`Missing::Unverified`]).
     pub fn decode_at(
         &self,
         started_at: SystemTime,
@@ -281,7 +315,15 @@ impl ReadPlan {
             .collect();
         let value_of = |k: usize| -> Result<Value, Missing> {
             let (w, _) = words[k].clone()?;
-            decode_register(&self.map.registers[self.needed[k]], w)
+            let r = &self.map.registers[self.needed[k]];
+            let value = decode_register(r, w)?;
+            match (&r.valid, value.as_f64()) {
+                (Some(valid), Some(x)) if !valid.contains(x) => Err(Missing::Invalid {
+                    value: value.to_string(),
+                    valid: valid.to_string(),
+                }),
+                _ => Ok(value),
+            }
         };
         let mut readings = Vec::with_capacity(self.reported + self.derived.len());
         // Final values of every needed register, for derived values.
@@ -333,8 +375,38 @@ impl ReadPlan {
             }
             values.push((name, value, read_at));
         }
+        let mismatch = if self.verify {
+            self.map.checks.iter().find_map(|check| {
+                let found = values
+                    .iter()
+                    .find(|(n, _, _)| *n == check.register)
+                    .map(|(_, v, _)| v.clone())
+                    .unwrap_or(Err(Missing::NotRead));
+                let holds = found.as_ref().is_ok_and(|v| check.expect.holds(v));
+                (!holds).then(|| {
+                    let location = self
+                        .map
+                        .register(&check.register)
+                        .map(|r| self.map.describe_location(r))
+                        .unwrap_or_default();
+                    Mismatch::new(&self.map.id, check, location, &found)
+                })
+            })
+        } else {
+            None
+        };
+        if let Some(m) = &mismatch {
+            for reading in &mut readings {
+                reading.value = Err(Missing::Unverified {
+                    register: m.register.clone(),
+                });
+                reading.label = None;
+                reading.flags.clear();
+            }
+        }
         Snapshot {
             device: self.map.id.clone(),
+            mismatch,
             readings,
             started_at,
             finished_at: responses.last().map(|(_, at)| *at).unwrap_or(started_at),
@@ -461,6 +533,18 @@ pub enum Missing {
         /// Why it is missing.
         reason: String,
     },
+    /// The decoded value is outside the range the register's standard allows (`valid:`).
+    Invalid {
+        /// The value as decoded.
+        value: String,
+        /// The valid range.
+        valid: String,
+    },
+    /// Withheld: the device failed the map's check of `register`, so no value is trusted.
+    Unverified {
+        /// The register whose check failed.
+        register: String,
+    },
     /// Its scale-factor register is missing or unusable.
     ScaleFactor {
         /// The scale-factor register.
@@ -478,6 +562,13 @@ impl fmt::Display for Missing {
             Missing::NotRead => f.write_str("not read"),
             Missing::Undecodable(why) => write!(f, "cannot be decoded: {why}"),
             Missing::Input { name, reason } => write!(f, "input `{name}` is missing: {reason}"),
+            Missing::Invalid { value, valid } => {
+                write!(f, "invalid: {value} is outside the valid range {valid}")
+            }
+            Missing::Unverified { register } => write!(
+                f,
+                "withheld: the device failed the map's check of `{register}`"
+            ),
             Missing::ScaleFactor { register, reason } => {
                 write!(f, "scale factor `{register}` unusable: {reason}")
             }
@@ -609,6 +700,9 @@ pub struct Snapshot {
     pub finished_at: SystemTime,
     /// Requests sent.
     pub requests: usize,
+    /// The map's check the device failed, when the read verified; then every reading is
+    /// [`Missing::Unverified`].
+    pub mismatch: Option<Mismatch>,
 }
 
 impl Snapshot {

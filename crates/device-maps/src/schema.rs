@@ -119,3 +119,19 @@ pub(crate) fn phase(_: &mut SchemaGenerator) -> Schema {
         "enum": crate::model::PHASES
     })
 }
+
+pub(crate) fn check_value(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "The value the register must hold: a number (as the register decodes it, after its scale) or text for a text register.",
+        "type": ["number", "string"]
+    })
+}
+
+pub(crate) fn check_values(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "The values the register may hold: numbers, or text for a text register.",
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": ["number", "string"]}
+    })
+}

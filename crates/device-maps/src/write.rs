@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use modbus_core::{EncodeError, Table, Value};
 
+use crate::check::Mismatch;
 use crate::io::RegisterIo;
 use crate::load::{describe_rule, number_value, parse_hhmm, static_violation};
 use crate::model::{
@@ -246,6 +247,8 @@ pub struct WritePlan {
     units: Units,
     /// The writes, in the order they are sent.
     pub writes: Vec<PlannedWrite>,
+    /// Whether the map's checks are read, and must hold, before anything is written.
+    verify: bool,
 }
 
 /// The requests of a plan once every check is done, and what could not be checked.
@@ -297,6 +300,9 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
     /// A read needed before writing could not be planned.
     #[error("cannot plan the read of the registers the write depends on")]
     Plan(#[from] modbus_core::PlanError),
+    /// The device failed a check of its map; nothing was written.
+    #[error("nothing was written: {0}")]
+    Mismatch(#[source] Mismatch),
     /// A write request failed; the writes before it were sent.
     #[error("{request} for `{register}` failed ({done} earlier write(s) were sent)")]
     Write {
@@ -323,6 +329,7 @@ impl DeviceMap {
             map: Arc::clone(self),
             units: units.clone(),
             writes: Vec::new(),
+            verify: true,
         };
         for a in assignments {
             let text = a.as_ref();
@@ -362,6 +369,7 @@ impl DeviceMap {
             map: Arc::clone(self),
             units: units.clone(),
             writes: Vec::new(),
+            verify: true,
         };
         let r = self.writable(register)?;
         plan.push(r, value)?;
@@ -381,6 +389,7 @@ impl DeviceMap {
             map: Arc::clone(self),
             units: units.clone(),
             writes: Vec::new(),
+            verify: true,
         };
         match &heartbeat.write {
             HeartbeatWrite::Values(values) => {
@@ -505,6 +514,17 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 }
 
 impl WritePlan {
+    /// Skips the map's checks before writing (`--no-verify`): the device is trusted as it is.
+    pub fn without_verification(mut self) -> WritePlan {
+        self.verify = false;
+        self
+    }
+
+    /// Whether the map's checks are read, and must hold, before anything is written.
+    pub fn verifies(&self) -> bool {
+        self.verify && !self.map.checks.is_empty()
+    }
+
     /// The map written.
     pub fn map(&self) -> &Arc<DeviceMap> {
         &self.map
@@ -651,15 +671,22 @@ impl WritePlan {
         io: &mut I,
     ) -> Result<WriteReport, ExecuteError<I::Error>> {
         let needs = self.needs();
-        let context = if needs.is_empty() {
+        // The registers the values depend on, read together with the map's checks: a device
+        // that fails them is not written to.
+        let verify = self.verify && !self.map.checks.is_empty();
+        let context = if needs.is_empty() && !verify {
             None
         } else {
             let selection: Vec<usize> = needs
                 .iter()
                 .filter_map(|n| self.map.register_index(n))
                 .collect();
-            let plan = self.map.plan_read(&selection, &self.units)?;
-            Some(plan.execute(io).await)
+            let plan = self.map.plan_read_with(&selection, &self.units, verify)?;
+            let snapshot = plan.execute(io).await;
+            if let Some(mismatch) = &snapshot.mismatch {
+                return Err(ExecuteError::Mismatch(mismatch.clone()));
+            }
+            Some(snapshot)
         };
         let resolved = self.resolve(context.as_ref())?;
         for (done, req) in resolved.requests.iter().enumerate() {
@@ -693,7 +720,8 @@ impl WritePlan {
                 .collect();
             selection.sort_unstable();
             selection.dedup();
-            let plan = self.map.plan_read(&selection, &self.units)?;
+            // The device was verified before the write; the read-back reads only its own.
+            let plan = self.map.plan_read_with(&selection, &self.units, false)?;
             let snapshot = plan.execute(io).await;
             for (w, target) in checks {
                 let read = snapshot

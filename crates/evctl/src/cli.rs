@@ -119,6 +119,11 @@ pub struct ConnectArgs {
     /// Time allowed for each request (e.g. 500ms, 2s; default: the site config's, else the map's)
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub timeout: Option<Duration>,
+
+    /// Skip the map's checks of the device (marker, model, product code) and trust its values
+    /// as they come; a warning says so (site config: `verify: false`)
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -95,6 +95,12 @@ pub fn render(err: &anyhow::Error) -> String {
 
 /// The most specific suggestion the chain supports.
 fn hint(err: &anyhow::Error) -> Option<String> {
+    if err
+        .chain()
+        .any(|cause| cause.downcast_ref::<device_maps::Mismatch>().is_some())
+    {
+        return Some(device_maps::Mismatch::HINT.to_owned());
+    }
     for cause in err.chain() {
         let client = cause
             .downcast_ref::<modbus_client::Error>()

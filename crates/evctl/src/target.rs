@@ -105,7 +105,16 @@ impl Env {
             .or_else(|| entry.and_then(|e| e.timeout))
             .unwrap_or(map.connection.timeout);
         let interval = entry.and_then(|e| e.interval);
+        let verify = !args.no_verify && entry.and_then(|e| e.verify).unwrap_or(true);
+        if !verify && !map.checks.is_empty() {
+            eprintln!(
+                "warning: not checking that {name} is a {} {} (--no-verify or `verify: false`): \
+                 its values are trusted as they come",
+                map.manufacturer, map.model
+            );
+        }
         Ok(Target {
+            verify,
             name,
             map,
             host,
@@ -151,6 +160,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Poll interval from the site config.
     pub interval: Option<Duration>,
+    /// Whether the map's checks are read and must hold (off with `--no-verify`).
+    pub verify: bool,
 }
 
 impl Target {

@@ -112,6 +112,10 @@ pub struct DeviceConfig {
     /// Poll interval, e.g. `10s`; default: `poll.interval`.
     #[serde(default, deserialize_with = "opt_duration")]
     pub interval: Option<Duration>,
+    /// Whether the map's checks are read and must hold (default `true`); `false` trusts the
+    /// device as it is, with a warning at start.
+    #[serde(default)]
+    pub verify: Option<bool>,
     /// Free-form options for the device's driver (EVSEMaster: `serial`, `password_file`),
     /// kept as written.
     #[serde(default)]

@@ -49,7 +49,7 @@ pub(crate) async fn run(
         .select::<&str>(&[])
         .map_err(|e| e.to_string())
         .and_then(|sel| {
-            map.plan_read(&sel, &device.spec.units)
+            map.plan_read_with(&sel, &device.spec.units, device.spec.verify)
                 .map_err(|e| e.to_string())
         }) {
         Ok(plan) => plan,
@@ -127,7 +127,10 @@ async fn poll_once(
                 .readings
                 .iter()
                 .any(|r| !matches!(r.value, Err(Missing::ReadFailed(_))));
-            let error = if answered || snapshot.readings.is_empty() {
+            let error = if let Some(mismatch) = &snapshot.mismatch {
+                // Every value is withheld; the device is not what its map describes.
+                Some(format!("{mismatch}; {}", device_maps::Mismatch::HINT))
+            } else if answered || snapshot.readings.is_empty() {
                 None
             } else {
                 Some(
@@ -167,6 +170,7 @@ async fn poll_once(
                 started_at: attempt,
                 finished_at: SystemTime::now(),
                 requests: 0,
+                mismatch: None,
             });
             (snapshot, stale)
         }

@@ -31,6 +31,9 @@ pub struct DeviceSpec {
     pub interval: Duration,
     /// Time allowed per request.
     pub timeout: Duration,
+    /// Whether the map's checks are read and must hold before values are trusted or
+    /// commands written (site config `verify: false` turns them off, with a warning).
+    pub verify: bool,
 }
 
 impl DeviceSpec {
@@ -68,6 +71,7 @@ impl DeviceSpec {
             units,
             interval: entry.interval.unwrap_or(poll.interval),
             timeout: entry.timeout.unwrap_or(map.connection.timeout),
+            verify: entry.verify.unwrap_or(true),
             map,
         })
     }
@@ -327,6 +331,9 @@ impl Service {
         let clients = Clients::default();
         let mut devices = BTreeMap::new();
         for spec in specs {
+            if !spec.verify && !spec.map.checks.is_empty() {
+                tracing::warn!(device = %spec.id, map = %spec.map.id, "verify: false: the map's checks of the device are skipped and its values trusted as they come");
+            }
             let client = if spec.map.id == crate::em::MAP_ID {
                 let setup = options.em.as_ref();
                 let target = setup.and_then(|em| em.chargers.get(&spec.id));
@@ -490,6 +497,11 @@ impl Service {
     ) -> Result<CommandReport, CommandError> {
         let id = device.id().to_owned();
         let mut client = device.client.clone();
+        let plan = if device.spec.verify {
+            plan
+        } else {
+            plan.without_verification()
+        };
         // Reads of bounds, the writes and read-backs: a generous but finite time.
         let deadline = device
             .spec
@@ -511,6 +523,10 @@ impl Service {
             }
             Ok(Err(ExecuteError::Plan(source))) => {
                 return Err(CommandError::Plan { device: id, source });
+            }
+            Ok(Err(ExecuteError::Mismatch(source))) => {
+                tracing::warn!(device = %id, error = %source, "command refused: the device failed its map's checks");
+                return Err(CommandError::Mismatch { device: id, source });
             }
             Ok(Err(ExecuteError::Write {
                 register,
@@ -622,6 +638,15 @@ pub enum CommandError {
         /// Why.
         #[source]
         source: modbus_core::PlanError,
+    },
+    /// The device failed a check of its map, so nothing was written.
+    #[error("nothing was written to `{device}`: it failed its map's checks")]
+    Mismatch {
+        /// The device id.
+        device: String,
+        /// The check that failed.
+        #[source]
+        source: device_maps::Mismatch,
     },
     /// The device failed a write.
     #[error("{request} for `{register}` of `{device}` failed ({done} earlier write(s) were sent)")]

@@ -15,7 +15,7 @@ use crate::model::AddressBase;
 use crate::model::{
     Access, Action, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
     HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
-    Scale, Source, Step, Transport, UnitRef, WriteRule,
+    Scale, Source, Step, Transport, UnitRef, Valid, WriteRule,
 };
 use crate::raw::RawAddressBase;
 use crate::raw::{
@@ -24,6 +24,7 @@ use crate::raw::{
 };
 
 mod action;
+mod checks;
 mod connection;
 mod derived;
 mod references;
@@ -389,6 +390,7 @@ impl Checker<'_> {
         let derived = self.derived(&raw.derived, &registers)?;
         self.output_keys(&registers, &derived)?;
         let output = self.output(raw.output.as_ref())?;
+        let checks = self.checks(&raw.checks, &registers)?;
 
         Ok(DeviceMap {
             id: id.to_owned(),
@@ -403,6 +405,7 @@ impl Checker<'_> {
             actions,
             derived,
             output,
+            checks,
         })
     }
 }

@@ -320,6 +320,33 @@ impl Checker<'_> {
             }
             sentinels.push(sentinel);
         }
+        let valid = match r.valid {
+            None => None,
+            Some(v) => {
+                let numeric = register_type.data_type().is_some_and(|d| d.is_numeric());
+                let bad = |problem: String| {
+                    self.at(
+                        &p("valid"),
+                        name,
+                        problem,
+                        Some("`{min: N, max: N}` (either or both) on a numeric register"),
+                    )
+                };
+                if !numeric {
+                    return Err(bad(format!("a {register_type} register has no numeric range")));
+                }
+                match (v.min, v.max) {
+                    (None, None) => return Err(bad("`valid` gives neither `min` nor `max`".into())),
+                    (Some(lo), Some(hi)) if lo > hi => {
+                        return Err(bad(format!("`min` {lo} is above `max` {hi}")));
+                    }
+                    (lo, hi) if lo.is_some_and(|x| !x.is_finite()) || hi.is_some_and(|x| !x.is_finite()) => {
+                        return Err(bad("the bounds must be finite numbers".into()));
+                    }
+                    (min, max) => Some(Valid { min, max }),
+                }
+            }
+        };
         // Format.
         let format = match r.format.as_deref() {
             None => None,
@@ -466,6 +493,7 @@ impl Checker<'_> {
             text_enumeration,
             flags,
             sentinels,
+            valid,
             format,
             kind,
             access,

@@ -41,6 +41,13 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
                 .with_context(|| Usage(format!("cannot write {}", target.map.id)))?,
         )
     };
+    let set_plan = set_plan.map(|plan| {
+        if target.verify {
+            plan
+        } else {
+            plan.without_verification()
+        }
+    });
     let mut device = Device::open(&mut target, args.simulated).await?;
     let map = Arc::clone(&target.map);
     let mut last_written: HashMap<String, Value> = HashMap::new();
@@ -72,6 +79,9 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
             () = &mut ctrl_c => break,
             _ = ticker.tick() => {
                 let snapshot = read_plan.execute(&mut device.io()).await;
+                // A device that stops matching its map (another device took its address) ends
+                // the poll: no value of it is printed.
+                crate::commands::read::check_device(&snapshot, &target)?;
                 let failure = failures(&snapshot, &target, read_plan.requests().len());
                 let (snapshot, stale) = service::with_stale(snapshot, &mut last_good);
                 let mut text = render(&snapshot, &stale, &map, args.format, &options);

@@ -17,6 +17,7 @@ pub async fn run(env: &Env, args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&target, &args.registers)?;
     let device = Device::open(&mut target, args.simulated).await?;
     let snapshot = plan.execute(&mut device.io()).await;
+    check_device(&snapshot, &target)?;
     let options = render_options(&target, args.nested);
     let text = outputs::render(
         &snapshot,
@@ -50,8 +51,17 @@ pub fn plan(target: &Target, names: &[String]) -> anyhow::Result<ReadPlan> {
         .with_context(|| Usage(format!("cannot read {}", target.map.id)))?;
     target
         .map
-        .plan_read(&selection, &target.units)
+        .plan_read_with(&selection, &target.units, target.verify)
         .with_context(|| Usage(format!("cannot plan a read of {}", target.map.id)))
+}
+
+/// A device that failed its map's checks is an error, and none of its values are printed.
+pub fn check_device(snapshot: &Snapshot, target: &Target) -> anyhow::Result<()> {
+    match &snapshot.mismatch {
+        Some(mismatch) => Err(anyhow::Error::new(mismatch.clone())
+            .context(format!("refusing to show values read from {target}"))),
+        None => Ok(()),
+    }
 }
 
 pub fn render_options(target: &Target, nested: bool) -> outputs::Options {

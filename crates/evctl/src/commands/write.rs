@@ -57,9 +57,23 @@ async fn execute(
         for note in &resolved.unchecked {
             let _ = writeln!(out, "  not checked without the device: {note}");
         }
+        if target.verify && plan.verifies() {
+            let _ = writeln!(
+                out,
+                "  not checked without the device: the map's {} check(s) that it is a {} {}",
+                target.map.checks.len(),
+                target.map.manufacturer,
+                target.map.model
+            );
+        }
         crate::commands::print(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let plan = if target.verify {
+        plan
+    } else {
+        plan.without_verification()
+    };
     let device = Device::open(&mut target, simulated).await?;
     let report = match plan.execute(&mut device.io()).await {
         Ok(report) => report,
@@ -70,6 +84,10 @@ async fn execute(
         Err(ExecuteError::Plan(err)) => {
             return Err(anyhow::Error::new(err)
                 .context(Usage(format!("cannot plan the checks for {target}"))));
+        }
+        Err(ExecuteError::Mismatch(mismatch)) => {
+            return Err(anyhow::Error::new(mismatch)
+                .context(format!("nothing was written to {target}")));
         }
         Err(err @ ExecuteError::Write { .. }) => {
             return Err(anyhow::Error::new(err).context(format!("cannot write to {target}")));

@@ -1,0 +1,141 @@
+//! `checks:`: each names a readable register and exactly one expectation that fits its type.
+
+use super::*;
+use crate::check::{Check as MapCheck, Expect, Expected};
+use crate::raw::RawCheck;
+
+const CHECK_ALLOWED: &str = "exactly one of `equals: V`, `one_of: [V, ...]`, `matches: PATTERN` (text; `*` and `?`), or `min:`/`max:` (numbers)";
+
+impl Checker<'_> {
+    pub(super) fn checks(
+        &self,
+        raw: &[RawCheck],
+        registers: &[Register],
+    ) -> Check<Vec<MapCheck>> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, c)| self.check(i, c, registers))
+            .collect()
+    }
+
+    fn check(&self, i: usize, c: &RawCheck, registers: &[Register]) -> Check<MapCheck> {
+        let path = |key: &str| format!("checks.{i}.{key}");
+        let r = self.readable_register(
+            registers,
+            &c.register,
+            &path("register"),
+            None,
+            "the check",
+        )?;
+        let item = Some(r.name.as_str());
+        let text = r
+            .register_type
+            .data_type()
+            .is_some_and(|d| !d.is_numeric());
+        let given = [
+            c.equals.is_some(),
+            c.one_of.is_some(),
+            c.matches.is_some(),
+            c.min.is_some() || c.max.is_some(),
+        ]
+        .iter()
+        .filter(|&&g| g)
+        .count();
+        if given != 1 {
+            let problem = if given == 0 {
+                "the check says nothing the register must hold".to_owned()
+            } else {
+                "the check gives more than one expectation".to_owned()
+            };
+            return Err(self.at(&format!("checks.{i}"), item, problem, Some(CHECK_ALLOWED)));
+        }
+        let expected = |v: &serde_yaml::Value, at: &str| -> Check<Expected> {
+            match (v, text) {
+                (serde_yaml::Value::String(s), true) => Ok(Expected::Text(s.clone())),
+                (serde_yaml::Value::Number(n), false) => match n.as_f64() {
+                    Some(x) if x.is_finite() => Ok(Expected::Number(x)),
+                    _ => Err(self.at(at, item, format!("{n} is not a usable number"), None)),
+                },
+                // A register with text labels is still compared by its number.
+                (other, true) => Err(self.at(
+                    at,
+                    item,
+                    format!(
+                        "`{}` is text ({}), so the check compares with text, not {}",
+                        r.name,
+                        r.register_type,
+                        show(other)
+                    ),
+                    Some("a quoted string, e.g. \"SunS\""),
+                )),
+                (other, false) => Err(self.at(
+                    at,
+                    item,
+                    format!(
+                        "`{}` is a number ({}), so the check compares with a number, not {}",
+                        r.name,
+                        r.register_type,
+                        show(other)
+                    ),
+                    Some("a number as the register decodes it (after its scale), e.g. 103"),
+                )),
+            }
+        };
+        let expect = if let Some(v) = &c.equals {
+            Expect::Equals(expected(v, &path("equals"))?)
+        } else if let Some(vs) = &c.one_of {
+            if vs.is_empty() {
+                return Err(self.at(
+                    &path("one_of"),
+                    item,
+                    "`one_of` lists no value",
+                    None,
+                ));
+            }
+            Expect::OneOf(
+                vs.iter()
+                    .enumerate()
+                    .map(|(k, v)| expected(v, &format!("checks.{i}.one_of.{k}")))
+                    .collect::<Check<Vec<_>>>()?,
+            )
+        } else if let Some(p) = &c.matches {
+            if !text {
+                return Err(self.at(
+                    &path("matches"),
+                    item,
+                    format!("`{}` is a number; a pattern matches text", r.name),
+                    Some("`equals`, `one_of` or `min`/`max` for a number"),
+                ));
+            }
+            Expect::Matches(p.clone())
+        } else {
+            if text {
+                return Err(self.at(
+                    &path(if c.min.is_some() { "min" } else { "max" }),
+                    item,
+                    format!("`{}` is text; a range bounds a number", r.name),
+                    Some("`equals`, `one_of` or `matches` for text"),
+                ));
+            }
+            if let (Some(lo), Some(hi)) = (c.min, c.max)
+                && lo > hi
+            {
+                return Err(self.at(
+                    &path("min"),
+                    item,
+                    format!("`min` {lo} is above `max` {hi}"),
+                    None,
+                ));
+            }
+            Expect::Range {
+                min: c.min,
+                max: c.max,
+            }
+        };
+        Ok(MapCheck {
+            register: r.name.clone(),
+            expect,
+            why: c.why.clone(),
+        })
+    }
+}
