@@ -85,7 +85,7 @@ pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
     Access, Action, AddressBase, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
     HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
-    Scale, Source, Step, Transport, Valid, UnitRef, WriteRule,
+    Scale, Source, Step, Transport, UnitRef, Valid, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

@@ -64,21 +64,35 @@ pub struct RawCheck {
     pub register: String,
     /// The one value it must hold: a number, or text for a text register.
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::check_value"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::check_value")
+    )]
     pub equals: Option<serde_yaml::Value>,
     /// The values it may hold.
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::check_values"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::check_values")
+    )]
     pub one_of: Option<Vec<serde_yaml::Value>>,
     /// A pattern text must match: `*` any run of characters, `?` one character.
     #[serde(default)]
     pub matches: Option<String>,
     /// The lowest value allowed (inclusive).
     #[serde(default)]
-    pub min: Option<f64>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::check_bound")
+    )]
+    pub min: Option<serde_yaml::Value>,
     /// The highest value allowed (inclusive).
     #[serde(default)]
-    pub max: Option<f64>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::check_bound")
+    )]
+    pub max: Option<serde_yaml::Value>,
     /// Why the check holds for this device, shown when it fails (e.g. `SunSpec marker`).
     #[serde(default)]
     pub why: Option<String>,

@@ -135,3 +135,10 @@ pub(crate) fn check_values(_: &mut SchemaGenerator) -> Schema {
         "items": {"type": ["number", "string"]}
     })
 }
+
+pub(crate) fn check_bound(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "A bound (inclusive) of the value as the register decodes it: a number, also hexadecimal such as 0x2000.",
+        "type": "number"
+    })
+}

@@ -7,11 +7,7 @@ use crate::raw::RawCheck;
 const CHECK_ALLOWED: &str = "exactly one of `equals: V`, `one_of: [V, ...]`, `matches: PATTERN` (text; `*` and `?`), or `min:`/`max:` (numbers)";
 
 impl Checker<'_> {
-    pub(super) fn checks(
-        &self,
-        raw: &[RawCheck],
-        registers: &[Register],
-    ) -> Check<Vec<MapCheck>> {
+    pub(super) fn checks(&self, raw: &[RawCheck], registers: &[Register]) -> Check<Vec<MapCheck>> {
         raw.iter()
             .enumerate()
             .map(|(i, c)| self.check(i, c, registers))
@@ -20,18 +16,10 @@ impl Checker<'_> {
 
     fn check(&self, i: usize, c: &RawCheck, registers: &[Register]) -> Check<MapCheck> {
         let path = |key: &str| format!("checks.{i}.{key}");
-        let r = self.readable_register(
-            registers,
-            &c.register,
-            &path("register"),
-            None,
-            "the check",
-        )?;
+        let r =
+            self.readable_register(registers, &c.register, &path("register"), None, "the check")?;
         let item = Some(r.name.as_str());
-        let text = r
-            .register_type
-            .data_type()
-            .is_some_and(|d| !d.is_numeric());
+        let text = r.register_type.data_type().is_some_and(|d| !d.is_numeric());
         let given = [
             c.equals.is_some(),
             c.one_of.is_some(),
@@ -85,12 +73,7 @@ impl Checker<'_> {
             Expect::Equals(expected(v, &path("equals"))?)
         } else if let Some(vs) = &c.one_of {
             if vs.is_empty() {
-                return Err(self.at(
-                    &path("one_of"),
-                    item,
-                    "`one_of` lists no value",
-                    None,
-                ));
+                return Err(self.at(&path("one_of"), item, "`one_of` lists no value", None));
             }
             Expect::OneOf(
                 vs.iter()
@@ -109,6 +92,23 @@ impl Checker<'_> {
             }
             Expect::Matches(p.clone())
         } else {
+            let bound = |v: &Option<serde_yaml::Value>, key: &str| -> Check<Option<f64>> {
+                match v {
+                    None => Ok(None),
+                    Some(serde_yaml::Value::Number(n))
+                        if n.as_f64().is_some_and(f64::is_finite) =>
+                    {
+                        Ok(n.as_f64())
+                    }
+                    Some(other) => Err(self.at(
+                        &path(key),
+                        item,
+                        format!("`{key}` is {}, not a number", show(other)),
+                        Some("a number, e.g. 45 or 0x2000"),
+                    )),
+                }
+            };
+            let (min, max) = (bound(&c.min, "min")?, bound(&c.max, "max")?);
             if text {
                 return Err(self.at(
                     &path(if c.min.is_some() { "min" } else { "max" }),
@@ -117,7 +117,7 @@ impl Checker<'_> {
                     Some("`equals`, `one_of` or `matches` for text"),
                 ));
             }
-            if let (Some(lo), Some(hi)) = (c.min, c.max)
+            if let (Some(lo), Some(hi)) = (min, max)
                 && lo > hi
             {
                 return Err(self.at(
@@ -127,10 +127,7 @@ impl Checker<'_> {
                     None,
                 ));
             }
-            Expect::Range {
-                min: c.min,
-                max: c.max,
-            }
+            Expect::Range { min, max }
         };
         Ok(MapCheck {
             register: r.name.clone(),

@@ -333,14 +333,21 @@ impl Checker<'_> {
                     )
                 };
                 if !numeric {
-                    return Err(bad(format!("a {register_type} register has no numeric range")));
+                    return Err(bad(format!(
+                        "a {register_type} register has no numeric range"
+                    )));
                 }
                 match (v.min, v.max) {
-                    (None, None) => return Err(bad("`valid` gives neither `min` nor `max`".into())),
+                    (None, None) => {
+                        return Err(bad("`valid` gives neither `min` nor `max`".into()));
+                    }
                     (Some(lo), Some(hi)) if lo > hi => {
                         return Err(bad(format!("`min` {lo} is above `max` {hi}")));
                     }
-                    (lo, hi) if lo.is_some_and(|x| !x.is_finite()) || hi.is_some_and(|x| !x.is_finite()) => {
+                    (lo, hi)
+                        if lo.is_some_and(|x| !x.is_finite())
+                            || hi.is_some_and(|x| !x.is_finite()) =>
+                    {
                         return Err(bad("the bounds must be finite numbers".into()));
                     }
                     (min, max) => Some(Valid { min, max }),

@@ -86,8 +86,9 @@ async fn execute(
                 .context(Usage(format!("cannot plan the checks for {target}"))));
         }
         Err(ExecuteError::Mismatch(mismatch)) => {
-            return Err(anyhow::Error::new(mismatch)
-                .context(format!("nothing was written to {target}")));
+            return Err(
+                anyhow::Error::new(mismatch).context(format!("nothing was written to {target}"))
+            );
         }
         Err(err @ ExecuteError::Write { .. }) => {
             return Err(anyhow::Error::new(err).context(format!("cannot write to {target}")));
