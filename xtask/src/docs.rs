@@ -93,6 +93,7 @@ fn page(map: &DeviceMap) -> String {
         id = map.id
     );
     connection(&mut out, map);
+    checks(&mut out, map);
     registers(&mut out, map);
     derived(&mut out, map);
     enumerations(&mut out, map);
@@ -152,6 +153,31 @@ fn connection(out: &mut String, map: &DeviceMap) {
     row("connections allowed", c.max_connections.to_string());
     if let Some(idle) = c.idle_timeout {
         row("idle connection closed after", duration(idle));
+    }
+    out.push('\n');
+}
+
+fn checks(out: &mut String, map: &DeviceMap) {
+    if map.checks.is_empty() {
+        return;
+    }
+    out.push_str(
+        "## Checks\n\nRead with every read and before every write; a device that fails one shows no \
+         value and gets no write (`--no-verify` skips them).\n\n| register | where | must be | why |\n|---|---|---|---|\n",
+    );
+    for c in &map.checks {
+        let place = map
+            .register(&c.register)
+            .map(|r| map.describe_location(r))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            c.register,
+            cell(&place),
+            cell(&c.expect.to_string()),
+            cell(c.why.as_deref().unwrap_or(""))
+        );
     }
     out.push('\n');
 }

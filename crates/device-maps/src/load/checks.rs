@@ -49,8 +49,7 @@ impl Checker<'_> {
                     at,
                     item,
                     format!(
-                        "`{}` is text ({}), so the check compares with text, not {}",
-                        r.name,
+                        "the register is text ({}), so the check compares with text, not {}",
                         r.register_type,
                         show(other)
                     ),
@@ -60,8 +59,7 @@ impl Checker<'_> {
                     at,
                     item,
                     format!(
-                        "`{}` is a number ({}), so the check compares with a number, not {}",
-                        r.name,
+                        "the register is a number ({}), so the check compares with a number, not {}",
                         r.register_type,
                         show(other)
                     ),
@@ -86,7 +84,7 @@ impl Checker<'_> {
                 return Err(self.at(
                     &path("matches"),
                     item,
-                    format!("`{}` is a number; a pattern matches text", r.name),
+                    "the register is a number; a pattern matches text",
                     Some("`equals`, `one_of` or `min`/`max` for a number"),
                 ));
             }
@@ -113,7 +111,7 @@ impl Checker<'_> {
                 return Err(self.at(
                     &path(if c.min.is_some() { "min" } else { "max" }),
                     item,
-                    format!("`{}` is text; a range bounds a number", r.name),
+                    "the register is text; a range bounds a number",
                     Some("`equals`, `one_of` or `matches` for text"),
                 ));
             }
