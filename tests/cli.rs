@@ -11,6 +11,7 @@
 mod util;
 
 mod faults;
+mod identify;
 mod maps;
 mod network;
 mod new_meter;

@@ -103,6 +103,24 @@ impl DeviceMap {
         Ok((0..chosen.len()).filter(|&i| chosen[i]).collect())
     }
 
+    /// The first of the map's checks that the values `value_of` gives (by register name) fail.
+    pub fn first_mismatch(
+        &self,
+        value_of: impl Fn(&str) -> Result<Value, Missing>,
+    ) -> Option<Mismatch> {
+        self.checks.iter().find_map(|check| {
+            let found = value_of(&check.register);
+            let holds = found.as_ref().is_ok_and(|v| check.expect.holds(v));
+            (!holds).then(|| {
+                let location = self
+                    .register(&check.register)
+                    .map(|r| self.describe_location(r))
+                    .unwrap_or_default();
+                Mismatch::new(&self.id, check, location, &found)
+            })
+        })
+    }
+
     /// The request limits of this map for modbus-core's planner.
     pub fn limits(&self) -> Limits {
         let c = &self.connection;
@@ -376,29 +394,43 @@ impl ReadPlan {
             values.push((name, value, read_at));
         }
         let mismatch = if self.verify {
-            self.map.checks.iter().find_map(|check| {
-                let found = values
+            self.map.first_mismatch(|name| {
+                values
                     .iter()
-                    .find(|(n, _, _)| *n == check.register)
+                    .find(|(n, _, _)| *n == name)
                     .map(|(_, v, _)| v.clone())
-                    .unwrap_or(Err(Missing::NotRead));
-                let holds = found.as_ref().is_ok_and(|v| check.expect.holds(v));
-                (!holds).then(|| {
-                    let location = self
-                        .map
-                        .register(&check.register)
-                        .map(|r| self.map.describe_location(r))
-                        .unwrap_or_default();
-                    Mismatch::new(&self.map.id, check, location, &found)
-                })
+                    .unwrap_or(Err(Missing::NotRead))
             })
         } else {
             None
         };
-        if let Some(m) = &mismatch {
+        // A check register whose request failed is not evidence of another device (the network
+        // failed, or the device refused that request): the check is inconclusive, nothing read
+        // with it is trusted, and the failure stays what the snapshot reports.
+        let inconclusive = mismatch.as_ref().is_some_and(|m| {
+            values
+                .iter()
+                .any(|(n, v, _)| *n == m.register && matches!(v, Err(Missing::ReadFailed(_))))
+        });
+        let mismatch = if inconclusive { None } else { mismatch };
+        if inconclusive || mismatch.is_some() {
+            let register = self
+                .map
+                .first_mismatch(|name| {
+                    values
+                        .iter()
+                        .find(|(n, _, _)| *n == name)
+                        .map(|(_, v, _)| v.clone())
+                        .unwrap_or(Err(Missing::NotRead))
+                })
+                .map(|m| m.register)
+                .unwrap_or_default();
             for reading in &mut readings {
+                if inconclusive && matches!(reading.value, Err(Missing::ReadFailed(_))) {
+                    continue;
+                }
                 reading.value = Err(Missing::Unverified {
-                    register: m.register.clone(),
+                    register: register.clone(),
                 });
                 reading.label = None;
                 reading.flags.clear();
@@ -540,7 +572,8 @@ pub enum Missing {
         /// The valid range.
         valid: String,
     },
-    /// Withheld: the device failed the map's check of `register`, so no value is trusted.
+    /// Withheld: the map's check of `register` failed, or its request failed, so no value of
+    /// the read is trusted.
     Unverified {
         /// The register whose check failed.
         register: String,
@@ -567,7 +600,7 @@ impl fmt::Display for Missing {
             }
             Missing::Unverified { register } => write!(
                 f,
-                "withheld: the device failed the map's check of `{register}`"
+                "withheld: the device is not verified (the map's check of `{register}` failed or could not be read)"
             ),
             Missing::ScaleFactor { register, reason } => {
                 write!(f, "scale factor `{register}` unusable: {reason}")
@@ -701,7 +734,8 @@ pub struct Snapshot {
     /// Requests sent.
     pub requests: usize,
     /// The map's check the device failed, when the read verified; then every reading is
-    /// [`Missing::Unverified`].
+    /// [`Missing::Unverified`]. A check whose request failed is no mismatch: the readings of
+    /// that request keep their failure and every other reading is withheld.
     pub mismatch: Option<Mismatch>,
 }
 

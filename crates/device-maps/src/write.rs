@@ -303,6 +303,15 @@ pub enum ExecuteError<E: std::error::Error + 'static> {
     /// The device failed a check of its map; nothing was written.
     #[error("nothing was written: {0}")]
     Mismatch(#[source] Mismatch),
+    /// A check of the map could not be read, so the device is not verified; nothing was written.
+    #[error("nothing was written: the map's check of `{register}` could not be read")]
+    Unverified {
+        /// The register checked.
+        register: String,
+        /// Why the read failed.
+        #[source]
+        source: crate::read::ReadFailure,
+    },
     /// A write request failed; the writes before it were sent.
     #[error("{request} for `{register}` failed ({done} earlier write(s) were sent)")]
     Write {
@@ -677,14 +686,36 @@ impl WritePlan {
         let context = if needs.is_empty() && !verify {
             None
         } else {
-            let selection: Vec<usize> = needs
+            let mut selection: Vec<usize> = needs
                 .iter()
                 .filter_map(|n| self.map.register_index(n))
                 .collect();
+            if verify {
+                // Reported, so a check whose request failed is seen (and refuses the write).
+                for check in &self.map.checks {
+                    if let Some(i) = self.map.register_index(&check.register)
+                        && !selection.contains(&i)
+                    {
+                        selection.push(i);
+                    }
+                }
+            }
             let plan = self.map.plan_read_with(&selection, &self.units, verify)?;
             let snapshot = plan.execute(io).await;
             if let Some(mismatch) = &snapshot.mismatch {
                 return Err(ExecuteError::Mismatch(mismatch.clone()));
+            }
+            if verify {
+                for check in &self.map.checks {
+                    if let Some(Err(Missing::ReadFailed(source))) =
+                        snapshot.get(&check.register).map(|r| &r.value)
+                    {
+                        return Err(ExecuteError::Unverified {
+                            register: check.register.clone(),
+                            source: Arc::clone(source),
+                        });
+                    }
+                }
             }
             Some(snapshot)
         };

@@ -66,6 +66,8 @@ pub enum Command {
     Poll(PollArgs),
     /// Serve a map as a simulated device (Modbus TCP, or the GivEnergy dongle framing)
     Simulate(SimulateArgs),
+    /// Find which device map fits a device, from the maps' checks
+    Identify(IdentifyArgs),
     /// EVSEMaster chargers over UDP: discover, log in, watch, configure, start, stop
     Em(crate::em::EmArgs),
     /// Poll every device of the site config; serve HTTP, Prometheus, InfluxDB and MQTT
@@ -74,6 +76,43 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write one page per command into a folder
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IdentifyArgs {
+    /// Host name or IP address of the device
+    #[arg(long, short = 'H', value_name = "HOST", value_parser = parse_host)]
+    pub host: String,
+
+    /// TCP port (default: 502, or 8899 for the GivEnergy dongle)
+    #[arg(long, short = 'p', value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Unit id to try every map's main unit at (default: each map's own)
+    #[arg(long, short = 'u', value_name = "N")]
+    pub unit: Option<u8>,
+
+    /// How the device is reached; only maps of this transport are candidates
+    #[arg(long, value_enum, default_value_t = IdentifyTransport::ModbusTcp)]
+    pub transport: IdentifyTransport,
+
+    /// Time allowed for each request; a unit that times out is not asked again
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, default_value = "1s")]
+    pub timeout: Duration,
+
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdentifyTransport {
+    /// Modbus TCP
+    ModbusTcp,
+    /// Modbus RTU frames through a transparent TCP gateway
+    RtuOverTcp,
+    /// The GivEnergy Wi-Fi/Ethernet dongle
+    GivenergyDongle,
 }
 
 #[derive(Debug, Args)]

@@ -124,9 +124,9 @@ impl From<CommandError> for ApiError {
                 CommandError::Invalid { .. } | CommandError::Empty { .. } => {
                     StatusCode::BAD_REQUEST
                 }
-                CommandError::Device { .. } | CommandError::Mismatch { .. } => {
-                    StatusCode::BAD_GATEWAY
-                }
+                CommandError::Device { .. }
+                | CommandError::Mismatch { .. }
+                | CommandError::Unverified { .. } => StatusCode::BAD_GATEWAY,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             }
         };

@@ -223,8 +223,8 @@ async fn poll_once(
     failures
 }
 
-/// Replaces readings whose request failed by the last value read (which keeps its own
-/// `read_at`), and names them.
+/// Replaces readings whose request failed, or that were withheld because the map's check
+/// could not be read, by the last value read (which keeps its own `read_at`), and names them.
 pub fn with_stale(
     mut snapshot: Snapshot,
     last_good: &mut HashMap<String, Reading>,
@@ -235,7 +235,7 @@ pub fn with_stale(
             Ok(_) => {
                 last_good.insert(reading.name.clone(), reading.clone());
             }
-            Err(Missing::ReadFailed(_)) => {
+            Err(Missing::ReadFailed(_) | Missing::Unverified { .. }) => {
                 if let Some(previous) = last_good.get(&reading.name) {
                     stale.push(reading.name.clone());
                     *reading = previous.clone();

@@ -524,9 +524,19 @@ impl Service {
             Ok(Err(ExecuteError::Plan(source))) => {
                 return Err(CommandError::Plan { device: id, source });
             }
+            Ok(Err(ExecuteError::Unverified { register, source })) => {
+                return Err(CommandError::Unverified {
+                    device: id,
+                    register,
+                    source,
+                });
+            }
             Ok(Err(ExecuteError::Mismatch(source))) => {
                 tracing::warn!(device = %id, error = %source, "command refused: the device failed its map's checks");
-                return Err(CommandError::Mismatch { device: id, source });
+                return Err(CommandError::Mismatch {
+                    device: id,
+                    source: Box::new(source),
+                });
             }
             Ok(Err(ExecuteError::Write {
                 register,
@@ -646,7 +656,18 @@ pub enum CommandError {
         device: String,
         /// The check that failed.
         #[source]
-        source: device_maps::Mismatch,
+        source: Box<device_maps::Mismatch>,
+    },
+    /// A check of the map could not be read, so nothing was written.
+    #[error("nothing was written to `{device}`: the map's check of `{register}` could not be read")]
+    Unverified {
+        /// The device id.
+        device: String,
+        /// The register checked.
+        register: String,
+        /// Why the read failed.
+        #[source]
+        source: device_maps::ReadFailure,
     },
     /// The device failed a write.
     #[error("{request} for `{register}` of `{device}` failed ({done} earlier write(s) were sent)")]

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod describe;
+pub mod identify;
 pub mod list;
 pub mod poll;
 pub mod read;
@@ -35,6 +36,7 @@ pub async fn run_async(global: GlobalArgs, command: Command) -> anyhow::Result<E
         Command::Call(args) => write::call(&env, &args).await,
         Command::Poll(args) => poll::run(&env, &args).await,
         Command::Simulate(args) => simulate::run(&env, &args).await,
+        Command::Identify(args) => identify::run(&env, &args).await,
         Command::Em(_) | Command::Completions(_) | Command::Man(_) | Command::Serve(_) => {
             Ok(ExitCode::SUCCESS)
         }

@@ -80,8 +80,12 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
             _ = ticker.tick() => {
                 let snapshot = read_plan.execute(&mut device.io()).await;
                 // A device that stops matching its map (another device took its address) ends
-                // the poll: no value of it is printed.
-                crate::commands::read::check_device(&snapshot, &target)?;
+                // the poll: no value of it is printed. A check whose request failed withholds
+                // this read's values (shown stale, from the last verified read) and goes on.
+                if let Some(mismatch) = &snapshot.mismatch {
+                    return Err(anyhow::Error::new(mismatch.clone())
+                        .context(format!("refusing to show values read from {target}")));
+                }
                 let failure = failures(&snapshot, &target, read_plan.requests().len());
                 let (snapshot, stale) = service::with_stale(snapshot, &mut last_good);
                 let mut text = render(&snapshot, &stale, &map, args.format, &options);

@@ -56,12 +56,33 @@ pub fn plan(target: &Target, names: &[String]) -> anyhow::Result<ReadPlan> {
 }
 
 /// A device that failed its map's checks is an error, and none of its values are printed.
+/// A read whose check could not be done (its request failed while others were answered) is
+/// an error too: what was read cannot be trusted.
 pub fn check_device(snapshot: &Snapshot, target: &Target) -> anyhow::Result<()> {
-    match &snapshot.mismatch {
-        Some(mismatch) => Err(anyhow::Error::new(mismatch.clone())
-            .context(format!("refusing to show values read from {target}"))),
-        None => Ok(()),
+    if let Some(mismatch) = &snapshot.mismatch {
+        return Err(anyhow::Error::new(mismatch.clone())
+            .context(format!("refusing to show values read from {target}")));
     }
+    let unverified = snapshot.readings.iter().find_map(|r| match &r.value {
+        Err(Missing::Unverified { register }) => Some(register.clone()),
+        _ => None,
+    });
+    let Some(register) = unverified else {
+        return Ok(());
+    };
+    let cause = snapshot.readings.iter().find_map(|r| match &r.value {
+        Err(Missing::ReadFailed(err)) => Some(Arc::clone(err)),
+        _ => None,
+    });
+    let top = format!(
+        "cannot check that {target} is a {} {}: the request carrying `{register}` failed, so no \
+         value read from it is shown",
+        target.map.manufacturer, target.map.model
+    );
+    Err(match cause {
+        Some(err) => anyhow::Error::new(SharedError(err)).context(top),
+        None => anyhow::anyhow!(top),
+    })
 }
 
 pub fn render_options(target: &Target, nested: bool) -> outputs::Options {

@@ -58,12 +58,16 @@ async fn execute(
             let _ = writeln!(out, "  not checked without the device: {note}");
         }
         if target.verify && plan.verifies() {
+            let registers: Vec<&str> = target
+                .map
+                .checks
+                .iter()
+                .map(|c| c.register.as_str())
+                .collect();
             let _ = writeln!(
                 out,
-                "  not checked without the device: the map's {} check(s) that it is a {} {}",
-                target.map.checks.len(),
-                target.map.manufacturer,
-                target.map.model
+                "  not checked without the device: the map's checks of the device ({})",
+                registers.join(", ")
             );
         }
         crate::commands::print(&out)?;
@@ -89,6 +93,9 @@ async fn execute(
             return Err(
                 anyhow::Error::new(mismatch).context(format!("nothing was written to {target}"))
             );
+        }
+        Err(err @ ExecuteError::Unverified { .. }) => {
+            return Err(anyhow::Error::new(err).context(format!("cannot write to {target}")));
         }
         Err(err @ ExecuteError::Write { .. }) => {
             return Err(anyhow::Error::new(err).context(format!("cannot write to {target}")));
