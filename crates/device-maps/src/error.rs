@@ -52,6 +52,16 @@ pub enum MapError {
         /// What is allowed instead.
         allowed: Option<String>,
     },
+    /// Several mistakes, each with its own file, line and column, in file order.
+    #[error("{file}: {} mistakes{}:{}", errors.len() + omitted, Omitted(*omitted), List(errors))]
+    Several {
+        /// The file (or name of the text).
+        file: String,
+        /// The mistakes reported, at most the cap.
+        errors: Vec<MapError>,
+        /// Mistakes found beyond the cap.
+        omitted: usize,
+    },
     /// The file name cannot be a map id.
     #[error("{}: `{id}` is not a usable map id (use lower-case letters, digits and `-`, as in `my-meter.yaml`)", path.display())]
     BadId {
@@ -63,12 +73,39 @@ pub enum MapError {
 }
 
 impl MapError {
+    /// One error for the mistakes found in `file`: the mistake itself when there is one, else
+    /// [`MapError::Several`] with the first `cap` of them in file order.
+    pub(crate) fn several(file: &str, mut errors: Vec<MapError>, cap: usize) -> MapError {
+        errors.sort_by_key(|e| e.location().unwrap_or((usize::MAX, 0)));
+        if errors.len() == 1
+            && let Some(only) = errors.pop()
+        {
+            return only;
+        }
+        let omitted = errors.len().saturating_sub(cap);
+        errors.truncate(cap);
+        MapError::Several {
+            file: file.to_owned(),
+            errors,
+            omitted,
+        }
+    }
+
+    /// Every mistake: the several of [`MapError::Several`], or this one.
+    pub fn mistakes(&self) -> Vec<&MapError> {
+        match self {
+            MapError::Several { errors, .. } => errors.iter().collect(),
+            other => vec![other],
+        }
+    }
+
     /// The line and column the error points at, when it points into a file.
     pub fn location(&self) -> Option<(usize, usize)> {
         match self {
             MapError::Syntax { line, column, .. } | MapError::Invalid { line, column, .. } => {
                 Some((*line, *column))
             }
+            MapError::Several { errors, .. } => errors.first().and_then(MapError::location),
             MapError::Read { .. } | MapError::BadId { .. } => None,
         }
     }
@@ -77,6 +114,7 @@ impl MapError {
     pub fn register(&self) -> Option<&str> {
         match self {
             MapError::Invalid { register, .. } => register.as_deref(),
+            MapError::Several { errors, .. } => errors.first().and_then(MapError::register),
             _ => None,
         }
     }
@@ -91,6 +129,28 @@ impl fmt::Display for Context<'_> {
             Some(register) => write!(f, "register `{register}`: "),
             None => Ok(()),
         }
+    }
+}
+
+struct Omitted(usize);
+
+impl fmt::Display for Omitted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, " ({n} more not shown)"),
+        }
+    }
+}
+
+struct List<'a>(&'a [MapError]);
+
+impl fmt::Display for List<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
     }
 }
 

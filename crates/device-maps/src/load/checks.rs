@@ -7,14 +7,7 @@ use crate::raw::RawCheck;
 const CHECK_ALLOWED: &str = "exactly one of `equals: V`, `one_of: [V, ...]`, `matches: PATTERN` (text; `*` and `?`), or `min:`/`max:` (numbers)";
 
 impl Checker<'_> {
-    pub(super) fn checks(&self, raw: &[RawCheck], registers: &[Register]) -> Check<Vec<MapCheck>> {
-        raw.iter()
-            .enumerate()
-            .map(|(i, c)| self.check(i, c, registers))
-            .collect()
-    }
-
-    fn check(&self, i: usize, c: &RawCheck, registers: &[Register]) -> Check<MapCheck> {
+    pub(super) fn check(&self, i: usize, c: &RawCheck, registers: &[Register]) -> Check<MapCheck> {
         let path = |key: &str| format!("checks.{i}.{key}");
         let r =
             self.readable_register(registers, &c.register, &path("register"), None, "the check")?;

@@ -1,6 +1,7 @@
 //! From YAML text to a validated [`DeviceMap`]: strict parsing, then every semantic rule of
 //! `docs/map-format.md`, each failure pointing at the file, line and column at fault.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -120,7 +121,8 @@ pub(crate) fn parse(
         file,
         text,
         locations: OnceLock::new(),
-        prefixes: Vec::new(),
+        prefixes: RefCell::new(Vec::new()),
+        skipped: RefCell::new(Vec::new()),
     };
     let mut raw = raw;
     checker.expand(&mut raw)?;
@@ -206,8 +208,14 @@ struct Checker<'a> {
     locations: OnceLock<Locations>,
     /// The YAML path of each register, `registers.3` or `repeat.0.registers.2` for one
     /// expanded from a `repeat` block.
-    prefixes: Vec<String>,
+    prefixes: RefCell<Vec<String>>,
+    /// Registers already reported by a rule across registers, which its next run skips so the
+    /// mistakes of the others are found too.
+    skipped: RefCell<Vec<String>>,
 }
+
+/// The most mistakes one load reports; the rest are counted.
+pub(crate) const MAX_ERRORS: usize = 20;
 
 type Check<T> = Result<T, MapError>;
 
@@ -260,7 +268,7 @@ impl Checker<'_> {
 
     /// The YAML path of `key` of register `i`.
     fn rp(&self, i: usize, key: &str) -> String {
-        match self.prefixes.get(i) {
+        match self.prefixes.borrow().get(i) {
             Some(prefix) => format!("{prefix}.{key}"),
             None => format!("registers.{i}.{key}"),
         }
@@ -269,7 +277,7 @@ impl Checker<'_> {
     /// Appends the registers of every `repeat` block, once per unit role, to `raw.registers`,
     /// and records where each register was written.
     fn expand(&mut self, raw: &mut RawMap) -> Check<()> {
-        self.prefixes = (0..raw.registers.len())
+        *self.prefixes.get_mut() = (0..raw.registers.len())
             .map(|i| format!("registers.{i}"))
             .collect();
         let roles: Vec<&str> = raw
@@ -314,7 +322,9 @@ impl Checker<'_> {
                 }
                 for (j, template) in block.registers.iter().enumerate() {
                     expanded.push(instantiate(template, m + 1, role));
-                    self.prefixes.push(format!("repeat.{k}.registers.{j}"));
+                    self.prefixes
+                        .get_mut()
+                        .push(format!("repeat.{k}.registers.{j}"));
                 }
             }
         }
@@ -322,6 +332,34 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// Whether a rule across registers already reported register `name`.
+    fn skipped(&self, name: &str) -> bool {
+        self.skipped.borrow().iter().any(|n| n == name)
+    }
+
+    /// Runs a rule across registers until it passes, noting each mistake and skipping its
+    /// register on the next run, so every register's mistake is found, not only the first.
+    fn every_mistake(&self, errors: &mut Vec<MapError>, mut rule: impl FnMut() -> Check<()>) {
+        while errors.len() < MAX_ERRORS * 2 {
+            match rule() {
+                Ok(()) => return,
+                Err(e) => {
+                    let item = e.register().map(str::to_owned);
+                    errors.push(e);
+                    match item {
+                        Some(name) if !self.skipped(&name) => self.skipped.borrow_mut().push(name),
+                        _ => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every rule of the format, collecting mistakes instead of stopping at the first: each
+    /// register, heartbeat, action, derived value and check is judged on its own. A mistake
+    /// that leaves nothing to judge the rest against (the connection, the defaults, a `repeat`
+    /// block) stops the load at once. Rules across registers run when every register loaded;
+    /// mistakes that only repeat a broken register's name are left out.
     fn map(&self, id: &str, source: Source, raw: RawMap) -> Check<DeviceMap> {
         let connection = self.connection(&raw.connection)?;
         if raw.registers.is_empty() {
@@ -335,22 +373,24 @@ impl Checker<'_> {
             Some(u) => self.unit_ref(u, &connection, "defaults.unit_id", None)?,
             None => UnitRef::Role(connection.main_unit.clone()),
         };
+        let mut errors: Vec<MapError> = Vec::new();
 
         // Names first, so references can be checked in any order.
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, r) in raw.registers.iter().enumerate() {
             let path = self.rp(i, "name");
             if !valid_name(&r.name) {
-                return Err(self.at(
+                errors.push(self.at(
                     &path,
                     None,
                     format!("`{}` is not a usable register name", r.name),
                     Some("letters, digits and `_`, starting with a letter, e.g. `voltage_l1`"),
                 ));
+                continue;
             }
             if let Some(first) = names.insert(&r.name, i) {
                 let (line, _) = self.locations().value(&self.rp(first, "name"));
-                return Err(self.at(
+                errors.push(self.at(
                     &path,
                     Some(&r.name),
                     format!("the name is used twice (first at line {line})"),
@@ -359,38 +399,115 @@ impl Checker<'_> {
             }
         }
 
+        let names_ok = errors.is_empty();
         let mut registers = Vec::with_capacity(raw.registers.len());
+        // Registers that did not load, by index.
+        let mut broken: Vec<usize> = Vec::new();
         for (i, r) in raw.registers.iter().enumerate() {
-            registers.push(self.register(i, r, &connection, default_table, &default_unit)?);
+            match self.register(i, r, &connection, default_table, &default_unit) {
+                Ok(register) => registers.push(register),
+                Err(e) => {
+                    errors.push(e);
+                    broken.push(i);
+                }
+            }
         }
-        self.scale_references(&raw.registers, &mut registers)?;
-        self.bound_references(&raw.registers, &registers)?;
-        self.examples(&raw.registers, &mut registers)?;
-        self.overlaps(&registers)?;
-
-        let heartbeats = raw
-            .heartbeats
+        let broken_names: Vec<&str> = broken
             .iter()
-            .enumerate()
-            .map(|(i, h)| self.heartbeat(i, h, &registers))
-            .collect::<Check<Vec<_>>>()?;
-        let mut actions = Vec::new();
+            .map(|&i| raw.registers[i].name.as_str())
+            .collect();
+        // A later mistake that only names a register that did not load says nothing new.
+        let keep = |e: MapError, errors: &mut Vec<MapError>| {
+            let text = e.to_string();
+            if !broken_names
+                .iter()
+                .any(|name| text.contains(&format!("`{name}`")))
+            {
+                errors.push(e);
+            }
+        };
+        // The rules across registers judge the registers that loaded, each still pointing at
+        // its own place in the file.
+        let all_prefixes = self.prefixes.borrow().clone();
+        let loaded: Vec<RawRegister> = if broken.is_empty() {
+            raw.registers.clone()
+        } else {
+            let keep_index = |i: &usize| !broken.contains(i);
+            *self.prefixes.borrow_mut() = (0..raw.registers.len())
+                .filter(keep_index)
+                .filter_map(|i| all_prefixes.get(i).cloned())
+                .collect();
+            (0..raw.registers.len())
+                .filter(keep_index)
+                .map(|i| raw.registers[i].clone())
+                .collect()
+        };
+        let mut across = Vec::new();
+        self.every_mistake(&mut across, || {
+            self.scale_references(&loaded, &mut registers)
+        });
+        self.every_mistake(&mut across, || self.bound_references(&loaded, &registers));
+        self.every_mistake(&mut across, || self.examples(&loaded, &mut registers));
+        self.every_mistake(&mut across, || self.overlaps(&registers));
+        for e in across {
+            keep(e, &mut errors);
+        }
+        *self.prefixes.borrow_mut() = all_prefixes;
+
+        let mut heartbeats = Vec::new();
+        for (i, h) in raw.heartbeats.iter().enumerate() {
+            match self.heartbeat(i, h, &registers) {
+                Ok(h) => heartbeats.push(h),
+                Err(e) => keep(e, &mut errors),
+            }
+        }
+        let mut actions: Vec<Action> = Vec::new();
+        let mut action_names: Vec<&str> = Vec::new();
         for (name, action) in &raw.actions.0 {
-            if actions.iter().any(|a: &Action| a.name == *name) {
-                return Err(self.at_key(
+            if action_names.contains(&name.as_str()) {
+                errors.push(self.at_key(
                     &format!("actions.{name}"),
                     None,
                     format!("action `{name}` is declared twice"),
                     None,
                 ));
+                continue;
             }
-            actions.push(self.action(name, action, &registers)?);
+            action_names.push(name);
+            match self.action(name, action, &registers) {
+                Ok(a) => actions.push(a),
+                Err(e) => keep(e, &mut errors),
+            }
         }
 
-        let derived = self.derived(&raw.derived, &registers)?;
-        self.output_keys(&registers, &derived)?;
-        let output = self.output(raw.output.as_ref())?;
-        let checks = self.checks(&raw.checks, &registers)?;
+        let derived = match self.derived(&raw.derived, &registers) {
+            Ok(d) => d,
+            Err(e) => {
+                keep(e, &mut errors);
+                Vec::new()
+            }
+        };
+        // Keys repeat names: with a name used twice they would only say so again.
+        if names_ok && let Err(e) = self.output_keys(&registers, &derived) {
+            keep(e, &mut errors);
+        }
+        let output = match self.output(raw.output.as_ref()) {
+            Ok(o) => o,
+            Err(e) => {
+                errors.push(e);
+                Output::default()
+            }
+        };
+        let mut checks = Vec::new();
+        for (i, c) in raw.checks.iter().enumerate() {
+            match self.check(i, c, &registers) {
+                Ok(c) => checks.push(c),
+                Err(e) => keep(e, &mut errors),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(MapError::several(self.file, errors, MAX_ERRORS));
+        }
 
         Ok(DeviceMap {
             id: id.to_owned(),

@@ -10,6 +10,9 @@ impl Checker<'_> {
         registers: &mut [Register],
     ) -> Check<()> {
         for i in 0..registers.len() {
+            if self.skipped(&registers[i].name) {
+                continue;
+            }
             let Scale::PowerOfTen(target) = &registers[i].scale else {
                 continue;
             };
@@ -68,6 +71,9 @@ impl Checker<'_> {
         registers: &[Register],
     ) -> Check<()> {
         for (i, r) in registers.iter().enumerate() {
+            if self.skipped(&r.name) {
+                continue;
+            }
             let Some(w) = &r.write else { continue };
             let name = Some(raw[i].name.as_str());
             for (key, bound) in [("min", &w.min), ("max", &w.max)] {
@@ -149,6 +155,9 @@ impl Checker<'_> {
     /// Every example is a value the register can hold and, for writable registers, may write.
     pub(super) fn examples(&self, raw: &[RawRegister], registers: &mut [Register]) -> Check<()> {
         for i in 0..registers.len() {
+            if self.skipped(&registers[i].name) {
+                continue;
+            }
             let path = self.rp(i, "example");
             let name = Some(raw[i].name.as_str());
             if raw[i].example.is_null() {
@@ -224,6 +233,9 @@ impl Checker<'_> {
         });
         for pair in order.windows(2) {
             let (a, b) = (&registers[pair[0]], &registers[pair[1]]);
+            if self.skipped(&a.name) || self.skipped(&b.name) {
+                continue;
+            }
             if unit_key(&a.unit_id) == unit_key(&b.unit_id)
                 && a.table == b.table
                 && u32::from(b.wire_address) <= a.last_wire_address()
