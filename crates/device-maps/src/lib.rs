@@ -83,6 +83,7 @@ pub use examples::{ExampleError, encode_value, example_words};
 pub use identify::{FailureScope, Found, Identification, Verdict, identify};
 pub use io::RegisterIo;
 pub use load::{load_file, parse_duration, parse_map};
+pub use locate::Locations;
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
     Access, Action, AddressBase, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,

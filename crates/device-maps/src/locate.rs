@@ -11,7 +11,7 @@ use saphyr_parser::{Event, Parser, Span};
 
 /// Positions (line and column, both from 1) of the nodes of one YAML document.
 #[derive(Debug, Default)]
-pub(crate) struct Locations {
+pub struct Locations {
     values: HashMap<String, (usize, usize)>,
     keys: HashMap<String, (usize, usize)>,
 }
@@ -19,7 +19,7 @@ pub(crate) struct Locations {
 impl Locations {
     /// Indexes `text`. A text the event parser rejects yields whatever was indexed before the
     /// problem (serde reports the problem itself).
-    pub(crate) fn build(text: &str) -> Locations {
+    pub fn build(text: &str) -> Locations {
         let mut events: Vec<(Event<'_>, Span)> = Vec::new();
         for item in Parser::new_from_str(text) {
             match item {
@@ -91,7 +91,7 @@ impl Locations {
 
     /// Where the value at `path` starts; the nearest indexed ancestor when the path has no
     /// node of its own (a key left out, so the default applies); line 1 column 1 at worst.
-    pub(crate) fn value(&self, path: &str) -> (usize, usize) {
+    pub fn value(&self, path: &str) -> (usize, usize) {
         let mut path = path;
         loop {
             if let Some(at) = self.values.get(path) {
@@ -105,7 +105,7 @@ impl Locations {
     }
 
     /// Where the key of `path` is written; falls back like [`Locations::value`].
-    pub(crate) fn key(&self, path: &str) -> (usize, usize) {
+    pub fn key(&self, path: &str) -> (usize, usize) {
         self.keys
             .get(path)
             .copied()

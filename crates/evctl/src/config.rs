@@ -81,8 +81,22 @@ impl Site {
                 _other: BTreeMap::new(),
             }
         } else {
-            serde_yaml::from_str(text)
-                .with_context(|| Usage(format!("invalid site config {}", path.display())))?
+            match serde_yaml::from_str(text) {
+                Ok(raw) => raw,
+                Err(err) => {
+                    // Several mistakes are all reported, each with its line and column.
+                    if let Some(mistakes) = service::site_mistakes(text) {
+                        let several = service::ConfigError::Several {
+                            path: path.to_path_buf(),
+                            mistakes,
+                        };
+                        return Err(anyhow::Error::new(several)
+                            .context(Usage("the site config cannot be used".to_owned())));
+                    }
+                    return Err(anyhow::Error::new(err)
+                        .context(Usage(format!("invalid site config {}", path.display()))));
+                }
+            }
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         let maps = raw

@@ -413,6 +413,14 @@ pub enum ConfigError {
         #[source]
         source: serde_yaml::Error,
     },
+    /// Several mistakes in the file, each with its line and column, in file order.
+    #[error("invalid site config {}: {} mistakes:{}", path.display(), mistakes.len(), Listed(path, mistakes))]
+    Several {
+        /// The file.
+        path: PathBuf,
+        /// The mistakes.
+        mistakes: Vec<Mistake>,
+    },
     /// A secret file could not be read.
     #[error("cannot read the secret file {}", path.display())]
     SecretFile {
@@ -434,6 +442,136 @@ pub enum ConfigError {
         /// What is wrong and what to write instead.
         message: String,
     },
+}
+
+/// One mistake of a site config: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mistake {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+    /// The section or device concerned, as a path (`devices.garage`).
+    pub path: String,
+    /// What the YAML reader found.
+    pub message: String,
+}
+
+struct Listed<'a>(&'a Path, &'a [Mistake]);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for m in self.1 {
+            write!(
+                f,
+                "\n  {}:{}:{}: {}: {}",
+                self.0.display(),
+                m.line,
+                m.column,
+                m.path,
+                m.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The most mistakes one load of a site config reports.
+const MAX_MISTAKES: usize = 20;
+
+/// Every section and device entry of a site config that does not deserialise, each judged on
+/// its own, in file order (at most 20), or `None` when there are fewer than two (the reader's
+/// first error says it all then). The CLI, which reads only `maps` and `devices`, uses it too.
+pub fn site_mistakes(text: &str) -> Option<Vec<Mistake>> {
+    let serde_yaml::Value::Mapping(top) = serde_yaml::from_str::<serde_yaml::Value>(text).ok()?
+    else {
+        return None;
+    };
+    let locations = device_maps::Locations::build(text);
+    let mut mistakes = Vec::new();
+    let mut note = |path: String, value: &serde_yaml::Value, err: serde_yaml::Error| {
+        let full = err.to_string();
+        let full = full.split(" at line ").next().unwrap_or(&full).to_owned();
+        // serde puts the path of the value at fault in front ("http.port: invalid type ...",
+        // relative to what was deserialised) and names an unknown field in backquotes.
+        let (at, message) = match full.split_once(": ") {
+            Some((p, rest)) if !p.is_empty() && !p.contains(' ') => {
+                let p = if p == path || p.starts_with(&format!("{path}.")) {
+                    p.to_owned()
+                } else {
+                    format!("{path}.{p}")
+                };
+                (p, rest.to_owned())
+            }
+            _ => (path.clone(), full.clone()),
+        };
+        let (at, line, column) = match message
+            .strip_prefix("unknown field `")
+            .and_then(|t| t.split('`').next())
+        {
+            Some(field) => {
+                let (line, column) = locations.key(&format!("{at}.{field}"));
+                (at, line, column)
+            }
+            None => {
+                // A value our own parsers refuse (`soon` is not a duration) is quoted: find
+                // which key holds it.
+                let quoted = message
+                    .strip_prefix('`')
+                    .and_then(|t| t.split('`').next())
+                    .and_then(|token| holding(value, token))
+                    .map(|inner| format!("{path}.{inner}"));
+                let at = quoted.unwrap_or(at);
+                let (line, column) = locations.value(&at);
+                (at, line, column)
+            }
+        };
+        mistakes.push(Mistake {
+            line,
+            column,
+            path: at,
+            message,
+        });
+    };
+    for (key, section) in &top {
+        let Some(name) = key.as_str() else { continue };
+        if let (Some("devices"), serde_yaml::Value::Mapping(devices)) = (Some(name), section) {
+            for (id, entry) in devices {
+                let id = id
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{id:?}"));
+                if let Err(e) = serde_yaml::from_value::<DeviceConfig>(entry.clone()) {
+                    note(format!("devices.{id}"), entry, e);
+                }
+            }
+            continue;
+        }
+        let mut alone = serde_yaml::Mapping::new();
+        alone.insert(key.clone(), section.clone());
+        if let Err(e) = serde_yaml::from_value::<SiteConfig>(serde_yaml::Value::Mapping(alone)) {
+            // The section's own path is in front of serde's message already.
+            note(name.to_owned(), section, e);
+        }
+    }
+    mistakes.sort_by_key(|m| (m.line, m.column));
+    mistakes.truncate(MAX_MISTAKES);
+    (mistakes.len() >= 2).then_some(mistakes)
+}
+
+/// The path (below `value`) of the string scalar `token`, e.g. `timeout` or `tls.ca_file`.
+fn holding(value: &serde_yaml::Value, token: &str) -> Option<String> {
+    let serde_yaml::Value::Mapping(map) = value else {
+        return None;
+    };
+    map.iter().find_map(|(k, v)| {
+        let key = k.as_str()?;
+        match v {
+            serde_yaml::Value::String(s) if s == token => Some(key.to_owned()),
+            serde_yaml::Value::Mapping(_) => holding(v, token).map(|p| format!("{key}.{p}")),
+            _ => None,
+        }
+    })
 }
 
 impl SiteConfig {
@@ -469,9 +607,15 @@ impl SiteConfig {
         let config: SiteConfig = if text.trim().is_empty() {
             SiteConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
-                path: path.to_path_buf(),
-                source,
+            serde_yaml::from_str(text).map_err(|source| match site_mistakes(text) {
+                Some(mistakes) => ConfigError::Several {
+                    path: path.to_path_buf(),
+                    mistakes,
+                },
+                None => ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    source,
+                },
             })?
         };
         config.check()?;
