@@ -895,3 +895,71 @@ async fn a_device_outage_shows_as_offline_and_recovers() {
     mqtt.shutdown().await;
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_of_removed_devices_and_registers_is_deleted_on_the_next_start() {
+    let broker = start_broker();
+    let password = password_file();
+    let mut watcher = Watcher::connect(broker, "watcher-cleanup", &["homeassistant/#"]).await;
+    // Left over from an earlier site config: a device no longer configured, a register the
+    // map no longer has, and another program's entity, which must stay.
+    let stale_device = "homeassistant/sensor/evctl_oldmeter/voltage/config";
+    let stale_register = "homeassistant/sensor/evctl_wallbox1/frequency/config";
+    let foreign = "homeassistant/sensor/shelly_plug/power/config";
+    for topic in [stale_device, stale_register, foreign] {
+        watcher
+            .client
+            .publish(
+                topic,
+                QoS::AtLeastOnce,
+                true,
+                Bytes::from_static(b"{\"name\":\"x\"}"),
+            )
+            .await
+            .expect("publish");
+    }
+    for topic in [stale_device, stale_register, foreign] {
+        watcher.wait(topic, |p| !p.is_empty()).await;
+    }
+    let mark = watcher.mark();
+    let (site, _sim) = one_device_site(broker, &password).await;
+    watcher.wait_since(mark, stale_device, str::is_empty).await;
+    watcher
+        .wait_since(mark, stale_register, str::is_empty)
+        .await;
+    // The action with a parameter is a text entity taking a JSON object.
+    let boost = json(
+        &watcher
+            .wait("homeassistant/text/evctl_wallbox1/boost/config", |_| true)
+            .await
+            .payload,
+    );
+    assert_eq!(boost["command_topic"], "evctl/wallbox1/action/boost");
+    assert_eq!(boost["mode"], "text");
+    site.mqtt.shutdown().await;
+    site.service.shutdown().await;
+
+    // A fresh subscriber sees what is retained now: the foreign entity and ours, no stale one.
+    let mut fresh = Watcher::connect(broker, "watcher-fresh", &["homeassistant/#"]).await;
+    fresh.wait(foreign, |p| !p.is_empty()).await;
+    fresh
+        .wait("homeassistant/sensor/evctl_wallbox1/voltage/config", |p| {
+            !p.is_empty()
+        })
+        .await;
+    let retained: Vec<String> = {
+        fresh.mark();
+        fresh
+            .history
+            .iter()
+            .filter(|s| s.retain && !s.payload.is_empty())
+            .map(|s| s.topic.clone())
+            .collect()
+    };
+    assert!(
+        !retained
+            .iter()
+            .any(|t| t == stale_device || t == stale_register),
+        "{retained:?}"
+    );
+}

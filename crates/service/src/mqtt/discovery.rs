@@ -157,6 +157,11 @@ fn id_part(text: &str) -> String {
         .collect()
 }
 
+/// What every node id of this bridge starts with: the node of device `d` is this and `d`.
+pub(crate) fn node_prefix(topics: &Topics) -> String {
+    format!("{}_", id_part(topics.prefix()))
+}
+
 /// Every discovery message of device `device` read with `map`, retained by the caller.
 /// `snapshot`, the device's latest readings when there are some, gives the bounds a map
 /// takes from other registers (a charger's maximum current).
@@ -249,6 +254,18 @@ pub(crate) fn messages(
             config.options = Some(d.enumeration.iter().map(|(_, l)| l.as_str()).collect());
         }
         push("sensor", &d.name, &config);
+    }
+    // An action with parameters takes them as a JSON object typed into a text entity.
+    for action in map.actions.iter().filter(|a| !a.params.is_empty()) {
+        let unique_id = format!("{node}_action_{}", id_part(&action.name));
+        let mut config =
+            EntityConfig::new(&action.name, unique_id, availability(), &block, &origin);
+        config.command_topic = Some(topics.action(device, &action.name));
+        config.mode = Some("text");
+        config.max = Some(255.0);
+        config.qos = Some(1);
+        config.retain = Some(false);
+        push("text", &action.name, &config);
     }
     for action in map.actions.iter().filter(|a| a.params.is_empty()) {
         push(

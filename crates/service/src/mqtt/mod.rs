@@ -90,6 +90,9 @@ const REQUEST_CHANNEL: usize = 1024;
 const FILTERS_PER_SUBSCRIBE: usize = 64;
 /// Time allowed for the goodbye (offline statuses, DISCONNECT) at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long after a connection the retained discovery configs on the broker are collected
+/// before the stale ones of this site are deleted.
+const CLEANUP_WINDOW: Duration = Duration::from_secs(2);
 
 /// Why MQTT cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +189,10 @@ struct Shared {
     per_value_topics: bool,
     retain: bool,
     client: AsyncClient,
+    /// This process's shard: it cleans up the discovery of removed devices it would own.
+    shard: Option<Shard>,
+    /// Retained discovery config topics seen since the last connection, while collecting.
+    seen_configs: Mutex<Option<Vec<String>>>,
 }
 
 /// Connects to the broker described by `config` and starts publishing the devices of
@@ -245,6 +252,8 @@ pub fn start(
         per_value_topics: config.per_value_topics || !config.discovery_prefix.is_empty(),
         retain: config.retain,
         client,
+        shard: shard.cloned(),
+        seen_configs: Mutex::new(None),
     });
     let (stop, _) = watch::channel(false);
     let (link_tx, link) = watch::channel(Link::Down);
@@ -389,6 +398,22 @@ struct Incoming {
 /// Hands a command to its device's queue without waiting. Anything that is not a command
 /// for a device of this process is ignored.
 fn route(shared: &Shared, queues: &HashMap<String, mpsc::Sender<Incoming>>, publish: Publish) {
+    if let Some(prefix) = &shared.discovery_prefix
+        && publish.topic.starts_with(&format!("{prefix}/"))
+        && publish.topic.ends_with("/config")
+    {
+        // A retained discovery config (ours or anyone's), collected for the cleanup.
+        if publish.retain && !publish.payload.is_empty() {
+            let mut seen = shared
+                .seen_configs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(seen) = seen.as_mut() {
+                seen.push(publish.topic);
+            }
+        }
+        return;
+    }
     let Some(CommandTopic { device, kind }) = shared.topics.parse_command(&publish.topic) else {
         tracing::debug!(topic = %publish.topic, "mqtt: not a command topic; ignored");
         return;
@@ -605,13 +630,22 @@ async fn publisher(
 ) {
     let mut cache = Published::default();
     let mut connected = false;
+    let mut cleanup_at: Option<tokio::time::Instant> = None;
     enum Step {
         Stop,
         Link(Link),
         Update(Result<crate::runtime::DeviceUpdate, broadcast::error::RecvError>),
+        Cleanup,
     }
     loop {
+        let cleanup = async {
+            match cleanup_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let step = tokio::select! {
+            () = cleanup => Step::Cleanup,
             _ = stop.wait_for(|s| *s) => Step::Stop,
             _ = service_stopping.wait_for(|s| *s) => Step::Stop,
             changed = link.changed() => match changed {
@@ -625,11 +659,20 @@ async fn publisher(
             Step::Link(Link::Up) => {
                 connected = true;
                 cache = Published::default();
-                resync(&shared, &mut cache).await
+                let result = resync(&shared, &mut cache).await;
+                if shared.discovery_prefix.is_some() {
+                    cleanup_at = Some(tokio::time::Instant::now() + CLEANUP_WINDOW);
+                }
+                result
             }
             Step::Link(Link::Down) => {
                 connected = false;
+                cleanup_at = None;
                 Ok(())
+            }
+            Step::Cleanup => {
+                cleanup_at = None;
+                remove_stale_discovery(&shared).await
             }
             Step::Update(Ok(update)) if connected => {
                 publish_update(&shared, &mut cache, &update).await
@@ -710,11 +753,79 @@ async fn resync(shared: &Shared, cache: &mut Published) -> Result<(), rumqttc::C
     for chunk in filters.chunks(FILTERS_PER_SUBSCRIBE) {
         shared.client.subscribe_many(chunk.to_vec()).await?;
     }
+    if let Some(prefix) = &shared.discovery_prefix {
+        // The broker replays every retained discovery config; the stale ones of this site
+        // are deleted once the window has passed (`remove_stale_discovery`).
+        *shared
+            .seen_configs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+        shared
+            .client
+            .subscribe(discovery_filter(prefix), QoS::AtLeastOnce)
+            .await?;
+    }
     publish(shared, shared.topics.bridge_status(), true, "online").await?;
     for device in shared.service.devices() {
         publish_discovery(shared, device, device.status().snapshot.as_deref()).await?;
     }
     publish_all_devices(shared, cache).await
+}
+
+fn discovery_filter(prefix: &str) -> String {
+    format!("{prefix}/+/+/+/config")
+}
+
+/// Deletes (an empty retained payload) every retained discovery config of this site that the
+/// current site config no longer gives: an entity of a served device that its map no longer
+/// has, and every entity of a device no longer in the site config that this process's shard
+/// would own (so two shards never delete each other's devices). Configs of other programs are
+/// left alone.
+async fn remove_stale_discovery(shared: &Shared) -> Result<(), rumqttc::ClientError> {
+    let Some(prefix) = &shared.discovery_prefix else {
+        return Ok(());
+    };
+    let seen = shared
+        .seen_configs
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .unwrap_or_default();
+    shared.client.unsubscribe(discovery_filter(prefix)).await?;
+    let current: std::collections::HashSet<String> = shared
+        .service
+        .devices()
+        .flat_map(|d| discovery::messages(&shared.topics, prefix, d.id(), d.map(), None))
+        .map(|m| m.topic)
+        .collect();
+    let node_prefix = discovery::node_prefix(&shared.topics);
+    let mut removed = 0;
+    for topic in seen {
+        if current.contains(&topic) {
+            continue;
+        }
+        let Some(rest) = topic.strip_prefix(&format!("{prefix}/")) else {
+            continue;
+        };
+        let levels: Vec<&str> = rest.split('/').collect();
+        let [_component, node, _object, "config"] = levels[..] else {
+            continue;
+        };
+        let Some(device) = node.strip_prefix(&node_prefix) else {
+            continue;
+        };
+        let ours = shared.service.device(device).is_some()
+            || shared.shard.as_ref().is_none_or(|s| s.owns(device));
+        if ours {
+            tracing::info!(%topic, "mqtt: removing Home Assistant discovery the site config no longer gives");
+            publish(shared, topic, true, Vec::new()).await?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "mqtt: stale Home Assistant entities removed");
+    }
+    Ok(())
 }
 
 /// The Home Assistant discovery of one device (when discovery is on), with the bounds its
