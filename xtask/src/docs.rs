@@ -80,6 +80,12 @@ fn page(map: &DeviceMap) -> String {
     if let Some(d) = &map.description {
         let _ = writeln!(out, "{}\n", d.trim());
     }
+    if let Some(base) = &map.extends {
+        let _ = writeln!(
+            out,
+            "A variant of [`{base}`]({base}.md): its file says only what differs (`extends: {base}`).\n"
+        );
+    }
     if !map.documents.is_empty() {
         out.push_str("Written from:\n\n");
         for d in &map.documents {

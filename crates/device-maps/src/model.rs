@@ -39,6 +39,8 @@ pub struct DeviceMap {
     pub output: Output,
     /// What must hold before the values are trusted (`checks:`), in file order.
     pub checks: Vec<crate::check::Check>,
+    /// The map this one is a variant of (`extends:`), if any.
+    pub extends: Option<String>,
 }
 
 /// The range of values a register may hold (`valid:`), bounds inclusive, `None` open.

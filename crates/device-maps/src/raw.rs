@@ -53,6 +53,120 @@ pub struct RawMap {
     pub checks: Vec<RawCheck>,
 }
 
+/// A map written as a variant of another (`extends:`): only what differs from the base.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Variant"))]
+pub struct RawVariant {
+    /// The id of the base map: a map of the same folder, else a built-in map.
+    pub extends: String,
+    /// Manufacturer, when it differs from the base's.
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    /// Model or model family.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// One or two sentences for `evctl list` and the generated docs.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The documents the differences were written from (added to the base's).
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// Connection settings that differ from the base's; the others are the base's.
+    #[serde(default)]
+    pub connection: Option<RawConnectionPatch>,
+    /// Registers, derived values, heartbeats and actions of the base this device lacks.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Registers added; one named as a base register replaces it.
+    #[serde(default)]
+    pub registers: Vec<RawRegister>,
+    /// Register blocks added.
+    #[serde(default)]
+    pub repeat: Vec<RawRepeat>,
+    /// Heartbeats added; one named as a base heartbeat replaces it.
+    #[serde(default)]
+    pub heartbeats: Vec<RawHeartbeat>,
+    /// Actions added; one named as a base action replaces it.
+    #[serde(default)]
+    pub actions: Ordered<RawAction>,
+    /// Derived values added; one named as a base value replaces it.
+    #[serde(default)]
+    pub derived: Vec<RawDerived>,
+    /// Presentation preferences, when they differ.
+    #[serde(default)]
+    pub output: Option<RawOutput>,
+    /// The checks of this device, replacing the base's when given.
+    #[serde(default)]
+    pub checks: Option<Vec<RawCheck>>,
+}
+
+/// `connection:` of a variant: every key optional, each given one replacing the base's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "ConnectionPatch"))]
+pub struct RawConnectionPatch {
+    /// `modbus-tcp`, `rtu-over-tcp`, `serial-rtu` or `givenergy-dongle`.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::transport"))]
+    pub transport: Option<String>,
+    /// TCP port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Unit roles and their default ids.
+    #[serde(default)]
+    pub unit_ids: Option<Ordered<u8>>,
+    /// The main unit role.
+    #[serde(default)]
+    pub main_unit: Option<String>,
+    /// More unit ids a role may take.
+    #[serde(default)]
+    pub extra_unit_ids: Option<Ordered<Vec<u8>>>,
+    /// How the document numbers registers.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::address_base_patch")
+    )]
+    pub address_base: Option<RawAddressBase>,
+    /// Word order.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::order"))]
+    pub order: Option<String>,
+    /// Registers per request.
+    #[serde(default)]
+    pub max_registers: Option<u16>,
+    /// Bits per request.
+    #[serde(default)]
+    pub max_bits: Option<u16>,
+    /// Whether a request may read through unmapped registers.
+    #[serde(default)]
+    pub span_gaps: Option<bool>,
+    /// The widest gap read through.
+    #[serde(default)]
+    pub max_gap: Option<u16>,
+    /// Requests stay within pages of this size.
+    #[serde(default)]
+    pub page_size: Option<u16>,
+    /// Pause between requests.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub pacing: Option<String>,
+    /// Time allowed per request.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub timeout: Option<String>,
+    /// Connections the device allows.
+    #[serde(default)]
+    pub max_connections: Option<u16>,
+    /// The device closes a connection idle this long.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub idle_timeout: Option<String>,
+}
+
 /// One entry of `checks:`: a register and what it must hold. Exactly one of `equals`,
 /// `one_of`, `matches`, or `min`/`max` (either or both).
 #[derive(Debug, Clone, Deserialize)]

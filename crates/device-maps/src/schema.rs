@@ -6,11 +6,22 @@
 use schemars::{Schema, SchemaGenerator, json_schema};
 
 use crate::model::{JsonEnums, Kind, Transport};
-use crate::raw::RawMap;
+use crate::raw::{RawMap, RawVariant};
 
 /// The JSON Schema (draft 2020-12) of a device map file, as pretty-printed JSON.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(RawMap);
+    // A map file is a whole map, or a variant of another (`extends:`).
+    let mut generator = SchemaGenerator::default();
+    let map = generator.subschema_for::<RawMap>();
+    let variant = generator.subschema_for::<RawVariant>();
+    let mut schema = json_schema!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "evctl device map",
+        "description": "A device map of evctl (docs/map-format.md): a whole map, or a variant of another map that says only what differs (`extends:`).",
+        "oneOf": [map, variant]
+    });
+    let defs = generator.take_definitions(true);
+    schema.insert("$defs".to_owned(), serde_json::Value::Object(defs));
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
@@ -141,4 +152,8 @@ pub(crate) fn check_bound(_: &mut SchemaGenerator) -> Schema {
         "description": "A bound (inclusive) of the value as the register decodes it: a number, also hexadecimal such as 0x2000.",
         "type": "number"
     })
+}
+
+pub(crate) fn address_base_patch(generator: &mut SchemaGenerator) -> Schema {
+    address_base(generator)
 }

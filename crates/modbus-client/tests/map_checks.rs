@@ -12,10 +12,11 @@ use modbus_client::{ModbusClient, Pool};
 use simulator::dongle::DongleSimulator;
 use simulator::modbus::Simulator;
 
-const MODBUS_MAPS: [&str; 5] = [
+const MODBUS_MAPS: [&str; 6] = [
     "alfen-eve",
     "vestel-evc04",
     "eastron-sdm630",
+    "eastron-sdm230",
     "schneider-pm8000",
     "sunspec-inverter",
 ];
@@ -108,6 +109,10 @@ async fn modbus_maps_pass_their_own_simulator_and_fail_every_other() {
         assert!(own.readings.iter().any(|r| r.value.is_ok()), "{id}");
         for other in MODBUS_MAPS.iter().filter(|&&o| o != id) {
             let reader = built_in(other);
+            // A variant and its base share their documented registers (and checks).
+            if reader.extends.as_deref() == Some(id) || map.extends.as_deref() == Some(*other) {
+                continue;
+            }
             let snapshot = read_all(&reader, &mut modbus_client(&reader, port)).await;
             assert_refused(&reader, &snapshot, id);
         }

@@ -31,6 +31,7 @@ mod derived;
 mod references;
 mod register;
 mod values;
+mod variant;
 
 use values::*;
 pub(crate) use values::{
@@ -101,22 +102,15 @@ pub(crate) fn parse(
     file: &str,
     text: &str,
 ) -> Result<DeviceMap, MapError> {
-    let raw: RawMap = serde_yaml::from_str(text).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        MapError::Syntax {
-            file: file.to_owned(),
-            line,
-            column,
-            summary: summarise_yaml_error(&err),
-            // The summary rewords the parser's message in full: only a deeper cause is news.
-            source: std::error::Error::source(&err)
-                .is_some()
-                .then(|| Box::new(err)),
-        }
-    })?;
+    // A variant (`extends:`) becomes the whole map it stands for, its registers pointing
+    // into this file.
+    let (raw, given_prefixes, extends) = if variant::is_variant(text) {
+        let (raw, prefixes, base) = variant::resolve(id, &source, file, text, 0)?;
+        (raw, Some(prefixes), Some(base))
+    } else {
+        let raw: RawMap = serde_yaml::from_str(text).map_err(|err| syntax_error(file, err))?;
+        (raw, None, None)
+    };
     let mut checker = Checker {
         file,
         text,
@@ -125,8 +119,31 @@ pub(crate) fn parse(
         skipped: RefCell::new(Vec::new()),
     };
     let mut raw = raw;
+    if let Some(prefixes) = given_prefixes {
+        *checker.prefixes.get_mut() = prefixes;
+    }
     checker.expand(&mut raw)?;
-    checker.map(id, source, raw)
+    let mut map = checker.map(id, source, raw)?;
+    map.extends = extends;
+    Ok(map)
+}
+
+/// A YAML error of `file` as a [`MapError::Syntax`] in a newcomer's words.
+pub(crate) fn syntax_error(file: &str, err: serde_yaml::Error) -> MapError {
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    MapError::Syntax {
+        file: file.to_owned(),
+        line,
+        column,
+        summary: summarise_yaml_error(&err),
+        // The summary rewords the parser's message in full: only a deeper cause is news.
+        source: std::error::Error::source(&err)
+            .is_some()
+            .then(|| Box::new(err)),
+    }
 }
 
 /// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
@@ -277,9 +294,12 @@ impl Checker<'_> {
     /// Appends the registers of every `repeat` block, once per unit role, to `raw.registers`,
     /// and records where each register was written.
     fn expand(&mut self, raw: &mut RawMap) -> Check<()> {
-        *self.prefixes.get_mut() = (0..raw.registers.len())
-            .map(|i| format!("registers.{i}"))
-            .collect();
+        // A variant has given each register its place already.
+        if self.prefixes.get_mut().len() != raw.registers.len() {
+            *self.prefixes.get_mut() = (0..raw.registers.len())
+                .map(|i| format!("registers.{i}"))
+                .collect();
+        }
         let roles: Vec<&str> = raw
             .connection
             .unit_ids
@@ -523,6 +543,7 @@ impl Checker<'_> {
             derived,
             output,
             checks,
+            extends: None,
         })
     }
 }

@@ -168,9 +168,13 @@ fn human(result: &Identification, address: &str, unit: Option<u8>, elapsed: Dura
     }
     for (i, v) in matches.iter().enumerate() {
         let rank = if i == 0 { "best match" } else { "also matches" };
+        let family = match &v.map.extends {
+            Some(base) => format!(", a variant of {base}"),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{at}: {rank}: {} ({} {})",
+            "{at}: {rank}: {} ({} {}{family})",
             v.map.id, v.map.manufacturer, v.map.model
         );
         let _ = writeln!(out, "  matched: {}", matched_text(v));
@@ -216,6 +220,7 @@ fn json(
             "map": v.map.id,
             "manufacturer": v.map.manufacturer,
             "model": v.map.model,
+            "extends": v.map.extends,
             "found": v.found.iter().map(|f| serde_json::json!({
                 "register": f.register,
                 "value": shown(&f.value),

@@ -27,6 +27,7 @@ pub fn run(env: &Env, args: &ListArgs) -> anyhow::Result<ExitCode> {
                         "registers": m.registers.len(),
                         "actions": m.actions.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
                         "source": source_text(&m.source),
+                        "extends": m.extends,
                     })
                 })
                 .collect();
