@@ -17,6 +17,7 @@ mod network;
 mod new_meter;
 mod poll;
 mod read;
+mod scan;
 mod simulate;
 mod usage;
 mod write;

@@ -68,6 +68,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Find which device map fits a device, from the maps' checks
     Identify(IdentifyArgs),
+    /// Identify the devices at many addresses (hosts, CIDR blocks, ranges × ports × units)
+    Scan(ScanArgs),
     /// EVSEMaster chargers over UDP: discover, log in, watch, configure, start, stop
     Em(crate::em::EmArgs),
     /// Poll every device of the site config; serve HTTP, Prometheus, InfluxDB and MQTT
@@ -99,6 +101,46 @@ pub struct IdentifyArgs {
     /// Time allowed for each request; a unit that times out is not asked again
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, default_value = "1s")]
     pub timeout: Duration,
+
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Hosts: names, addresses, CIDR blocks (192.168.1.0/24) or last-octet ranges
+    /// (192.168.1.10-20)
+    #[arg(required = true, value_name = "HOSTS")]
+    pub hosts: Vec<String>,
+
+    /// Ports to try, comma-separated (default: 502, or 8899 for the GivEnergy dongle)
+    #[arg(long, value_delimiter = ',', value_name = "PORT,...", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ports: Vec<u16>,
+
+    /// Unit ids to try at each port, comma-separated (default: each map's own)
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub units: Vec<u8>,
+
+    /// How the devices are reached; only maps of this transport are candidates
+    #[arg(long, value_enum, default_value_t = IdentifyTransport::ModbusTcp)]
+    pub transport: IdentifyTransport,
+
+    /// Host:port pairs probed at once
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+
+    /// Time allowed to connect and for each request, per host
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, default_value = "1s")]
+    pub timeout: Duration,
+
+    /// Scan more than 1,024 addresses (hosts × ports × units)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Write a site config naming every device found to this (new) file
+    #[arg(long, value_name = "FILE")]
+    pub write_config: Option<PathBuf>,
 
     /// Output format
     #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Human)]

@@ -16,63 +16,19 @@ use crate::report::{Usage, usage};
 use crate::target::Env;
 
 pub async fn run(env: &Env, args: &IdentifyArgs) -> anyhow::Result<ExitCode> {
-    let (registry, warnings) = env.maps.registry()?;
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
-    let transport = match args.transport {
-        IdentifyTransport::ModbusTcp => Transport::ModbusTcp,
-        IdentifyTransport::RtuOverTcp => Transport::RtuOverTcp,
-        IdentifyTransport::GivenergyDongle => Transport::GivenergyDongle,
-    };
-    // Every map reached the same way is a candidate; RTU maps are reachable through a
-    // gateway too, so Modbus TCP and RTU-over-TCP candidates are the Modbus maps.
-    let modbus = |t: Transport| {
-        matches!(
-            t,
-            Transport::ModbusTcp | Transport::RtuOverTcp | Transport::SerialRtu
-        )
-    };
-    let maps: Vec<Arc<DeviceMap>> = registry
-        .maps()
-        .filter(|m| {
-            if transport == Transport::GivenergyDongle {
-                m.connection.transport == Transport::GivenergyDongle
-            } else {
-                modbus(m.connection.transport)
-            }
-        })
-        .cloned()
-        .collect();
-    let Some(first) = maps.first() else {
-        return Err(usage(format!(
-            "no map is reached over {}",
-            transport.name()
-        )));
-    };
-    let candidates: Vec<(Arc<DeviceMap>, device_maps::Units)> = maps
-        .iter()
-        .map(|m| {
-            let mut units = m.units();
-            if let Some(unit) = args.unit {
-                units.set_main(unit);
-            }
-            (Arc::clone(m), units)
-        })
-        .collect();
-    let port = args
-        .port
-        .unwrap_or(if transport == Transport::GivenergyDongle {
-            8899
-        } else {
-            502
-        });
-    let address = if args.host.contains(':') && !args.host.starts_with('[') {
-        format!("[{}]:{port}", args.host)
-    } else {
-        format!("{}:{port}", args.host)
-    };
-    let mut client = client(first, transport, &args.host, port, &address, args.timeout)?;
+    let transport = transport_of(args.transport);
+    let maps = candidate_maps(env, transport)?;
+    let candidates = with_unit(&maps, args.unit);
+    let port = args.port.unwrap_or(default_port(transport));
+    let address = address_of(&args.host, port);
+    let mut client = client(
+        &maps[0],
+        transport,
+        &args.host,
+        port,
+        &address,
+        args.timeout,
+    )?;
     let started = Instant::now();
     let result = device_maps::identify(&candidates, &mut client, scope).await;
     let elapsed = started.elapsed();
@@ -91,8 +47,81 @@ pub async fn run(env: &Env, args: &IdentifyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+pub fn transport_of(t: IdentifyTransport) -> Transport {
+    match t {
+        IdentifyTransport::ModbusTcp => Transport::ModbusTcp,
+        IdentifyTransport::RtuOverTcp => Transport::RtuOverTcp,
+        IdentifyTransport::GivenergyDongle => Transport::GivenergyDongle,
+    }
+}
+
+pub fn default_port(transport: Transport) -> u16 {
+    if transport == Transport::GivenergyDongle {
+        8899
+    } else {
+        502
+    }
+}
+
+pub fn address_of(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Every map (built-in and user) reached over `transport`: RTU maps are reachable through a
+/// gateway too, so the Modbus transports share the Modbus maps.
+pub fn candidate_maps(env: &Env, transport: Transport) -> anyhow::Result<Vec<Arc<DeviceMap>>> {
+    let (registry, warnings) = env.maps.registry()?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let modbus = |t: Transport| {
+        matches!(
+            t,
+            Transport::ModbusTcp | Transport::RtuOverTcp | Transport::SerialRtu
+        )
+    };
+    let maps: Vec<Arc<DeviceMap>> = registry
+        .maps()
+        .filter(|m| {
+            if transport == Transport::GivenergyDongle {
+                m.connection.transport == Transport::GivenergyDongle
+            } else {
+                modbus(m.connection.transport)
+            }
+        })
+        .cloned()
+        .collect();
+    if maps.is_empty() {
+        return Err(usage(format!(
+            "no map is reached over {}",
+            transport.name()
+        )));
+    }
+    Ok(maps)
+}
+
+/// The candidates with their units: each map's own, or `unit` as every map's main unit.
+pub fn with_unit(
+    maps: &[Arc<DeviceMap>],
+    unit: Option<u8>,
+) -> Vec<(Arc<DeviceMap>, device_maps::Units)> {
+    maps.iter()
+        .map(|m| {
+            let mut units = m.units();
+            if let Some(unit) = unit {
+                units.set_main(unit);
+            }
+            (Arc::clone(m), units)
+        })
+        .collect()
+}
+
 /// One connection, no retries (a refusal is an answer here), the given timeout per request.
-fn client(
+pub fn client(
     map: &DeviceMap,
     transport: Transport,
     host: &str,
@@ -127,7 +156,7 @@ fn client(
 
 /// A refused connection or a connect timeout ends the probing; a request timeout only rules
 /// out its unit id; an exception only its request.
-fn scope(err: &service::IoError) -> FailureScope {
+pub fn scope(err: &service::IoError) -> FailureScope {
     use modbus_client::Error as E;
     use modbus_client::dongle::DongleError as D;
     match err {

@@ -7,6 +7,7 @@ pub mod identify;
 pub mod list;
 pub mod poll;
 pub mod read;
+pub mod scan;
 pub mod serve;
 pub mod simulate;
 pub mod write;
@@ -37,6 +38,7 @@ pub async fn run_async(global: GlobalArgs, command: Command) -> anyhow::Result<E
         Command::Poll(args) => poll::run(&env, &args).await,
         Command::Simulate(args) => simulate::run(&env, &args).await,
         Command::Identify(args) => identify::run(&env, &args).await,
+        Command::Scan(args) => scan::run(&env, &args).await,
         Command::Em(_) | Command::Completions(_) | Command::Man(_) | Command::Serve(_) => {
             Ok(ExitCode::SUCCESS)
         }
