@@ -244,9 +244,9 @@ pub struct LogConfig {
     pub level: Option<String>,
 }
 
-/// The part of a site one process serves: the devices whose id hashes to `index` modulo
-/// `count` (a stable FNV-1a hash, so every process agrees without talking), optionally
-/// narrowed to an explicit list.
+/// The part of a site one process serves: the devices whose id [`shard_of`] gives to `index`
+/// of `count` (rendezvous hashing, so every process agrees without talking and a change of
+/// `count` moves few devices), optionally narrowed to an explicit list.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Shard {
@@ -265,9 +265,86 @@ fn one() -> u32 {
     1
 }
 
+/// `--shard auto`: the shard index, when the host name does not give it.
+pub const SHARD_INDEX_ENV: &str = "EVCTL_SHARD_INDEX";
+/// `--shard auto`: the number of shards.
+pub const SHARD_COUNT_ENV: &str = "EVCTL_SHARD_COUNT";
+
 impl Shard {
-    /// Parses `I/N` (as `--shard 0/3` gives it).
+    /// `--shard auto`: the index from `EVCTL_SHARD_INDEX`, else the trailing number of the host
+    /// name (a StatefulSet's pod `evctl-2` is shard 2); the count from `EVCTL_SHARD_COUNT`.
+    pub fn from_environment() -> Result<Shard, String> {
+        let hostname = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            });
+        Shard::auto(
+            hostname.as_deref(),
+            std::env::var(SHARD_INDEX_ENV).ok().as_deref(),
+            std::env::var(SHARD_COUNT_ENV).ok().as_deref(),
+        )
+    }
+
+    /// [`Shard::from_environment`] with the values given.
+    pub fn auto(
+        hostname: Option<&str>,
+        index: Option<&str>,
+        count: Option<&str>,
+    ) -> Result<Shard, String> {
+        let count = count.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
+            format!(
+                "--shard auto: {SHARD_COUNT_ENV} is not set; the manifest sets it to the \
+                 StatefulSet's replica count"
+            )
+        })?;
+        let count: u32 = count.trim().parse().map_err(|_| {
+            format!("--shard auto: {SHARD_COUNT_ENV}=`{count}` is not a shard count")
+        })?;
+        let index = match index.filter(|i| !i.trim().is_empty()) {
+            Some(i) => i.trim().parse().map_err(|_| {
+                format!("--shard auto: {SHARD_INDEX_ENV}=`{i}` is not a shard index")
+            })?,
+            None => {
+                let host = hostname.ok_or_else(|| {
+                    format!(
+                        "--shard auto: neither {SHARD_INDEX_ENV} nor a host name gives the shard \
+                         index"
+                    )
+                })?;
+                let digits: String = host
+                    .chars()
+                    .rev()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                digits.parse().map_err(|_| {
+                    format!(
+                        "--shard auto: the host name `{host}` does not end in a number (a \
+                         StatefulSet's pods are NAME-0, NAME-1, ...); set {SHARD_INDEX_ENV}"
+                    )
+                })?
+            }
+        };
+        let shard = Shard {
+            index,
+            count,
+            devices: Vec::new(),
+        };
+        shard.check().map_err(|e| format!("--shard auto: {e}"))?;
+        Ok(shard)
+    }
+
+    /// Parses `I/N` (as `--shard 0/3` gives it), or `auto` ([`Shard::from_environment`]).
     pub fn parse(text: &str) -> Result<Shard, String> {
+        if text.trim() == "auto" {
+            return Shard::from_environment();
+        }
         let (i, n) = text
             .split_once('/')
             .ok_or_else(|| format!("`{text}` is not a shard; write INDEX/COUNT, e.g. 0/3"))?;
@@ -307,15 +384,34 @@ impl Shard {
     }
 }
 
-/// The shard (of `count`) a device id belongs to: FNV-1a of the id's bytes, modulo `count`.
-/// Stable across processes, machines and versions.
-pub fn shard_of(id: &str, count: u32) -> u32 {
+/// FNV-1a of `text`'s bytes: stable across processes, machines and versions.
+pub fn fnv1a(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in id.bytes() {
+    for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    u32::try_from(hash % u64::from(count.max(1))).unwrap_or(0)
+    hash
+}
+
+/// A 64-bit finaliser (splitmix64's) that spreads every input bit over the output.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The shard (of `count`) a device id belongs to, by rendezvous (highest random weight)
+/// hashing: every shard scores the id and the highest score wins. Going from N to N+1 shards
+/// moves only the ids the new shard wins, about 1/(N+1) of them; no id moves between the old
+/// shards. Stable across processes, machines and versions.
+pub fn shard_of(id: &str, count: u32) -> u32 {
+    let key = fnv1a(id);
+    (0..count.max(1))
+        .max_by_key(|&i| (mix(key ^ mix(u64::from(i) + 1)), std::cmp::Reverse(i)))
+        .unwrap_or(0)
 }
 
 /// A password or token: never printed (its `Debug` and `Display` say `<redacted>`), compared

@@ -67,7 +67,8 @@ mod site;
 pub use client::{DeviceClient, FailFast, IoError};
 pub use config::{
     ConfigError, DeviceConfig, EmConfig, HttpConfig, InfluxConfig, LogConfig, Mistake, PollConfig,
-    Secret, Shard, SiteConfig, format_duration, resolve_secret, shard_of, site_mistakes,
+    SHARD_COUNT_ENV, SHARD_INDEX_ENV, Secret, Shard, SiteConfig, fnv1a, format_duration,
+    resolve_secret, shard_of, site_mistakes,
 };
 pub use poller::{backoff, error_chain, with_stale};
 pub use runtime::{

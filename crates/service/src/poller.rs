@@ -33,7 +33,7 @@ pub fn backoff(interval: Duration, failures: u32, max_backoff: Duration) -> Dura
 /// Where a device's first poll falls within its interval, spread by a hash of its id so a
 /// thousand devices do not all start in the same millisecond.
 fn first_offset(id: &str, interval: Duration) -> Duration {
-    let slot = crate::config::shard_of(id, 1000);
+    let slot = u32::try_from(crate::config::fnv1a(id) % 1000).unwrap_or(0);
     interval.mul_f64(f64::from(slot) / 1000.0)
 }
 

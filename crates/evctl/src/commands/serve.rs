@@ -21,9 +21,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 
-    /// Serve only this part of the site: devices whose id hashes to INDEX of COUNT shards
-    /// (overrides the config's shard section), e.g. --shard 0/3
-    #[arg(long, value_name = "INDEX/COUNT", value_parser = Shard::parse)]
+    /// Serve only this part of the site: the devices rendezvous hashing gives to INDEX of COUNT
+    /// shards (overrides the config's shard section), e.g. --shard 0/3; `auto`: the index from
+    /// EVCTL_SHARD_INDEX or the host name's trailing number, the count from EVCTL_SHARD_COUNT
+    #[arg(long, value_name = "INDEX/COUNT|auto", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
 
     /// Check the config, maps and secret files, list the devices this process would serve, and
