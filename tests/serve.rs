@@ -65,13 +65,20 @@ impl Served {
 
     /// As [`Served::start`], with more `serve` arguments (`--shard 0/2`).
     fn start_with(env: &TestEnv, config: &std::path::Path, extra: &[&str]) -> Served {
-        let mut child = env
-            .evctl()
+        let mut command = env.evctl();
+        command
             .args(["serve", "--config"])
             .arg(config)
             .args(extra)
             .args(["--listen", "127.0.0.1:0"])
-            .env("EVCTL_LOG", "debug")
+            .env("EVCTL_LOG", "debug");
+        Served::spawn(command)
+    }
+
+    /// Starts `command` (an `evctl serve`) and waits for its start line, which names the HTTP
+    /// address the OS chose.
+    fn spawn(mut command: std::process::Command) -> Served {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -85,7 +92,6 @@ impl Served {
                 }
             }
         });
-        // The start line names the HTTP address the OS chose.
         let deadline = Instant::now() + WAIT;
         let addr = loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -523,4 +529,77 @@ fn two_shard_processes_split_the_site_on_one_broker_and_commands_reach_only_the_
             .count();
         assert_eq!(writes, 1, "{id} was written once, by its owner");
     }
+}
+
+/// `n` processes `evctl serve --shard auto` named `evctl-0` .. as a StatefulSet's pods are.
+fn start_auto_shards(env: &TestEnv, config: &std::path::Path, n: usize) -> Vec<Served> {
+    (0..n)
+        .map(|i| {
+            let mut command = env.evctl();
+            command
+                .args(["serve", "--config"])
+                .arg(config)
+                .args(["--shard", "auto", "--listen", "127.0.0.1:0"])
+                .env("HOSTNAME", format!("evctl-{i}"))
+                .env("EVCTL_SHARD_COUNT", n.to_string())
+                .env_remove("EVCTL_SHARD_INDEX")
+                .env("EVCTL_LOG", "info");
+            Served::spawn(command)
+        })
+        .collect()
+}
+
+#[test]
+fn four_auto_shards_serve_2000_devices_exactly_once_and_a_fifth_takes_a_fifth() {
+    let env = TestEnv::new();
+    // 2,000 meters on four simulated gateways (device ids differ, endpoints are shared).
+    let sims: Vec<Sim> = (0..4).map(|_| Sim::start("eastron-sdm630")).collect();
+    let mut config = String::from("poll: {interval: 60s}\ndevices:\n");
+    for i in 0..2000 {
+        let port = sims[i % sims.len()].port();
+        config.push_str(&format!(
+            "  meter-{i:04}: {{map: eastron-sdm630, host: 127.0.0.1, port: {port}}}\n"
+        ));
+    }
+    env.write("big-site.yaml", &config);
+    let path = env.path().join("big-site.yaml");
+
+    let owners = |processes: &[Served]| -> std::collections::HashMap<String, usize> {
+        let mut owner = std::collections::HashMap::new();
+        for (i, served) in processes.iter().enumerate() {
+            for id in served_ids(served) {
+                if let Some(other) = owner.insert(id.clone(), i) {
+                    panic!("{id} is served by evctl-{other} and evctl-{i}");
+                }
+            }
+        }
+        owner
+    };
+    let four = start_auto_shards(&env, &path, 4);
+    let before = owners(&four);
+    assert_eq!(before.len(), 2000, "every device is served exactly once");
+    for served in four {
+        served.stop();
+    }
+
+    let five = start_auto_shards(&env, &path, 5);
+    let after = owners(&five);
+    assert_eq!(after.len(), 2000, "every device is served exactly once");
+    for served in five {
+        served.stop();
+    }
+    let moved: Vec<&String> = before
+        .iter()
+        .filter(|(id, i)| after.get(*id) != Some(i))
+        .map(|(id, _)| id)
+        .collect();
+    for id in &moved {
+        assert_eq!(after[*id], 4, "{id} moved between old shards");
+    }
+    let fraction = moved.len() as f64 / 2000.0;
+    eprintln!(
+        "4 -> 5 auto shards: {} of 2000 devices moved ({fraction:.3})",
+        moved.len()
+    );
+    assert!((fraction - 0.2).abs() < 0.04, "{fraction}");
 }
