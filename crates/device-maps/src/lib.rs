@@ -60,6 +60,7 @@
 mod action;
 mod error;
 mod examples;
+mod extent;
 pub mod expr;
 mod io;
 mod load;
@@ -81,9 +82,9 @@ pub use io::RegisterIo;
 pub use load::{load_file, parse_duration, parse_map};
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
-    Access, Action, AddressBase, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
+    Access, Action, AddressBase, Block, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
     HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
-    Scale, Source, Step, Transport, UnitRef, WriteRule,
+    Scale, Source, Step, Transport, UnitRef, WriteConfirm, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

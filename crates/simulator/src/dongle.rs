@@ -4,7 +4,9 @@
 //!
 //! - it speaks the dongle framing ([`givenergy_dongle`]), answers reads of holding and input
 //!   registers with base and count echoed, and writes of single holding registers with the value
-//!   read back; a bank the device does not have (no register mapped in the requested range)
+//!   read back; a read inside the whole blocks the map declares (`connection.blocks`) answers
+//!   zeros for undeclared words, as the inverter answers every block of its model; a bank the
+//!   device does not have (outside the blocks, no register mapped in the requested range)
 //!   gets an error reply without exception code, and a unit id nobody answers for (an empty
 //!   battery slot) gets an all-zero page;
 //! - **every reply is sent to every connected client**, not only to the one that asked (the
@@ -470,7 +472,8 @@ fn handle(shared: &Shared, id: u64, frame: Result<Frame, givenergy_dongle::Frame
                     let bank = lock(&shared.bank);
                     let known = bank.units().any(|u| u == r.device);
                     let words = bank.get(r.device, table, r.base, r.count);
-                    if known && words.iter().all(Option::is_none) {
+                    let whole_block = bank.in_blocks(r.device, table, r.base, r.count);
+                    if known && !whole_block && words.iter().all(Option::is_none) {
                         // A bank this model does not have.
                         refuse
                     } else {
