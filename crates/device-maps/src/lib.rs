@@ -60,8 +60,8 @@
 mod action;
 mod error;
 mod examples;
-mod extent;
 pub mod expr;
+mod extent;
 mod io;
 mod load;
 mod locate;
@@ -82,9 +82,9 @@ pub use io::RegisterIo;
 pub use load::{load_file, parse_duration, parse_map};
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
-    Access, Action, AddressBase, Block, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
-    HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
-    Scale, Source, Step, Transport, UnitRef, WriteConfirm, WriteRule,
+    Access, Action, AddressBase, Block, Bound, Connection, Derived, DeviceMap, Every, Format,
+    Heartbeat, HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register,
+    RegisterType, Scale, Source, Step, Transport, UnitRef, WriteConfirm, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

@@ -803,8 +803,10 @@ impl Checker<'_> {
                 ));
             }
         };
-        let located = |p: crate::extent::Problem| self.at(&p.path, None, p.problem, Some(p.allowed));
-        let blocks = crate::extent::blocks(&c.blocks, &c.unit_ids.0, &main_unit).map_err(located)?;
+        let located =
+            |p: crate::extent::Problem| self.at(&p.path, None, p.problem, Some(p.allowed));
+        let blocks =
+            crate::extent::blocks(&c.blocks, &c.unit_ids.0, &main_unit).map_err(located)?;
         let write_confirm =
             crate::extent::write_confirm(c.write_confirm.as_ref()).map_err(located)?;
         Ok(Connection {

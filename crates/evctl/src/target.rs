@@ -105,6 +105,7 @@ impl Env {
             .or_else(|| entry.and_then(|e| e.timeout))
             .unwrap_or(map.connection.timeout);
         let interval = entry.and_then(|e| e.interval);
+        let confirm_within = entry.and_then(|e| e.confirm_within);
         Ok(Target {
             name,
             map,
@@ -113,6 +114,7 @@ impl Env {
             units,
             timeout,
             interval,
+            confirm_within,
         })
     }
 }
@@ -151,6 +153,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Poll interval from the site config.
     pub interval: Option<Duration>,
+    /// The read-back window of writes from the site config (`confirm_within`).
+    pub confirm_within: Option<Duration>,
 }
 
 impl Target {

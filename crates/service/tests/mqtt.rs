@@ -217,6 +217,7 @@ async fn device(id: &str, map: &Arc<DeviceMap>) -> (SimulatorHandle, DeviceSpec)
         units: map.units(),
         interval: Duration::from_millis(200),
         timeout: Duration::from_secs(2),
+        confirm: map.connection.write_confirm,
     };
     (sim, spec)
 }

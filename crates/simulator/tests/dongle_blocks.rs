@@ -53,7 +53,11 @@ async fn serve(id: &str) -> DongleSimulatorHandle {
 }
 
 /// Sends one 60-register read and returns the reply to it, waiting at most 5 s.
-async fn read(stream: &mut TcpStream, framer: &mut Framer, (device, function, base): Block) -> Frame {
+async fn read(
+    stream: &mut TcpStream,
+    framer: &mut Framer,
+    (device, function, base): Block,
+) -> Frame {
     let request = Frame::ReadRequest(ReadRequest {
         adapter: Serial::CLIENT_DEFAULT,
         device,
@@ -121,12 +125,18 @@ async fn undeclared_words_of_a_block_read_zero() {
     let sim = serve("givenergy-hybrid").await;
     let mut stream = TcpStream::connect(sim.local_addr()).await.unwrap();
     let mut framer = Framer::new();
-    let Frame::ReadResponse(r) = read(&mut stream, &mut framer, (INVERTER, ReadFunction::Input, 120)).await
+    let Frame::ReadResponse(r) = read(
+        &mut stream,
+        &mut framer,
+        (INVERTER, ReadFunction::Input, 120),
+    )
+    .await
     else {
         panic!("IR 120-179 is answered");
     };
     assert_eq!(r.values, vec![0; 60]);
-    let Frame::ReadResponse(r) = read(&mut stream, &mut framer, (INVERTER, ReadFunction::Input, 0)).await
+    let Frame::ReadResponse(r) =
+        read(&mut stream, &mut framer, (INVERTER, ReadFunction::Input, 0)).await
     else {
         panic!("IR 0-59 is answered");
     };
@@ -141,7 +151,12 @@ async fn blocks_beyond_the_model_are_refused() {
     let mut stream = TcpStream::connect(sim.local_addr()).await.unwrap();
     let mut framer = Framer::new();
     for base in [240, 300] {
-        let reply = read(&mut stream, &mut framer, (INVERTER, ReadFunction::Holding, base)).await;
+        let reply = read(
+            &mut stream,
+            &mut framer,
+            (INVERTER, ReadFunction::Holding, base),
+        )
+        .await;
         assert!(
             matches!(reply, Frame::ErrorResponse(ref e) if e.base == base),
             "HR {base}: {reply:?}"
