@@ -24,10 +24,14 @@ async fn inverter(apply_after: Duration) -> DongleSimulatorHandle {
 }
 
 fn slot_params() -> Vec<(String, String)> {
-    [("start", "0030"), ("finish", "0430"), ("chargeToPercent", "77")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    [
+        ("start", "0030"),
+        ("finish", "0430"),
+        ("chargeToPercent", "77"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,5 +72,9 @@ async fn confirm_within_of_the_site_file_bounds_the_wait() {
         .find(|c| c.read_register == "Charge_end_time_slot_1")
         .expect("slot end read back");
     assert!(!end.confirmed, "{end:?}");
-    assert_eq!(end.read.as_deref(), Some("530"), "the value before the write");
+    assert_eq!(
+        end.read.as_deref(),
+        Some("530"),
+        "the value before the write"
+    );
 }
