@@ -525,3 +525,67 @@ async fn several_chargers_are_selected_by_any_unique_part() {
 fn run_cmd(mut cmd: Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run evctl")
 }
+
+/// The GetVersionResponse datagram in `--dump` output: its total length (header field).
+fn version_reply_length(dump: &str) -> Option<usize> {
+    dump.lines()
+        .filter(|l| l.starts_with("<- "))
+        .filter_map(|l| l.rsplit(' ').next())
+        .find(|hex| hex.len() >= 42 && &hex[38..42] == "0106")
+        .and_then(|hex| usize::from_str_radix(&hex[4..8], 16).ok())
+}
+
+/// Both firmware profiles of `evctl em simulate` work end to end (discover, login, status,
+/// config): the BS20 sends a 36-byte version payload (a 61-byte datagram), the SQW49 37 bytes
+/// with its supportNew byte (62), and the client accepts both.
+#[test]
+fn both_firmware_profiles_discover_login_status_and_config() {
+    for (profile, datagram_len, support_new) in [
+        ("bs20", 61, serde_json::Value::Null),
+        ("sqw49", 62, serde_json::json!(1)),
+    ] {
+        let client = Client::new();
+        let _sim = SimProcess::start(&client, &["--profile", profile]);
+        let list = json(
+            &client.run(&["discover", "--seconds", "2", "-f", "json"]),
+            "discover",
+        );
+        assert!(
+            list.as_array()
+                .expect("array")
+                .iter()
+                .any(|c| c["serial"] == SERIAL && c["online"] == true),
+            "{profile}: {list}"
+        );
+        let out = client
+            .em(&["login", SERIAL, "--password-env", "EM_TEST_PW"])
+            .env("EM_TEST_PW", "123456")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        assert_ok(&out, "login");
+        let st = json(&client.run(&["status", SERIAL, "-f", "json"]), "status");
+        assert_eq!(st["logged_in"], true, "{profile}: {st}");
+        assert_eq!(st["meta_state"], "plugged_in", "{profile}: {st}");
+
+        let out = client.run(&["config", "get", "--dump", "-f", "json"]);
+        let cfg = json(&out, "config get");
+        assert_eq!(cfg["name"], "Simulated", "{profile}: {cfg}");
+        assert_eq!(cfg["max_current_a"], 16, "{profile}: {cfg}");
+        assert_eq!(
+            version_reply_length(&text(&out.stderr)),
+            Some(datagram_len),
+            "{profile}: the version reply on the wire\n{}",
+            text(&out.stderr)
+        );
+        let st = json(
+            &client.run(&["status", SERIAL, "-f", "json"]),
+            "status after config",
+        );
+        assert_eq!(st["info"]["support_new"], support_new, "{profile}: {st}");
+        assert_eq!(
+            st["info"]["software_version"], "evctl-sim-1",
+            "{profile}: {st}"
+        );
+    }
+}

@@ -312,3 +312,64 @@ fn givenergy_simulate_names_the_faults_a_dongle_map_takes() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("GivEnergy dongle maps"), "{stderr}");
 }
+
+/// The call from issue 12 against `evctl simulate` applying writes a second after it
+/// acknowledges them, as real inverters do: read-back retries within the map's 3 s window and
+/// confirms every register.
+#[test]
+fn givenergy_call_confirms_writes_the_inverter_applies_late() {
+    let env = TestEnv::new();
+    let sim = SimProcess::start(&env, &["givenergy-hybrid", "--apply-writes-after", "1s"]);
+    let (code, stdout, stderr) = run(env.evctl().args([
+        "call",
+        "givenergy-hybrid",
+        "setChargeSlot1",
+        "start=0030",
+        "finish=0430",
+        "chargeToPercent=77",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &sim.port_arg(),
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for line in [
+        "confirmed Charge_start_time_slot_1 = 30",
+        "confirmed Charge_end_time_slot_1 = 430",
+        "confirmed Target_SOC = 77",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+}
+
+/// A write the inverter applies later than the read-back window is reported "not
+/// confirmed", naming the window waited and the value read last; exit 1.
+#[test]
+fn givenergy_call_names_the_wait_and_the_last_value_when_a_write_is_not_applied() {
+    let env = TestEnv::new();
+    let sim = SimProcess::start(&env, &["givenergy-hybrid", "--apply-writes-after", "60s"]);
+    let (code, stdout, stderr) = run(env.evctl().args([
+        "call",
+        "givenergy-hybrid",
+        "setChargeSlot1",
+        "start=0030",
+        "finish=0430",
+        "chargeToPercent=77",
+        "--confirm-within",
+        "1s",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &sim.port_arg(),
+    ]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("NOT confirmed: Charge_end_time_slot_1 reads 530, expected 430"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("did not show the value written within 1s")
+            && stderr.contains("Charge_end_time_slot_1 (read 530, expected 430)"),
+        "{stderr}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use modbus_core::Table;
 
-use crate::util::{Sim, TestEnv, run};
+use crate::util::{Sim, SimProcess, TestEnv, run};
 
 fn alfen(env: &TestEnv, sim: &Sim) -> std::process::Command {
     let mut cmd = env.evctl();
@@ -174,4 +174,33 @@ fn call_an_action_over_the_dongle() {
         &port,
     ]));
     assert_eq!(sim.requests(), before);
+}
+
+/// `evctl simulate --apply-writes-after` on a Modbus map: the write shows within the map's
+/// default read-back window and is confirmed; with `--confirm-within 0` (one read) it is not,
+/// and the error names the wait and the value read.
+#[test]
+fn read_back_waits_for_a_write_the_device_applies_late() {
+    let env = TestEnv::new();
+    let sim = SimProcess::start(&env, &["vestel-evc04", "--apply-writes-after", "300ms"]);
+    let write = |extra: &[&str]| {
+        let mut cmd = env.evctl();
+        cmd.args(["write", "vestel-evc04", "--host", "127.0.0.1", "--port"])
+            .arg(sim.port_arg())
+            .args(extra);
+        run(&mut cmd)
+    };
+    let (code, stdout, stderr) = write(&["failsafe_current=8"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("confirmed failsafe_current = 8"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = write(&["failsafe_current=10", "--confirm-within", "0"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("did not show the value written within 0s")
+            && stderr.contains("failsafe_current (read 8, expected 10)"),
+        "{stderr}"
+    );
 }

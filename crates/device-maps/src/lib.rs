@@ -62,6 +62,7 @@ mod check;
 mod error;
 mod examples;
 pub mod expr;
+mod extent;
 mod identify;
 mod io;
 mod load;
@@ -86,9 +87,9 @@ pub use load::{load_file, parse_duration, parse_map};
 pub use locate::Locations;
 pub use memory::{MemoryDevice, Request, Unmapped};
 pub use model::{
-    Access, Action, AddressBase, Bound, Connection, Derived, DeviceMap, Every, Format, Heartbeat,
-    HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register, RegisterType,
-    Scale, Source, Step, Transport, UnitRef, Valid, WriteRule,
+    Access, Action, AddressBase, Block, Bound, Connection, Derived, DeviceMap, Every, Format,
+    Heartbeat, HeartbeatWrite, JsonEnums, Kind, Output, Param, ParamType, ReadBack, Register,
+    RegisterType, Scale, Source, Step, Transport, UnitRef, Valid, WriteConfirm, WriteRule,
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};

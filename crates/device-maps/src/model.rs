@@ -363,6 +363,53 @@ pub struct Connection {
     pub max_connections: u16,
     /// The device drops a connection idle this long.
     pub idle_timeout: Option<Duration>,
+    /// Whole blocks the device answers (zeros where no register is declared).
+    pub blocks: Vec<Block>,
+    /// How long read-back keeps trying after a write.
+    pub write_confirm: WriteConfirm,
+}
+
+/// A whole block of registers a device answers, declared or not (`connection.blocks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The unit role.
+    pub unit: String,
+    /// The table.
+    pub table: Table,
+    /// First wire address.
+    pub from: u16,
+    /// Last wire address (inclusive).
+    pub to: u16,
+}
+
+/// The read-back window of writes (`connection.write_confirm`): real devices apply a write a
+/// moment after acknowledging it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteConfirm {
+    /// Read back until this much time has passed before reporting "not confirmed".
+    pub within: Duration,
+    /// Time between two read-backs.
+    pub every: Duration,
+}
+
+impl WriteConfirm {
+    /// The window of a map that says nothing: 1 s, reading back every 250 ms.
+    pub const DEFAULT: WriteConfirm = WriteConfirm {
+        within: Duration::from_secs(1),
+        every: Duration::from_millis(250),
+    };
+
+    /// One read-back and no retry.
+    pub const ONCE: WriteConfirm = WriteConfirm {
+        within: Duration::ZERO,
+        every: Duration::from_millis(250),
+    };
+}
+
+impl Default for WriteConfirm {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 impl Connection {

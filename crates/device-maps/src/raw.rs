@@ -165,6 +165,12 @@ pub struct RawConnectionPatch {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
     pub idle_timeout: Option<String>,
+    /// Whole blocks the device answers, replacing the base's list.
+    #[serde(default)]
+    pub blocks: Option<Vec<RawBlock>>,
+    /// The read-back window of writes.
+    #[serde(default)]
+    pub write_confirm: Option<RawWriteConfirm>,
 }
 
 /// One entry of `checks:`: a register and what it must hold. Exactly one of `equals`,
@@ -341,6 +347,49 @@ pub struct RawConnection {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
     pub idle_timeout: Option<String>,
+    /// Whole blocks of registers the device answers, zeros for the words no register
+    /// declares (simulators serve them; clients of other tools read them).
+    #[serde(default)]
+    pub blocks: Vec<RawBlock>,
+    /// How long a write may take to show when read back, e.g. `{within: 3s}`.
+    #[serde(default)]
+    pub write_confirm: Option<RawWriteConfirm>,
+}
+
+/// One `connection.blocks` entry: registers `from` to `to` (wire addresses, inclusive) of
+/// `table` at unit role `unit`.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Block"))]
+pub struct RawBlock {
+    /// The unit role (default: the main unit).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// `holding` or `input` (also `coil`, `discrete`).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::table"))]
+    pub table: String,
+    /// First wire address of the block.
+    pub from: u16,
+    /// Last wire address of the block.
+    pub to: u16,
+}
+
+/// `connection.write_confirm`: the read-back window of writes.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "WriteConfirm"))]
+pub struct RawWriteConfirm {
+    /// Keep reading back for this long before a write counts as not confirmed, e.g. `3s`
+    /// (default 1s).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub within: Option<String>,
+    /// Time between two read-backs, e.g. `500ms` (default 250ms).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::duration"))]
+    pub every: Option<String>,
 }
 
 /// `defaults:` of a map.

@@ -8,7 +8,9 @@
 //! and reads back.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use modbus_core::{EncodeError, Table, Value};
 
@@ -17,7 +19,7 @@ use crate::io::RegisterIo;
 use crate::load::{describe_rule, number_value, parse_hhmm, static_violation};
 use crate::model::{
     Access, Bound, DeviceMap, Format, Heartbeat, HeartbeatWrite, ReadBack, Register, RegisterType,
-    Scale,
+    Scale, WriteConfirm,
 };
 use crate::read::{Missing, Snapshot, apply_power_of_ten, decode_register};
 use crate::units::Units;
@@ -273,6 +275,18 @@ pub struct Confirmation {
     pub read: Result<Value, Missing>,
     /// Whether they agree.
     pub confirmed: bool,
+    /// How long read-back paused, in total, before the read shown here (zero for the first
+    /// read; up to the read-back window when the device was slow to apply the write).
+    pub waited: Duration,
+}
+
+impl Confirmation {
+    /// Whether this read-back counts as a failure: the register itself read something else,
+    /// or nothing could be read. Another register showing a different applied value is not
+    /// (the device applies its own limits).
+    pub fn failed(&self) -> bool {
+        !self.confirmed && (self.read.is_err() || self.read_register == self.register)
+    }
 }
 
 /// The outcome of [`WritePlan::execute`].
@@ -674,11 +688,31 @@ impl WritePlan {
     }
 
     /// Reads what the checks need, checks, writes every request in order, then reads back the
-    /// registers the map marks for it. Nothing is written when a check fails.
+    /// registers the map marks for it, once. Nothing is written when a check fails.
     pub async fn execute<I: RegisterIo>(
         &self,
         io: &mut I,
     ) -> Result<WriteReport, ExecuteError<I::Error>> {
+        self.execute_confirming(io, WriteConfirm::ONCE, |_| std::future::ready(()))
+            .await
+    }
+
+    /// As [`WritePlan::execute`], but a read-back that [fails](Confirmation::failed) is
+    /// repeated every `confirm.every` until `confirm.within` has been spent pausing, as real
+    /// devices apply a write a moment after acknowledging it. `pause` waits for the duration
+    /// it is given (the caller's runtime: `tokio::time::sleep`); device-maps keeps no clock,
+    /// so the time waited is the sum of the pauses.
+    pub async fn execute_confirming<I, P, F>(
+        &self,
+        io: &mut I,
+        confirm: WriteConfirm,
+        mut pause: P,
+    ) -> Result<WriteReport, ExecuteError<I::Error>>
+    where
+        I: RegisterIo,
+        P: FnMut(Duration) -> F,
+        F: Future<Output = ()>,
+    {
         let needs = self.needs();
         // The registers the values depend on, read together with the map's checks: a device
         // that fails them is not written to.
@@ -743,35 +777,51 @@ impl WritePlan {
             };
             checks.push((w, target));
         }
-        let mut confirmations = Vec::new();
-        if !checks.is_empty() {
-            let mut selection: Vec<usize> = checks
+        let mut confirmations: Vec<Option<Confirmation>> = vec![None; checks.len()];
+        // The checks still to read: all of them first, then those that failed.
+        let mut pending: Vec<usize> = (0..checks.len()).collect();
+        let mut waited = Duration::ZERO;
+        while !pending.is_empty() {
+            let mut selection: Vec<usize> = pending
                 .iter()
-                .filter_map(|(_, t)| self.map.register_index(t))
+                .filter_map(|&i| self.map.register_index(&checks[i].1))
                 .collect();
             selection.sort_unstable();
             selection.dedup();
             // The device was verified before the write; the read-back reads only its own.
             let plan = self.map.plan_read_with(&selection, &self.units, false)?;
             let snapshot = plan.execute(io).await;
-            for (w, target) in checks {
+            for &i in &pending {
+                let (w, target) = &checks[i];
                 let read = snapshot
-                    .get(&target)
+                    .get(target)
                     .map(|r| r.value.clone())
                     .unwrap_or(Err(Missing::NotRead));
                 let confirmed = match &read {
-                    Ok(v) => agrees(&self.map, &w.register, &target, &w.value, v),
+                    Ok(v) => agrees(&self.map, &w.register, target, &w.value, v),
                     Err(_) => false,
                 };
-                confirmations.push(Confirmation {
+                confirmations[i] = Some(Confirmation {
                     register: w.register.clone(),
-                    read_register: target,
+                    read_register: target.clone(),
                     expected: w.value.clone(),
                     read,
                     confirmed,
+                    waited,
                 });
             }
+            pending.retain(|&i| confirmations[i].as_ref().is_some_and(Confirmation::failed));
+            if pending.is_empty() || waited >= confirm.within {
+                break;
+            }
+            let step = confirm
+                .every
+                .max(Duration::from_millis(1))
+                .min(confirm.within - waited);
+            pause(step).await;
+            waited += step;
         }
+        let confirmations = confirmations.into_iter().flatten().collect();
         Ok(WriteReport {
             sent: resolved.requests,
             confirmations,

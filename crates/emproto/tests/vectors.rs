@@ -769,3 +769,37 @@ fn secrets_stay_out_of_debug_output() {
     assert!(!text.contains("31, 32, 33"), "{text}");
     assert!(text.contains("Password(******)"));
 }
+
+/// Both firmware forms of GetVersionResponse parse, and each re-encodes to its own bytes: 36
+/// bytes (BS20, no supportNew), 37 (SQW49, supportNew), and longer (supportNew and a kept
+/// tail); shorter than 36 is a length error.
+#[test]
+fn version_response_accepts_the_bs20_and_sqw49_forms() {
+    let mut bs20 = vec![b'H'; 16];
+    bs20.extend([b'S'; 16]);
+    bs20.extend(0x4229_6d48_u32.to_be_bytes());
+    let mut sqw49 = bs20.clone();
+    sqw49.push(1);
+    let mut longer = sqw49.clone();
+    longer.extend([7, 8]);
+    for (bytes, support_new, tail) in [
+        (&bs20, None, &[][..]),
+        (&sqw49, Some(1), &[][..]),
+        (&longer, Some(1), &[7, 8][..]),
+    ] {
+        let payload = Payload::parse(Command::VERSION_RESPONSE, bytes).expect("accepted");
+        let Payload::VersionResponse(v) = &payload else {
+            panic!("{payload:?}")
+        };
+        assert_eq!((v.support_new, v.tail.as_slice()), (support_new, tail));
+        let mut out = Vec::new();
+        payload.encode(&mut out);
+        assert_eq!(
+            hex(&out),
+            hex(bytes),
+            "{} bytes re-encode as they came",
+            bytes.len()
+        );
+    }
+    assert!(Payload::parse(Command::VERSION_RESPONSE, &bs20[..35]).is_err());
+}

@@ -251,6 +251,11 @@ pub struct WriteArgs {
     #[arg(value_name = "NAME=VALUE", required = true)]
     pub assignments: Vec<String>,
 
+    /// Keep reading back for up to this long before a write counts as not confirmed (e.g. 5s,
+    /// 0 for a single read; default: the map's `write_confirm`, 3s for GivEnergy, else 1s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub confirm_within: Option<Duration>,
+
     /// Print the exact Modbus requests and send nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -271,6 +276,11 @@ pub struct CallArgs {
     /// The action's parameters, KEY=VALUE (see `evctl describe <map> <action>`)
     #[arg(value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+
+    /// Keep reading back for up to this long before a write counts as not confirmed (e.g. 5s,
+    /// 0 for a single read; default: the map's `write_confirm`, 3s for GivEnergy, else 1s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub confirm_within: Option<Duration>,
 
     /// Print the exact Modbus requests and send nothing
     #[arg(long)]
@@ -414,6 +424,11 @@ pub struct FaultArgs {
     /// Refuse every write with an "illegal function" exception
     #[arg(long)]
     pub read_only: bool,
+
+    /// Acknowledge every write at once but apply it only this long later (e.g. 2s), as real
+    /// devices do; reads in between see the old value (Modbus and GivEnergy dongle maps)
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub apply_writes_after: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

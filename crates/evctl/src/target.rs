@@ -113,6 +113,7 @@ impl Env {
                 map.manufacturer, map.model
             );
         }
+        let confirm_within = entry.and_then(|e| e.confirm_within);
         Ok(Target {
             verify,
             name,
@@ -122,6 +123,7 @@ impl Env {
             units,
             timeout,
             interval,
+            confirm_within,
         })
     }
 }
@@ -162,6 +164,8 @@ pub struct Target {
     pub interval: Option<Duration>,
     /// Whether the map's checks are read and must hold (off with `--no-verify`).
     pub verify: bool,
+    /// The read-back window of writes from the site config (`confirm_within`).
+    pub confirm_within: Option<Duration>,
 }
 
 impl Target {

@@ -116,6 +116,10 @@ pub struct DeviceConfig {
     /// device as it is, with a warning at start.
     #[serde(default)]
     pub verify: Option<bool>,
+    /// How long a command's read-back keeps trying before the write counts as not
+    /// confirmed, e.g. `5s`; default: the map's `write_confirm.within`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub confirm_within: Option<Duration>,
     /// Free-form options for the device's driver (EVSEMaster: `serial`, `password_file`),
     /// kept as written.
     #[serde(default)]

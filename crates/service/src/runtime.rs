@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use device_maps::{DeviceMap, ExecuteError, Units, WriteError, WritePlan};
+use device_maps::{DeviceMap, ExecuteError, Units, WriteConfirm, WriteError, WritePlan};
 use modbus_core::Value;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast, watch};
@@ -34,6 +34,9 @@ pub struct DeviceSpec {
     /// Whether the map's checks are read and must hold before values are trusted or
     /// commands written (site config `verify: false` turns them off, with a warning).
     pub verify: bool,
+    /// The read-back window of commands (the map's `write_confirm`, `confirm_within` of the
+    /// site file overriding its window).
+    pub confirm: WriteConfirm,
 }
 
 impl DeviceSpec {
@@ -72,6 +75,12 @@ impl DeviceSpec {
             interval: entry.interval.unwrap_or(poll.interval),
             timeout: entry.timeout.unwrap_or(map.connection.timeout),
             verify: entry.verify.unwrap_or(true),
+            confirm: WriteConfirm {
+                within: entry
+                    .confirm_within
+                    .unwrap_or(map.connection.write_confirm.within),
+                ..map.connection.write_confirm
+            },
             map,
         })
     }
@@ -502,12 +511,19 @@ impl Service {
         } else {
             plan.without_verification()
         };
-        // Reads of bounds, the writes and read-backs: a generous but finite time.
+        // Reads of bounds, the writes and read-backs: a generous but finite time, plus the
+        // read-back window.
+        let confirm = device.spec.confirm;
         let deadline = device
             .spec
             .timeout
-            .saturating_mul(4 * (plan.writes.len() as u32 + 2));
-        let result = tokio::time::timeout(deadline, plan.execute(&mut client)).await;
+            .saturating_mul(4 * (plan.writes.len() as u32 + 2))
+            .saturating_add(confirm.within);
+        let result = tokio::time::timeout(
+            deadline,
+            plan.execute_confirming(&mut client, confirm, tokio::time::sleep),
+        )
+        .await;
         let report = match result {
             Err(_) => {
                 return Err(CommandError::Timeout {

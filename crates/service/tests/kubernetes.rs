@@ -99,7 +99,9 @@ fn the_manifests_agree_with_each_other_and_with_evctl() {
             .unwrap_or_else(|| panic!("mount of {volume}"))
     };
     assert_eq!(after("--config"), mount_of("site"));
-    let site_text = config_map["data"]["site.yaml"].as_str().expect("data site.yaml");
+    let site_text = config_map["data"]["site.yaml"]
+        .as_str()
+        .expect("data site.yaml");
     let site =
         SiteConfig::parse(site_text, Path::new("configmap site.yaml")).expect("site config loads");
     assert!(!site.devices.is_empty());

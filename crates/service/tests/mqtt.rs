@@ -218,6 +218,7 @@ async fn device(id: &str, map: &Arc<DeviceMap>) -> (SimulatorHandle, DeviceSpec)
         interval: Duration::from_millis(200),
         timeout: Duration::from_secs(2),
         verify: true,
+        confirm: map.connection.write_confirm,
     };
     (sim, spec)
 }

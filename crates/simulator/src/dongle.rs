@@ -4,14 +4,17 @@
 //!
 //! - it speaks the dongle framing ([`givenergy_dongle`]), answers reads of holding and input
 //!   registers with base and count echoed, and writes of single holding registers with the value
-//!   read back; a bank the device does not have (no register mapped in the requested range)
+//!   read back; a read inside the whole blocks the map declares (`connection.blocks`) answers
+//!   zeros for undeclared words, as the inverter answers every block of its model; a bank the
+//!   device does not have (outside the blocks, no register mapped in the requested range)
 //!   gets an error reply without exception code, and a unit id nobody answers for (an empty
 //!   battery slot) gets an all-zero page;
 //! - **every reply is sent to every connected client**, not only to the one that asked (the
 //!   real dongle fans replies out to the cloud, the app and every local poller);
 //! - it sends each client a heartbeat every 3 minutes (configurable) and counts the answers;
 //! - requests with a bad CRC are dropped silently, as newer inverter firmware does;
-//! - writes change the bank, so later reads see them.
+//! - writes change the bank, so later reads see them (at once, or a moment later with
+//!   [`DongleSimulatorOptions::apply_writes_after`], as a real inverter applies them).
 //!
 //! A test can also make the dongle drop a connection in the middle of a reply
 //! ([`DongleSimulatorOptions::drop_after_requests`]) and can count the frames it received.
@@ -53,6 +56,10 @@ pub struct DongleSimulatorOptions {
     /// Fault: after this many requests in total, the connection carrying the last one gets
     /// half of its reply and is closed. Fires once.
     pub drop_after_requests: Option<u64>,
+    /// Fault: a write is checked and acknowledged (its value echoed) at once, but the bank
+    /// changes only this long later, as a real inverter applies writes after acknowledging
+    /// them; reads in between see the old value.
+    pub apply_writes_after: Option<Duration>,
 }
 
 impl Default for DongleSimulatorOptions {
@@ -63,6 +70,7 @@ impl Default for DongleSimulatorOptions {
             inverter_serial: Serial::from_bytes(*b"SA0000G000"),
             fan_out: true,
             drop_after_requests: None,
+            apply_writes_after: None,
         }
     }
 }
@@ -413,7 +421,7 @@ fn log(shared: &Shared, entry: DongleLogEntry) {
 }
 
 /// Answers one decoded frame from connection `id`.
-fn handle(shared: &Shared, id: u64, frame: Result<Frame, givenergy_dongle::FrameError>) {
+fn handle(shared: &Arc<Shared>, id: u64, frame: Result<Frame, givenergy_dongle::FrameError>) {
     let frame = match frame {
         Ok(frame) => frame,
         Err(error) => {
@@ -470,7 +478,8 @@ fn handle(shared: &Shared, id: u64, frame: Result<Frame, givenergy_dongle::Frame
                     let bank = lock(&shared.bank);
                     let known = bank.units().any(|u| u == r.device);
                     let words = bank.get(r.device, table, r.base, r.count);
-                    if known && words.iter().all(Option::is_none) {
+                    let whole_block = bank.in_blocks(r.device, table, r.base, r.count);
+                    if known && !whole_block && words.iter().all(Option::is_none) {
                         // A bank this model does not have.
                         refuse
                     } else {
@@ -500,7 +509,11 @@ fn handle(shared: &Shared, id: u64, frame: Result<Frame, givenergy_dongle::Frame
                     count_or_value: w.value,
                 },
             );
-            let mut bank = lock(&shared.bank);
+            let mut guard = lock(&shared.bank);
+            // With the delayed-apply fault the write is checked and answered on a copy; the
+            // bank itself changes later.
+            let mut copy = shared.options.apply_writes_after.map(|_| guard.clone());
+            let bank = copy.as_mut().unwrap_or(&mut *guard);
             let mapped = bank
                 .get(w.device, Table::Holding, w.register, 1)
                 .first()
@@ -517,6 +530,15 @@ fn handle(shared: &Shared, id: u64, frame: Result<Frame, givenergy_dongle::Frame
                     .copied()
                     .flatten()
                     .unwrap_or(0);
+                if let Some(delay) = shared.options.apply_writes_after {
+                    let shared = Arc::clone(shared);
+                    let (device, register) = (w.device, w.register);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        lock(&shared.bank).set(device, Table::Holding, register, &[value]);
+                        tracing::debug!(device, register, "simulator: delayed write applied");
+                    });
+                }
                 Frame::WriteResponse(WriteResponse {
                     adapter,
                     device: w.device,

@@ -8,6 +8,9 @@
 //! drops the registration when Headings go unanswered; it answers config GET and SET, version
 //! and clock requests; it starts and stops sessions, refusing to start without a plugged car.
 //!
+//! Firmware profiles ([`EmProfile`]): `bs20` (the default) and `sqw49`, which differ in the
+//! length of the version reply and in the idle output-state codes.
+//!
 //! Faults: go silent at once or after a delay (sends and answers nothing), reject every login,
 //! unplug the car. [`EmCharger::snapshot`] and [`EmCharger::received`] let tests check what the
 //! charger saw.
@@ -29,6 +32,67 @@ use thiserror::Error;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
+
+/// The charger firmware family the simulator imitates, where families differ on the wire
+/// (specs/emproto-protocol.md §6.11 and §7.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum EmProfile {
+    /// Besen BS20: a 36-byte GetVersionResponse (no "supportNew" byte, as captured), output
+    /// state 2 whenever no power flows.
+    #[default]
+    Bs20,
+    /// The SQW49 (Morec-type) family: a 37-byte GetVersionResponse ending in "supportNew", output
+    /// state 0 when idle and 2 "ready" when a car is plugged in but not charging.
+    Sqw49,
+}
+
+impl EmProfile {
+    /// Every profile, in the order `--profile` lists them.
+    pub const ALL: [EmProfile; 2] = [EmProfile::Bs20, EmProfile::Sqw49];
+
+    /// The profile's name (`bs20`, `sqw49`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EmProfile::Bs20 => "bs20",
+            EmProfile::Sqw49 => "sqw49",
+        }
+    }
+
+    /// The answer to GetVersion: the simulator's own version texts, 36 bytes for a BS20 and
+    /// 37 (a trailing "supportNew" byte, 1) for an SQW49.
+    pub fn version(self) -> Version {
+        Version {
+            hardware_version: FixedStr::truncating("SIM.1"),
+            software_version: FixedStr::truncating("evctl-sim-1"),
+            feature: 0,
+            support_new: match self {
+                EmProfile::Bs20 => None,
+                EmProfile::Sqw49 => Some(1),
+            },
+            tail: Vec::new(),
+        }
+    }
+
+    /// Status byte 19 while no power flows.
+    fn output_when_not_charging(self, car_plugged: bool) -> OutputState {
+        match (self, car_plugged) {
+            (EmProfile::Bs20, _) => OutputState::IDLE,
+            (EmProfile::Sqw49, true) => OutputState(2),
+            (EmProfile::Sqw49, false) => OutputState(0),
+        }
+    }
+}
+
+impl std::str::FromStr for EmProfile {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        EmProfile::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| format!("`{text}` is not a charger profile: use bs20 or sqw49"))
+    }
+}
 
 /// How the simulated charger looks and behaves.
 #[derive(Debug, Clone)]
@@ -63,6 +127,8 @@ pub struct EmChargerConfig {
     pub silent_after: Option<Duration>,
     /// Fault: every login is answered with a password error.
     pub reject_login: bool,
+    /// The firmware family imitated (version reply, status codes).
+    pub profile: EmProfile,
 }
 
 impl EmChargerConfig {
@@ -84,6 +150,7 @@ impl EmChargerConfig {
             drop_after: Duration::from_secs(30),
             silent_after: None,
             reject_login: false,
+            profile: EmProfile::Bs20,
         }
     }
 }
@@ -408,13 +475,7 @@ impl State {
             Payload::RequestChargingStatus(_) => {
                 Payload::ChargingStatusResponse(self.charging_status())
             }
-            Payload::GetVersion => Payload::VersionResponse(Version {
-                hardware_version: FixedStr::truncating("SIM.1"),
-                software_version: FixedStr::truncating("evctl-sim-1"),
-                feature: 0,
-                support_new: None,
-                tail: Vec::new(),
-            }),
+            Payload::GetVersion => Payload::VersionResponse(self.cfg.profile.version()),
             Payload::SystemTime(t) => {
                 // The charger clock as a client in UTC would set it: Unix time − 8 h.
                 let unix = std::time::SystemTime::now()
@@ -602,6 +663,10 @@ impl State {
             current: emproto::wire::Current(u16::from(amps) * 100),
         };
         let three = self.cfg.phases == 3;
+        let idle = self
+            .cfg
+            .profile
+            .output_when_not_charging(self.cfg.car_plugged);
         let (gun, output, state) = match (self.cfg.car_plugged, self.charging, self.reserved) {
             (_, true, _) => (
                 GunState::CONNECTED_LOCKED,
@@ -610,19 +675,15 @@ impl State {
             ),
             (_, false, true) => (
                 GunState::CONNECTED_UNLOCKED,
-                OutputState::IDLE,
+                idle,
                 CurrentState::RESERVATION,
             ),
             (true, false, false) => (
                 GunState::CONNECTED_UNLOCKED,
-                OutputState::IDLE,
+                idle,
                 CurrentState::READY_TO_CHARGE,
             ),
-            (false, false, false) => (
-                GunState::DISCONNECTED,
-                OutputState::IDLE,
-                CurrentState::NOT_CONNECTED,
-            ),
+            (false, false, false) => (GunState::DISCONNECTED, idle, CurrentState::NOT_CONNECTED),
         };
         Status {
             line_id: 1,

@@ -198,6 +198,12 @@ impl Checker<'_> {
                 ));
             }
         };
+        let located =
+            |p: crate::extent::Problem| self.at(&p.path, None, p.problem, Some(p.allowed));
+        let blocks =
+            crate::extent::blocks(&c.blocks, &c.unit_ids.0, &main_unit).map_err(located)?;
+        let write_confirm =
+            crate::extent::write_confirm(c.write_confirm.as_ref()).map_err(located)?;
         Ok(Connection {
             transport,
             port: c.port.unwrap_or(transport.default_port()),
@@ -215,6 +221,8 @@ impl Checker<'_> {
             timeout,
             max_connections,
             idle_timeout,
+            blocks,
+            write_confirm,
         })
     }
 

@@ -209,8 +209,12 @@ fn patch_connection(c: &mut RawConnection, p: RawConnectionPatch) {
         pacing,
         timeout,
         max_connections,
-        idle_timeout
+        idle_timeout,
+        write_confirm
     );
+    if let Some(blocks) = p.blocks {
+        c.blocks = blocks;
+    }
     if let Some(u) = p.unit_ids {
         c.unit_ids = u;
     }

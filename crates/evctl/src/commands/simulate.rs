@@ -41,17 +41,23 @@ pub async fn run(env: &Env, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen.to_string();
     let units_text = crate::target::units_text(&units);
     if map.connection.transport == Transport::GivenergyDongle {
-        // `faults` (the Modbus TCP faults) leaves out --drop-after, the dongle's own fault.
-        if !args.faults.is_none() {
+        // `faults` (the Modbus TCP faults) leaves out --drop-after, the dongle's own fault;
+        // --apply-writes-after is for both.
+        let modbus_only = Faults {
+            apply_writes_after: None,
+            ..faults(&args.faults)
+        };
+        if !modbus_only.is_none() {
             return Err(usage(
                 "that fault option is for Modbus TCP maps; a GivEnergy dongle map takes \
-                 --drop-after N and --heartbeat-every DURATION",
+                 --drop-after N, --apply-writes-after DURATION and --heartbeat-every DURATION",
             ));
         }
         let defaults = DongleSimulatorOptions::default();
         let options = DongleSimulatorOptions {
             heartbeat_interval: args.heartbeat_every.unwrap_or(defaults.heartbeat_interval),
             drop_after_requests: args.faults.drop_after.map(|n| u64::from(n.get())),
+            apply_writes_after: args.faults.apply_writes_after,
             ..defaults
         };
         let handle = DongleSimulator::builder(bank)
@@ -148,12 +154,6 @@ fn announce(
     Ok(())
 }
 
-impl FaultArgs {
-    fn is_none(&self) -> bool {
-        faults(self).is_none()
-    }
-}
-
 fn faults(args: &FaultArgs) -> Faults {
     Faults {
         latency: args.latency.unwrap_or_default(),
@@ -164,6 +164,7 @@ fn faults(args: &FaultArgs) -> Faults {
         wrong_transaction_id_every: args.wrong_transaction_id_every,
         read_only: args.read_only,
         idle_timeout: args.idle_timeout,
+        apply_writes_after: args.apply_writes_after,
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use device_maps::{ExecuteError, WritePlan};
@@ -23,7 +24,14 @@ pub async fn run(env: &Env, args: &WriteArgs) -> anyhow::Result<ExitCode> {
         .map
         .plan_writes(&args.assignments, &target.units)
         .with_context(|| Usage(format!("cannot write {}", target.map.id)))?;
-    execute(target, plan, args.dry_run, args.simulated).await
+    execute(
+        target,
+        plan,
+        args.dry_run,
+        args.simulated,
+        args.confirm_within,
+    )
+    .await
 }
 
 pub async fn call(env: &Env, args: &CallArgs) -> anyhow::Result<ExitCode> {
@@ -32,7 +40,14 @@ pub async fn call(env: &Env, args: &CallArgs) -> anyhow::Result<ExitCode> {
         .map
         .plan_action(&args.action, &args.params, &target.units)
         .with_context(|| Usage(format!("cannot run {} on {}", args.action, target.map.id)))?;
-    execute(target, plan, args.dry_run, args.simulated).await
+    execute(
+        target,
+        plan,
+        args.dry_run,
+        args.simulated,
+        args.confirm_within,
+    )
+    .await
 }
 
 async fn execute(
@@ -40,6 +55,7 @@ async fn execute(
     plan: WritePlan,
     dry_run: bool,
     simulated: bool,
+    confirm_within: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
     if dry_run {
         let resolved = plan
@@ -78,8 +94,15 @@ async fn execute(
     } else {
         plan.without_verification()
     };
+    let mut confirm = target.map.connection.write_confirm;
+    if let Some(within) = confirm_within.or(target.confirm_within) {
+        confirm.within = within;
+    }
     let device = Device::open(&mut target, simulated).await?;
-    let report = match plan.execute(&mut device.io()).await {
+    let report = match plan
+        .execute_confirming(&mut device.io(), confirm, tokio::time::sleep)
+        .await
+    {
         Ok(report) => report,
         Err(ExecuteError::Invalid(err)) => {
             return Err(anyhow::Error::new(err)
@@ -105,7 +128,8 @@ async fn execute(
     for request in &report.sent {
         let _ = writeln!(out, "sent {}  # {}", request, request.register);
     }
-    let mut unconfirmed = Vec::new();
+    // What each failed read-back showed last: `NAME (read VALUE, expected VALUE)`.
+    let mut unconfirmed: Vec<String> = Vec::new();
     for c in &report.confirmations {
         let same = c.read_register == c.register;
         match &c.read {
@@ -128,11 +152,14 @@ async fn execute(
                     "NOT confirmed: {} reads {value}, expected {}",
                     c.read_register, c.expected
                 );
-                unconfirmed.push(c.read_register.clone());
+                unconfirmed.push(format!(
+                    "{} (read {value}, expected {})",
+                    c.read_register, c.expected
+                ));
             }
             Err(missing) => {
                 let _ = writeln!(out, "NOT confirmed: {} {missing}", c.read_register);
-                unconfirmed.push(c.read_register.clone());
+                unconfirmed.push(format!("{} ({missing})", c.read_register));
             }
         }
     }
@@ -140,8 +167,17 @@ async fn execute(
     if unconfirmed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
+        // The pauses read-back took (the window, unless every value showed before it ran out).
+        let waited = report
+            .confirmations
+            .iter()
+            .map(|c| c.waited)
+            .max()
+            .unwrap_or_default();
         Err(anyhow::anyhow!(
-            "{target} accepted the write but reading back {} did not show the value written",
+            "{target} accepted the write but reading back did not show the value written \
+             within {}: {}",
+            service::format_duration(waited),
             unconfirmed.join(", ")
         ))
     }

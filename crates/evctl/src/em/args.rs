@@ -297,6 +297,11 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub reject_login: bool,
 
+    /// Firmware family to imitate: bs20 (36-byte version reply) or sqw49 (37 bytes, with the
+    /// trailing supportNew byte; output state 0 idle, 2 ready)
+    #[arg(long, default_value = "bs20", value_name = "PROFILE", value_parser = parse_profile)]
+    pub profile: simulator::em::EmProfile,
+
     /// Stop after this long (default: until Ctrl-C)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -320,4 +325,8 @@ pub enum ListFormat {
     Human,
     /// JSON
     Json,
+}
+
+fn parse_profile(text: &str) -> Result<simulator::em::EmProfile, String> {
+    text.parse()
 }

@@ -704,6 +704,7 @@ async fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     cfg.drop_after = (a.status_every * 6).max(Duration::from_secs(30));
     cfg.silent_after = a.silent_after;
     cfg.reject_login = a.reject_login;
+    cfg.profile = a.profile;
     let sim = EmCharger::start(cfg).await.map_err(|e| {
         if matches!(
             e,
@@ -716,9 +717,10 @@ async fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     print(&format!(
-        "simulated charger {serial} ({} {}) on {}, announcing to {}{}\n",
+        "simulated charger {serial} ({} {}, {} firmware) on {}, announcing to {}{}\n",
         a.brand,
         a.model,
+        a.profile.name(),
         sim.local_addr(),
         a.target,
         if a.no_car { ", no car plugged in" } else { "" }

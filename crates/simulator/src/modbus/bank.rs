@@ -80,6 +80,8 @@ pub struct OverlapError {
 pub struct RegisterBank {
     cells: BTreeMap<(u8, Space, u16), Cell>,
     units: BTreeMap<u8, GapPolicy>,
+    /// Whole blocks the device answers (first and last address), declared words or not.
+    blocks: Vec<(u8, Space, u16, u16)>,
 }
 
 impl RegisterBank {
@@ -93,6 +95,33 @@ impl RegisterBank {
     pub fn add_unit(&mut self, unit: u8, gaps: GapPolicy) -> &mut Self {
         self.units.insert(unit, gaps);
         self
+    }
+
+    /// Makes the device answer every address from `from` to `to` (inclusive) of `table` at
+    /// `unit`: words no register occupies read as 0 there, whatever the unit's gap policy
+    /// (a GivEnergy inverter answers its whole 60-register blocks). Adds the unit if needed.
+    pub fn add_block(&mut self, unit: u8, table: Table, from: u16, to: u16) -> &mut Self {
+        self.blocks.push((unit, Space::of(table), from, to));
+        self.units.entry(unit).or_insert(GapPolicy::Exception);
+        self
+    }
+
+    /// Whether every one of `count` addresses from `address` lies in a block added with
+    /// [`RegisterBank::add_block`] (`count` 0 never does).
+    pub fn in_blocks(&self, unit: u8, table: Table, address: u16, count: u16) -> bool {
+        let space = Space::of(table);
+        count > 0
+            && (0..count).all(|offset| {
+                address
+                    .checked_add(offset)
+                    .is_some_and(|at| self.in_block(unit, space, at))
+            })
+    }
+
+    fn in_block(&self, unit: u8, space: Space, at: u16) -> bool {
+        self.blocks
+            .iter()
+            .any(|&(u, s, from, to)| u == unit && s == space && (from..=to).contains(&at))
     }
 
     /// The unit ids the device answers, in ascending order.
@@ -219,6 +248,7 @@ impl RegisterBank {
             match self.cells.get(&(unit, space, address + offset)) {
                 Some(cell) if cell.access == Access::Write => words.push(0),
                 Some(cell) => words.push(cell.value),
+                None if self.in_block(unit, space, address + offset) => words.push(0),
                 None => match gaps {
                     GapPolicy::Exception => return Err(Exception::IllegalDataAddress),
                     GapPolicy::Fill(fill) => {

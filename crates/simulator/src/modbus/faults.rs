@@ -36,6 +36,10 @@ pub struct Faults {
     pub read_only: bool,
     /// A connection idle this long is closed by the device (Alfen: 60 s).
     pub idle_timeout: Option<Duration>,
+    /// A write is checked and acknowledged at once but changes the registers only this long
+    /// later, as real devices apply writes a moment after acknowledging them; reads in
+    /// between see the old value.
+    pub apply_writes_after: Option<Duration>,
 }
 
 /// What the fault plan says to do with one request.

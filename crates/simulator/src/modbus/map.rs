@@ -384,6 +384,16 @@ impl MapSource {
                 })?;
             }
         }
+        for block in &map.connection.blocks {
+            let role = UnitRef::Role(block.unit.clone());
+            let mut targets = vec![self.units.resolve(&role)];
+            if block.unit == main_role {
+                targets.extend(&self.also_main);
+            }
+            for unit in targets {
+                bank.add_block(unit, block.table, block.from, block.to);
+            }
+        }
         Ok(bank)
     }
 }

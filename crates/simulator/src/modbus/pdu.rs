@@ -40,6 +40,16 @@ pub(crate) fn summarize(pdu: &[u8]) -> Summary {
 }
 
 /// The exception response PDU for `function`.
+/// Whether `function` writes (FC5, FC6, FC15, FC16).
+pub(crate) fn is_write(function: u8) -> bool {
+    matches!(function, 0x05 | 0x06 | 0x0F | 0x10)
+}
+
+/// Whether a response PDU is an exception.
+pub(crate) fn is_exception(response: &[u8]) -> bool {
+    response.first().is_some_and(|f| f & 0x80 != 0)
+}
+
 pub(crate) fn exception_pdu(function: u8, code: Exception) -> Vec<u8> {
     vec![function | 0x80, code.code()]
 }

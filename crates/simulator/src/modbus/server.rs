@@ -187,11 +187,39 @@ fn encode(framing: Framing, transaction_id: u16, unit: u8, pdu: &[u8], corrupt: 
     }
 }
 
+/// Answers a write as the device would, from a copy of the bank, and applies it to the bank
+/// itself `delay` later (the delayed-apply fault). A refused write changes nothing, ever.
+fn serve_later(
+    shared: &Arc<Shared>,
+    delay: std::time::Duration,
+    unit: u8,
+    request: &[u8],
+) -> Vec<u8> {
+    let read_only = shared.faults.read_only;
+    let mut copy = shared
+        .bank
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let response = pdu::serve(&mut copy, unit, request, read_only);
+    if !pdu::is_exception(&response) {
+        let shared = Arc::clone(shared);
+        let request = request.to_vec();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let mut bank = shared.bank.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = pdu::serve(&mut bank, unit, &request, read_only);
+            tracing::debug!(unit, "simulator: delayed write applied");
+        });
+    }
+    response
+}
+
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     connection: u64,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     tracing::debug!(%peer, connection, "simulator: connection accepted");
@@ -236,9 +264,15 @@ async fn serve_connection(
             }
             Verdict::Exception(code) => (pdu::exception_pdu(summary.function, code), false),
             Verdict::WrongTransactionId | Verdict::Serve => {
-                let mut bank = shared.bank.lock().unwrap_or_else(PoisonError::into_inner);
-                let response =
-                    pdu::serve(&mut bank, frame.unit, &frame.pdu, shared.faults.read_only);
+                let response = match shared.faults.apply_writes_after {
+                    Some(delay) if pdu::is_write(summary.function) => {
+                        serve_later(shared, delay, frame.unit, &frame.pdu)
+                    }
+                    _ => {
+                        let mut bank = shared.bank.lock().unwrap_or_else(PoisonError::into_inner);
+                        pdu::serve(&mut bank, frame.unit, &frame.pdu, shared.faults.read_only)
+                    }
+                };
                 (response, verdict == Verdict::WrongTransactionId)
             }
         };
