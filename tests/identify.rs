@@ -97,17 +97,28 @@ registers:
     assert!(stdout.contains("not this device:"), "{stdout}");
 }
 
+/// A simulator of built-in map `id` whose register `name` serves `value` instead of its example.
+fn sim_with(id: &str, name: &str, value: modbus_core::Value) -> (device_maps::DeviceMap, Sim) {
+    let mut map = built_in_map(id);
+    let register = map
+        .registers
+        .iter_mut()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("{id} has {name}"));
+    register.example = value;
+    let sim = Sim::start_map(&map, simulator::modbus::Faults::none());
+    (map, sim)
+}
+
 /// A SunSpec device whose common model is 66 registers long (current SunSpec definitions):
 /// the simulator serves `sunspec-inverter` with that length.
 fn sunspec_66() -> Sim {
-    let mut map = built_in_map("sunspec-inverter");
-    let length = map
-        .registers
-        .iter_mut()
-        .find(|r| r.name == "common_length")
-        .expect("common_length");
-    length.example = modbus_core::Value::UInt(66);
-    Sim::start_map(&map, simulator::modbus::Faults::none())
+    sim_with(
+        "sunspec-inverter",
+        "common_length",
+        modbus_core::Value::UInt(66),
+    )
+    .1
 }
 
 #[test]
@@ -159,14 +170,11 @@ fn reading_the_wrong_device_prints_no_value_and_names_the_register() {
 fn a_write_to_the_wrong_device_sends_nothing() {
     let env = TestEnv::new();
     // Another charger answering Alfen's registers: its manufacturer is not Alfen.
-    let mut map = built_in_map("alfen-eve");
-    let manufacturer = map
-        .registers
-        .iter_mut()
-        .find(|r| r.name == "c_manufacturer")
-        .expect("c_manufacturer");
-    manufacturer.example = modbus_core::Value::Text("Bender".into());
-    let sim = Sim::start_map(&map, simulator::modbus::Faults::none());
+    let (map, sim) = sim_with(
+        "alfen-eve",
+        "c_manufacturer",
+        modbus_core::Value::Text("Bender".into()),
+    );
     let port = sim.port().to_string();
     let writable = map
         .registers

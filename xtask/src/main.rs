@@ -11,10 +11,13 @@
 //! - `cargo xtask schema [--check]`: write `docs/device-map.schema.json`, the JSON Schema of
 //!   the device map format.
 //! - `cargo xtask docs [--check]`: write `docs/devices/<id>.md`, one page per built-in map.
+//! - `cargo xtask fuzz [TARGET...] [--time S] [--runs N] [--list]`: run the libFuzzer targets
+//!   with cargo-fuzz on the stable toolchain (see [`fuzz`]).
 //!
 //! Generated files are committed; `#[test]`s fail when they are stale.
 
 mod docs;
+mod fuzz;
 mod schema;
 mod tidy;
 
@@ -38,8 +41,11 @@ fn main() -> anyhow::Result<()> {
         }
         "schema" => schema::generate(&project_root(), args.any(|a| a == "--check")),
         "docs" => docs::generate(&project_root(), args.any(|a| a == "--check")),
+        "fuzz" => fuzz::run(&project_root(), &args.collect::<Vec<_>>()),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <tidy | schema [--check] | docs [--check]>");
+            println!(
+                "usage: cargo xtask <tidy | schema [--check] | docs [--check] | fuzz [TARGET...] [--time S] [--runs N] [--list]>"
+            );
             Ok(())
         }
         other => anyhow::bail!("unknown xtask command `{other}`; try `cargo xtask help`"),

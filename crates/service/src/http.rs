@@ -310,6 +310,13 @@ impl<'de> Deserialize<'de> for Ordered {
     }
 }
 
+/// The command body of `POST /devices/{id}/registers` (`allow_empty: false`) or
+/// `.../actions/{name}` (`true`) as `(name, value as text)` pairs, or the message of the 400
+/// the API answers; the parsing the HTTP handlers do, without a socket (the fuzz target's door).
+pub fn parse_command_body(body: &[u8], allow_empty: bool) -> Result<Vec<(String, String)>, String> {
+    assignments(&Bytes::copy_from_slice(body), allow_empty).map_err(|e| e.message)
+}
+
 /// Parses a body of `{"name": value}` into `(name, value as text)` pairs, in order.
 fn assignments(body: &Bytes, allow_empty: bool) -> Result<Vec<(String, String)>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
