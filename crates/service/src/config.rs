@@ -177,8 +177,10 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfluxConfig {
-    /// Base URL, e.g. `http://127.0.0.1:8086` (plain HTTP).
+    /// Base URL, e.g. `http://127.0.0.1:8086`, or `https://influx.example:8086` over TLS.
     pub url: String,
+    /// TLS files for an `https://` URL (absent: the system roots, no client certificate).
+    pub tls: Option<crate::tls::TlsFiles>,
     /// API version: 1 (`/write`) or 2 (`/api/v2/write`); default 2.
     #[serde(default = "default_influx_version")]
     pub version: u8,
@@ -542,6 +544,9 @@ pub enum ConfigError {
         /// What is wrong and what to write instead.
         message: String,
     },
+    /// TLS files that cannot be used (the error names the section and the file).
+    #[error(transparent)]
+    Tls(crate::tls::TlsError),
 }
 
 /// One mistake of a site config: where, and what.
@@ -765,9 +770,16 @@ impl SiteConfig {
                 1 | 2 => {}
                 other => return invalid(format!("influx: version {other}; write 1 or 2")),
             }
-            if !influx.url.starts_with("http://") {
+            let https = influx.url.starts_with("https://");
+            if !https && !influx.url.starts_with("http://") {
                 return invalid(format!(
-                    "influx: url `{}` must start with http:// (put a TLS proxy in front for https)",
+                    "influx: url `{}` must start with http:// or https://",
+                    influx.url
+                ));
+            }
+            if !https && influx.tls.is_some() {
+                return invalid(format!(
+                    "influx: `tls` is set but the url `{}` is plain http://; write https://",
                     influx.url
                 ));
             }

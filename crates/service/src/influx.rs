@@ -8,6 +8,10 @@
 //! `max_backoff`, while new lines keep arriving; beyond `buffer_lines` the oldest are dropped
 //! and counted. A batch the database refuses as malformed (400) or too large (413) is dropped
 //! and counted, since sending it again cannot succeed.
+//!
+//! An `https://` URL is written over TLS (rustls with the ring provider), trusting the CA of
+//! `influx.tls.ca_file` or, without it, the system's roots; a client certificate can be given
+//! for servers that ask for one. The certificate must name the URL's host (or IP address).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -54,8 +59,12 @@ struct Buffer {
     next_seq: u64,
 }
 
+/// The HTTP client of the writer: plain or TLS by the URL's scheme.
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 struct Shared {
     url: String,
+    tls: Arc<rustls::ClientConfig>,
     auth: Option<String>,
     measurement: Option<String>,
     batch_lines: usize,
@@ -66,6 +75,7 @@ struct Shared {
     buffer: Mutex<Buffer>,
     full: Notify,
     counters: Counters,
+    last_error: Mutex<Option<String>>,
 }
 
 /// The InfluxDB writer. Cheap to clone.
@@ -143,10 +153,23 @@ fn base64(input: &[u8]) -> String {
 }
 
 impl Influx {
-    /// A writer for `config` (its secret files are read now). Nothing is sent before
+    /// A writer for `config` (its secret and TLS files are read now). Nothing is sent before
     /// [`Influx::spawn`].
     pub fn new(config: &InfluxConfig) -> Result<Influx, ConfigError> {
         let base = config.url.trim_end_matches('/');
+        let tls = if base.starts_with("https://") {
+            let files = config.tls.clone().unwrap_or_default();
+            crate::tls::client_config(&files, "influx.tls").map_err(ConfigError::Tls)?
+        } else if config.tls.is_some() {
+            return Err(ConfigError::Invalid {
+                message: format!(
+                    "influx: `tls` is set but the url `{}` is plain http://; write https://",
+                    config.url
+                ),
+            });
+        } else {
+            crate::tls::trust_nothing()
+        };
         let (url, auth) = if config.version == 1 {
             let mut url = format!(
                 "{base}/write?db={}&precision=ns",
@@ -174,6 +197,7 @@ impl Influx {
         Ok(Influx {
             shared: Arc::new(Shared {
                 url,
+                tls: Arc::new(tls),
                 auth,
                 measurement: config.measurement.clone(),
                 batch_lines: config.batch_lines.max(1),
@@ -187,6 +211,7 @@ impl Influx {
                 }),
                 full: Notify::new(),
                 counters: Counters::default(),
+                last_error: Mutex::new(None),
             }),
         })
     }
@@ -201,6 +226,24 @@ impl Influx {
             failed_requests: c.failed_requests.load(Ordering::Relaxed),
             buffered: self.lock().lines.len() as u64,
         }
+    }
+
+    /// Why the last write request failed, while writes are failing (`None` once one succeeds),
+    /// with its causes: for a TLS server the certificate problem.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_last_error(&self, error: Option<String>) {
+        *self
+            .shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = error;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
@@ -290,8 +333,12 @@ impl Influx {
     pub fn spawn(&self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
-            let client: Client<HttpConnector, Full<Bytes>> =
-                Client::builder(TokioExecutor::new()).build_http();
+            let connector = HttpsConnectorBuilder::new()
+                .with_tls_config((*this.shared.tls).clone())
+                .https_or_http()
+                .enable_http1()
+                .build();
+            let client: HttpClient = Client::builder(TokioExecutor::new()).build(connector);
             let mut failures: u32 = 0;
             loop {
                 let wait = if failures == 0 {
@@ -311,14 +358,17 @@ impl Influx {
                     match this.flush_once(&client).await {
                         Ok(true) => {
                             failures = 0;
+                            this.set_last_error(None);
                             continue;
                         }
                         Ok(false) => {
                             failures = 0;
+                            this.set_last_error(None);
                             break;
                         }
                         Err(err) => {
                             failures = failures.saturating_add(1);
+                            this.set_last_error(Some(crate::poller::error_chain(&err)));
                             this.shared
                                 .counters
                                 .failed_requests
@@ -337,10 +387,7 @@ impl Influx {
 
     /// Sends one batch. `Ok(true)`: sent (or rejected) and more are waiting; `Ok(false)`:
     /// nothing (more) to send.
-    async fn flush_once(
-        &self,
-        client: &Client<HttpConnector, Full<Bytes>>,
-    ) -> Result<bool, WriteFailure> {
+    async fn flush_once(&self, client: &HttpClient) -> Result<bool, WriteFailure> {
         let (last_seq, body, count) = {
             let buffer = self.lock();
             if buffer.lines.is_empty() {
@@ -389,11 +436,7 @@ impl Influx {
         }
     }
 
-    async fn post(
-        &self,
-        client: &Client<HttpConnector, Full<Bytes>>,
-        body: String,
-    ) -> Result<(), WriteFailure> {
+    async fn post(&self, client: &HttpClient, body: String) -> Result<(), WriteFailure> {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(&self.shared.url)

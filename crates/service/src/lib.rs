@@ -63,6 +63,7 @@ pub mod mqtt;
 mod poller;
 mod runtime;
 mod site;
+pub mod tls;
 
 pub use client::{DeviceClient, FailFast, IoError};
 pub use config::{

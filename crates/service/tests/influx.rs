@@ -1,5 +1,6 @@
 //! The InfluxDB output against a small recording HTTP server on loopback that can fail on
-//! demand: 1.x and 2.x endpoints and authentication, batching, retries, the bounded buffer.
+//! demand: 1.x and 2.x endpoints and authentication, batching, retries, the bounded buffer,
+//! and the same server behind TLS with a throwaway CA (`tests/mqtt_tls/`) for `https://`.
 
 mod common;
 
@@ -62,6 +63,72 @@ async fn database() -> (Db, SocketAddr) {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (db, addr)
+}
+
+/// The recording server behind TLS: rustls with the test certificate for 127.0.0.1.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, peer)) = self.tcp.accept().await else {
+                continue;
+            };
+            // A client that refuses our certificate ends the handshake: wait for the next.
+            if let Ok(Ok(tls)) = tokio::time::timeout(common::WAIT, self.acceptor.accept(tcp)).await
+            {
+                return (tls, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn tls_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mqtt_tls")
+        .join(name)
+}
+
+async fn tls_database() -> (Db, SocketAddr) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(tls_file("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<_, _>>()
+        .expect("certificates");
+    let key = PrivateKeyDer::from_pem_file(tls_file("server.key")).expect("server.key");
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server certificate");
+    let db = Db::default();
+    let app = Router::new().fallback(record).with_state(db.clone());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = tcp.local_addr().expect("addr");
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+    };
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -195,4 +262,76 @@ async fn a_database_outage_is_retried_and_the_oldest_lines_dropped() {
             .metrics()
             .contains("evctl_influx_lines_dropped_total 2")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_sites_ca_is_written_over_tls() {
+    let (db, addr) = tls_database().await;
+    let influx = Influx::new(&config(&format!(
+        "{{url: 'https://{addr}', org: o, bucket: b, token: tls-secret, flush_interval: 50ms, tls: {{ca_file: '{}'}}}}",
+        tls_file("ca.pem").display()
+    )))
+    .expect("writer");
+    let (_stop_tx, stop) = watch::channel(false);
+    let _writer = influx.spawn(stop);
+    influx.push_lines("m,device=x v=1 1\nm,device=x v=2 2\n");
+    eventually("two lines over TLS", || db.lines().len() == 2).await;
+    let first = &db.received()[0];
+    assert_eq!(first.uri, "/api/v2/write?org=o&bucket=b&precision=ns");
+    assert_eq!(first.authorization.as_deref(), Some("Token tls-secret"));
+    assert_eq!(influx.last_error(), None);
+    assert_eq!(influx.stats().failed_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_to_a_server_another_ca_signed_is_refused_and_says_why() {
+    let (db, addr) = tls_database().await;
+    let influx = Influx::new(&config(&format!(
+        "{{url: 'https://{addr}', org: o, bucket: b, token: tls-secret, flush_interval: 50ms, max_backoff: 1s, tls: {{ca_file: '{}'}}}}",
+        tls_file("other-ca.pem").display()
+    )))
+    .expect("writer");
+    let (_stop_tx, stop) = watch::channel(false);
+    let _writer = influx.spawn(stop);
+    influx.push_lines("m,device=x v=1 1\n");
+    eventually("a refused write", || influx.stats().failed_requests >= 1).await;
+    let why = influx.last_error().expect("the failure is kept");
+    assert!(why.contains("cannot reach InfluxDB"), "{why}");
+    assert!(why.contains("certificate"), "{why}");
+    assert!(!why.contains("tls-secret"), "{why}");
+    // Nothing reached the server, and the line waits for a fixed certificate.
+    assert!(db.received().is_empty());
+    assert_eq!(influx.stats().buffered, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_the_tls_server_never_gets_an_answer_it_trusts() {
+    let (db, addr) = tls_database().await;
+    let influx = Influx::new(&config(&format!(
+        "{{url: 'http://{addr}', org: o, bucket: b, flush_interval: 50ms, max_backoff: 1s, timeout: 1s}}"
+    )))
+    .expect("writer");
+    let (_stop_tx, stop) = watch::channel(false);
+    let _writer = influx.spawn(stop);
+    influx.push_lines("m v=1 1\n");
+    eventually("a failed write", || influx.stats().failed_requests >= 1).await;
+    assert!(db.received().is_empty());
+    assert_eq!(influx.stats().written, 0);
+}
+
+#[test]
+fn bad_tls_settings_fail_at_start_with_the_file() {
+    let missing = Influx::new(&config(
+        "{url: 'https://127.0.0.1:8086', org: o, bucket: b, tls: {ca_file: /nonexistent/ca.pem}}",
+    ))
+    .expect_err("refused");
+    let text = service::error_chain(&missing);
+    assert!(text.starts_with("influx.tls: "), "{text}");
+    assert!(text.contains("/nonexistent/ca.pem"), "{text}");
+    let plain = Influx::new(&config(&format!(
+        "{{url: 'http://127.0.0.1:8086', org: o, bucket: b, tls: {{ca_file: '{}'}}}}",
+        tls_file("ca.pem").display()
+    )))
+    .expect_err("refused");
+    assert!(plain.to_string().contains("write https://"), "{plain}");
 }

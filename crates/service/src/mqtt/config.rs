@@ -129,17 +129,8 @@ fn host_name() -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// TLS settings for the broker connection.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttTls {
-    /// CA certificate file (PEM); absent: the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate (PEM), for brokers that require one.
-    pub cert_file: Option<PathBuf>,
-    /// Client key (PEM).
-    pub key_file: Option<PathBuf>,
-}
+/// TLS settings for the broker connection: the same files as every TLS client of evctl.
+pub type MqttTls = crate::tls::TlsFiles;
 
 fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;

@@ -1,15 +1,12 @@
 //! Turns the `mqtt:` section into rumqttc options: credentials, TLS, last will, session.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::MqttError;
-use super::config::{MqttConfig, MqttTls};
+use super::config::MqttConfig;
 use super::topics::Topics;
 use crate::config::{Secret, resolve_secret};
 
@@ -68,7 +65,7 @@ pub(crate) fn resolve(
         (None, None) => {}
     }
     if let Some(tls) = &config.tls {
-        let client = tls_config(tls)?;
+        let client = crate::tls::client_config(tls, "mqtt.tls")?;
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
             Arc::new(client),
         )));
@@ -84,88 +81,10 @@ pub(crate) fn resolve(
     })
 }
 
-fn file_error(
-    path: &Path,
-    what: &str,
-    source: impl std::error::Error + Send + Sync + 'static,
-) -> MqttError {
-    MqttError::TlsFile {
-        path: path.to_path_buf(),
-        what: what.to_owned(),
-        source: Box::new(source),
-    }
-}
-
-/// A rustls client config with the ring provider (chosen here rather than process-wide, so
-/// no other crate's choice of provider can change or break it).
-fn tls_config(tls: &MqttTls) -> Result<rustls::ClientConfig, MqttError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &tls.ca_file {
-        Some(path) => {
-            let certs = read_certs(path)?;
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| file_error(path, "a CA certificate", e))?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                // A system store may hold certificates rustls cannot use; skip those.
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                return Err(MqttError::Config {
-                    message: "mqtt.tls: no system CA certificates found; set `tls.ca_file`"
-                        .to_owned(),
-                    source: None,
-                });
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| MqttError::Config {
-            message: "mqtt.tls: no usable TLS version".to_owned(),
-            source: Some(Box::new(e)),
-        })?
-        .with_root_certificates(roots);
-    match (&tls.cert_file, &tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let chain = read_certs(cert)?;
-            let key_der = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| file_error(key, "a PEM private key", e))?;
-            builder
-                .with_client_auth_cert(chain, key_der)
-                .map_err(|e| file_error(cert, "a client certificate matching the key", e))
-        }
-        (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err(MqttError::Config {
-            message: "mqtt.tls: give both `cert_file` and `key_file`, or neither".to_owned(),
-            source: None,
-        }),
-    }
-}
-
-fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, MqttError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(path, "PEM certificates", e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_error(path, "PEM certificates", e))?;
-    if certs.is_empty() {
-        return Err(MqttError::Config {
-            message: format!("mqtt.tls: {} holds no certificate", path.display()),
-            source: None,
-        });
-    }
-    Ok(certs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mqtt::MqttTls;
 
     fn resolve_with(config: &MqttConfig) -> Result<Resolved, MqttError> {
         resolve(config, "evctl-test", &Topics::new("evctl", "evctl-test"))

@@ -67,7 +67,6 @@ mod discovery;
 mod topics;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -106,17 +105,9 @@ pub enum MqttError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// A TLS file could not be used.
-    #[error("mqtt.tls: cannot use {} as {what}", path.display())]
-    TlsFile {
-        /// The file.
-        path: PathBuf,
-        /// What it should hold.
-        what: String,
-        /// Why it could not be used.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    /// The `mqtt.tls` files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The state of the broker connection, as the connection task sees it.
