@@ -186,7 +186,11 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
         _ => (None, message.clone()),
     };
     let reworded = if let Some(tail) = rest.strip_prefix("unknown field `") {
-        let (key, expected) = tail.split_once('`').unwrap_or((tail, ""));
+        // The allowed keys come last: a key may itself hold backticks (a run-on quote).
+        let (key, expected) = match tail.rfind("`, expected ") {
+            Some(end) => (&tail[..end], &tail[end + 1..]),
+            None => tail.split_once('`').unwrap_or((tail, "")),
+        };
         let allowed = expected
             .trim_start_matches(", expected one of ")
             .trim_start_matches(", expected ")
@@ -194,10 +198,10 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
         let hint = crate::load::suggest(key, allowed.split(", "))
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
-        format!("unknown key `{key}`{hint} (allowed: {allowed})")
+        format!("unknown key {}{hint} (allowed: {allowed})", Quoted(key))
     } else if let Some(tail) = rest.strip_prefix("missing field `") {
         let key = tail.trim_end_matches('`');
-        format!("the required key `{key}` is missing")
+        format!("the required key {} is missing", Quoted(key))
     } else if let Some(tail) = rest.strip_prefix("invalid type: ") {
         let (found, expected) = tail
             .split_once(", expected ")
@@ -211,14 +215,19 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
             ""
         };
         format!(
-            "expected {}, found {found}{hint}",
-            friendly_expected(expected)
+            "expected {}, found {}{hint}",
+            friendly_expected(expected),
+            Long(found)
         )
     } else if let Some(tail) = rest.strip_prefix("invalid value: ") {
         let (found, expected) = tail
             .split_once(", expected ")
             .unwrap_or((tail, "another value"));
-        format!("expected {}, found {found}", friendly_expected(expected))
+        format!(
+            "expected {}, found {}",
+            friendly_expected(expected),
+            Long(found)
+        )
     } else if rest.contains("while parsing a flow mapping") {
         format!("{rest}; check that every `{{` has its `}}`")
     } else {
@@ -228,6 +237,41 @@ pub(crate) fn summarise_yaml_error(err: &serde_yaml::Error) -> String {
         Some(path) => format!("in `{path}`: {reworded}"),
         None => reworded,
     }
+}
+
+/// Most characters of a key or value quoted in a message.
+const QUOTE_CHARS: usize = 80;
+
+/// A key in backticks; a long one cut, with how much was left out (a quote or bracket that
+/// is never closed can swallow the rest of a file into one key).
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match cut(self.0) {
+            None => write!(f, "`{}`", self.0),
+            Some((start, total)) => write!(f, "`{start}...` ({total} characters; {UNCLOSED})"),
+        }
+    }
+}
+
+/// A found value as serde_yaml words it, cut like [`Quoted`] when long.
+struct Long<'a>(&'a str);
+
+impl fmt::Display for Long<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match cut(self.0) {
+            None => f.write_str(self.0),
+            Some((start, total)) => write!(f, "{start}... ({total} characters; {UNCLOSED})"),
+        }
+    }
+}
+
+const UNCLOSED: &str = "check that every quote and bracket before it is closed";
+
+fn cut(text: &str) -> Option<(String, usize)> {
+    let total = text.chars().count();
+    (total > QUOTE_CHARS).then(|| (text.chars().take(QUOTE_CHARS).collect(), total))
 }
 
 fn friendly_expected(expected: &str) -> String {

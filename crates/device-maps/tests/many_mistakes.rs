@@ -72,3 +72,37 @@ fn the_report_is_capped() {
         "{err}"
     );
 }
+
+/// Found by the map_loader fuzzer (a quote opened before a flow mapping swallows 200 lines
+/// into one key): the error points at the quote, quotes only the start of the key, still lists
+/// the allowed keys, and the typo search skips a key that long instead of comparing it with
+/// every allowed key (the fuzzer's timeout; the test below keeps the message, the unit test
+/// of `suggest` the shortcut).
+#[test]
+fn a_run_on_quote_gives_a_short_error_at_the_quote() {
+    let path = std::path::Path::new("tests/fixtures/run-on-quote.yaml");
+    let err = load_file(path).expect_err("broken by the fuzzer");
+    let MapError::Syntax {
+        line,
+        column,
+        summary,
+        ..
+    } = &err
+    else {
+        panic!("not a syntax error: {err}");
+    };
+    assert_eq!((*line, *column), (169, 5), "{err}");
+    assert!(
+        summary.len() < 600,
+        "{} characters: {summary}",
+        summary.len()
+    );
+    assert!(
+        summary.contains("characters; check that every quote and bracket"),
+        "{summary}"
+    );
+    assert!(
+        summary.ends_with("(allowed: name, title, address, table, unit_id, type, count, order, scale, offset, unit, enum, flags, sentinels, valid, format, kind, access, write, group, key, phase, description, example)"),
+        "{summary}"
+    );
+}

@@ -152,10 +152,20 @@ pub(crate) fn suggest<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
+    let length = word.chars().count();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .filter_map(|c| {
+            let limit = 2.max(c.len() / 4);
+            // The distance is at least the difference in length: a word much longer or shorter
+            // than the candidate (a quote that swallowed the lines after it) is never close,
+            // and is not worth a quadratic comparison.
+            if length.abs_diff(c.chars().count()) > limit {
+                return None;
+            }
+            let d = edit_distance(&word, &c.to_ascii_lowercase());
+            (d <= limit && d < c.len()).then_some((d, c))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -595,5 +605,9 @@ mod tests {
         assert_eq!(suggest("flaot32", ["float32", "uint16"]), Some("float32"));
         assert_eq!(suggest("scael", ["scale", "name"]), Some("scale"));
         assert_eq!(suggest("zzz", ["float32"]), None);
+        // Length decides before any comparison: a run-on key is never a typo of a short one.
+        let run_on = format!("scale{}", "x".repeat(100_000));
+        assert_eq!(suggest(&run_on, ["scale", "name"]), None);
+        assert_eq!(suggest("uint1", ["uint16", "uint32"]), Some("uint16"));
     }
 }
