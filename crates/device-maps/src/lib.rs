@@ -72,6 +72,7 @@ mod model;
 pub mod raw;
 mod read;
 mod registry;
+mod role;
 #[cfg(feature = "schema")]
 mod schema;
 mod units;
@@ -93,6 +94,7 @@ pub use model::{
 };
 pub use read::{Missing, ReadFailure, ReadPlan, Reading, SelectError, Snapshot, describe_value};
 pub use registry::{MAPS_ENV, Registry, RegistryError, UserFolders, Warning};
+pub use role::{Dimension, Quantity, Role};
 #[cfg(feature = "schema")]
 pub use schema::json_schema;
 pub use units::{UnitError, Units};

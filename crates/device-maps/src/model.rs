@@ -671,6 +671,8 @@ pub struct Register {
     pub key: Option<String>,
     /// The phase the value belongs to (`L1`, `L1N`, `L1L2`, `N`, ...), when the map says.
     pub phase: Option<String>,
+    /// What the value stands for in a site overview, when the map says.
+    pub role: Option<crate::Role>,
     /// What the register means.
     pub description: Option<String>,
     /// A typical value, in the register's unit; `NaN` when the map's example is `null` ("not

@@ -534,6 +534,13 @@ pub struct RawRegister {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::phase"))]
     pub phase: Option<String>,
+    /// What the value stands for in a site overview: `grid_power` (positive importing),
+    /// `pv_power`, `battery_power` (positive discharging), `battery_soc`, `charging_power`,
+    /// `load_power`, `import_energy`, `export_energy`; `-grid_power` when the register counts
+    /// the other way round.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::role"))]
+    pub role: Option<String>,
     /// What the register means.
     #[serde(default)]
     pub description: Option<String>,

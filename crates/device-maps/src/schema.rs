@@ -131,6 +131,18 @@ pub(crate) fn phase(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+pub(crate) fn role(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<String> = crate::role::Quantity::ALL
+        .iter()
+        .flat_map(|q| [q.name().to_owned(), format!("-{}", q.name())])
+        .collect();
+    json_schema!({
+        "type": "string",
+        "description": "What the value stands for in a site overview; a leading `-` when the register counts the other way round (grid power positive when importing, battery power positive when discharging).",
+        "enum": names
+    })
+}
+
 pub(crate) fn check_value(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "description": "The value the register must hold: a number (as the register decodes it, after its scale) or text for a text register.",

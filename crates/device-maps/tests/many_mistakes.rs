@@ -102,7 +102,7 @@ fn a_run_on_quote_gives_a_short_error_at_the_quote() {
         "{summary}"
     );
     assert!(
-        summary.ends_with("(allowed: name, title, address, table, unit_id, type, count, order, scale, offset, unit, enum, flags, sentinels, valid, format, kind, access, write, group, key, phase, description, example)"),
+        summary.ends_with("(allowed: name, title, address, table, unit_id, type, count, order, scale, offset, unit, enum, flags, sentinels, valid, format, kind, access, write, group, key, phase, role, description, example)"),
         "{summary}"
     );
 }

@@ -462,6 +462,42 @@ impl Checker<'_> {
                     })?,
             ),
         };
+        let role = match r.role.as_deref() {
+            None => None,
+            Some(text) => {
+                let role = crate::Role::parse(text).ok_or_else(|| {
+                    self.at(
+                        &p("role"),
+                        name,
+                        format!("unknown role `{text}`"),
+                        Some(&format!(
+                            "{} (a leading `-` when the register counts the other way round)",
+                            crate::Role::allowed()
+                        )),
+                    )
+                })?;
+                let dimension = role.quantity.dimension();
+                if r.unit
+                    .as_deref()
+                    .and_then(|u| dimension.factor(u))
+                    .is_none()
+                {
+                    return Err(self.at(
+                        &p("role"),
+                        name,
+                        format!(
+                            "role `{role}` needs the unit to be {}, not {}",
+                            dimension.units(),
+                            r.unit
+                                .as_deref()
+                                .map_or("none".to_owned(), |u| format!("`{u}`"))
+                        ),
+                        None,
+                    ));
+                }
+                Some(role)
+            }
+        };
         // The codec (fixed scale only; a scale-factor register is applied on top).
         let codec = match data_type {
             None => None,
@@ -508,6 +544,7 @@ impl Checker<'_> {
             group: r.group.clone(),
             key: r.key.clone(),
             phase,
+            role,
             description: r.description.clone(),
             // Replaced by `examples` once every register is known.
             example: Value::UInt(0),
