@@ -160,6 +160,9 @@ pub struct HttpConfig {
     pub token: Option<Secret>,
     /// A file holding that token (first line, trimmed).
     pub token_file: Option<PathBuf>,
+    /// How far back the dashboard's charts reach (default 1 h; `0s`: no history kept).
+    #[serde(deserialize_with = "duration")]
+    pub history: Duration,
 }
 
 impl Default for HttpConfig {
@@ -169,6 +172,7 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:6345".to_owned(),
             token: None,
             token_file: None,
+            history: Duration::from_secs(3600),
         }
     }
 }

@@ -8,6 +8,11 @@
 //! | `GET /devices/{id}`               | latest readings as JSON, read time, age, stale names   |
 //! | `POST /devices/{id}/registers`    | write: `{"charging_current": 16, ...}` (bearer token)  |
 //! | `POST /devices/{id}/actions/{name}` | action: `{"start": "0100", ...}` (bearer token)      |
+//! | `GET /devices/{id}/map`           | what the dashboard draws: groups, registers, write rules, actions |
+//! | `GET /devices/{id}/history?register=R` | the recent values of one register (`http.history`) |
+//! | `GET /site`                       | site totals from the registers whose map gives a `role` |
+//! | `GET /events`                     | server-sent events: one `device` event per poll        |
+//! | `GET /`, `/dashboard.js`, `/dashboard.css` | the dashboard, embedded in the binary          |
 //!
 //! Every error is `{"error": "...", "causes": [...]}` with a status that means what it says:
 //! 400 a value the map refuses or a body that is not JSON, 401 a missing or wrong token, 403
@@ -17,6 +22,7 @@
 //! The token is compared in constant time and never logged; the request log holds method,
 //! path and status only.
 
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
@@ -26,35 +32,66 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::config::Secret;
+use crate::history::History;
 use crate::influx::Influx;
 use crate::runtime::{CommandError, DeviceHandle, Service};
+
+/// What the API serves besides the devices: the outputs whose state it shows.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// The InfluxDB writer, whose counters join `/metrics`.
+    pub influx: Option<Influx>,
+    /// The dashboard's history (none: `/devices/{id}/history` says it is off).
+    pub history: Option<History>,
+}
 
 #[derive(Clone)]
 struct AppState {
     service: Service,
     token: Option<Arc<Secret>>,
-    influx: Option<Influx>,
+    extras: Extras,
+    /// Turns true when the server is shutting down, so event streams end.
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The API's routes over `service`; `token` unlocks the write and action endpoints (none:
-/// they answer 403); `influx`'s counters join `/metrics`.
-pub fn router(service: Service, token: Option<Secret>, influx: Option<Influx>) -> Router {
+/// they answer 403).
+pub fn router(service: Service, token: Option<Secret>, extras: Extras) -> Router {
+    // Event streams end with the service when no server shutdown is wired in.
+    router_closing(service.clone(), token, extras, service.stopping())
+}
+
+fn router_closing(
+    service: Service,
+    token: Option<Secret>,
+    extras: Extras,
+    closing: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let state = AppState {
         service,
         token: token.map(Arc::new),
-        influx,
+        extras,
+        closing,
     };
     Router::new()
+        .route("/", get(crate::dashboard::page))
+        .route("/dashboard.js", get(crate::dashboard::script))
+        .route("/dashboard.css", get(crate::dashboard::style))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/events", get(events))
         .route("/devices", get(devices))
         .route("/devices/{id}", get(device))
+        .route("/site", get(site))
+        .route("/devices/{id}/map", get(device_map))
+        .route("/devices/{id}/history", get(history))
         .route("/devices/{id}/registers", post(write_registers))
         .route("/devices/{id}/actions/{name}", post(run_action))
         .fallback(not_found)
@@ -62,16 +99,25 @@ pub fn router(service: Service, token: Option<Secret>, influx: Option<Influx>) -
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves; open event streams end then.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Service,
     token: Option<Secret>,
-    influx: Option<Influx>,
+    extras: Extras,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service, token, influx))
-        .with_graceful_shutdown(shutdown)
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let mut stopping = service.stopping();
+    let router = router_closing(service, token, extras, closing);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                _ = stopping.wait_for(|s| *s) => {}
+            }
+            let _ = closing_tx.send(true);
+        })
         .await
 }
 
@@ -142,6 +188,171 @@ impl From<CommandError> for ApiError {
             causes,
         }
     }
+}
+
+/// Server-sent events: a `device` event with the body of `GET /devices/{id}` after every
+/// poll of every device. A client that falls behind misses polls, never blocks one.
+async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let updates = state.service.subscribe();
+    let stream = futures_util::stream::unfold(
+        (updates, state.service.clone(), state.closing.clone()),
+        |(mut updates, service, mut closing)| async move {
+            loop {
+                let update = tokio::select! {
+                    changed = closing.wait_for(|c| *c) => {
+                        let _ = changed;
+                        return None;
+                    }
+                    update = updates.recv() => update,
+                };
+                match update {
+                    Ok(update) => {
+                        let Some(device) = service.device(&update.id) else {
+                            continue;
+                        };
+                        let Ok(body) = device_body(device, false) else {
+                            continue;
+                        };
+                        let event = Event::default().event("device").data(body.to_string());
+                        return Some((Ok(event), (updates, service, closing)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// The site overview: for each role, the sum over the devices that answered their last poll
+/// (the mean for state of charge), in W, kWh and %, and which devices and registers it adds.
+async fn site(State(state): State<AppState>) -> Response {
+    axum::Json(site_totals(&state.service)).into_response()
+}
+
+/// See [`site`].
+pub fn site_totals(service: &Service) -> Json {
+    let mut totals: Vec<(device_maps::Quantity, f64, usize, Vec<Json>)> = Vec::new();
+    for device in service.devices() {
+        let status = device.status();
+        if !status.available {
+            continue;
+        }
+        let Some(snapshot) = &status.snapshot else {
+            continue;
+        };
+        for register in device.map().registers.iter() {
+            let Some(role) = register.role else { continue };
+            if status.stale.contains(&register.name) {
+                continue;
+            }
+            let Some(Ok(value)) = snapshot.get(&register.name).map(|r| &r.value) else {
+                continue;
+            };
+            let Some(value) = value
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .and_then(|v| role.site_value(v, register.unit.as_deref().unwrap_or("")))
+            else {
+                continue;
+            };
+            let from = json!({"device": device.id(), "register": register.name});
+            match totals.iter_mut().find(|t| t.0 == role.quantity) {
+                Some(t) => {
+                    t.1 += value;
+                    t.2 += 1;
+                    t.3.push(from);
+                }
+                None => totals.push((role.quantity, value, 1, vec![from])),
+            }
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for quantity in device_maps::Quantity::ALL {
+        let entry = match totals.iter().find(|t| t.0 == quantity) {
+            Some((_, sum, n, from)) => {
+                let value = if quantity == device_maps::Quantity::BatterySoc {
+                    sum / *n as f64
+                } else {
+                    *sum
+                };
+                json!({
+                    "value": (value * 1000.0).round() / 1000.0,
+                    "unit": match quantity.dimension() {
+                        device_maps::Dimension::Power => "W",
+                        device_maps::Dimension::Energy => "kWh",
+                        device_maps::Dimension::Percent => "%",
+                    },
+                    "from": from,
+                })
+            }
+            None => Json::Null,
+        };
+        out.insert(quantity.name().to_owned(), entry);
+    }
+    Json::Object(out)
+}
+
+/// What the dashboard needs to draw a device: its registers by group, with their write rules
+/// and choices, and its actions with their parameters.
+async fn device_map(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let device = state
+        .service
+        .device(&id)
+        .ok_or_else(|| unknown_device(&id))?;
+    Ok(axum::Json(crate::dashboard::describe(device.map())).into_response())
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let device = state
+        .service
+        .device(&id)
+        .ok_or_else(|| unknown_device(&id))?;
+    let Some(name) = query.get("register") else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "say which register: /devices/{id}/history?register=NAME",
+        ));
+    };
+    let Some(register) = device.map().registers.iter().find(|r| &r.name == name) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "map `{}` has no register `{name}` (GET /devices/{id}/map lists them)",
+                device.map().id
+            ),
+        ));
+    };
+    let Some(recorder) = &state.extras.history else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no history is kept (http.history is 0s)",
+        ));
+    };
+    let points: Vec<Json> = recorder
+        .series(&id, name)
+        .into_iter()
+        .map(|(at, value)| json!([at, value]))
+        .collect();
+    Ok(axum::Json(json!({
+        "device": id,
+        "register": register.name,
+        "unit": register.unit,
+        "capacity": recorder.capacity(device.spec().interval),
+        "spacing_ms": recorder.spacing_ms(device.spec().interval),
+        "points": points,
+    }))
+    .into_response())
 }
 
 async fn not_found() -> ApiError {
@@ -216,6 +427,13 @@ async fn device(
         .service
         .device(&id)
         .ok_or_else(|| unknown_device(&id))?;
+    let body = device_body(device, nested)?;
+    Ok(axum::Json(body).into_response())
+}
+
+/// A device's summary with its latest readings, as `GET /devices/{id}` and the event stream
+/// give it.
+fn device_body(device: &DeviceHandle, nested: bool) -> Result<Json, ApiError> {
     let status = device.status();
     let mut body = device_summary(device);
     let (values, read_at) = match &status.snapshot {
@@ -229,7 +447,10 @@ async fn device(
             let values: Json = serde_json::from_str(&text).map_err(|e| {
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("cannot render the readings of `{id}` as JSON: {e}"),
+                    format!(
+                        "cannot render the readings of `{}` as JSON: {e}",
+                        device.id()
+                    ),
                 )
             })?;
             (values, Some(snapshot.started_at))
@@ -248,7 +469,7 @@ async fn device(
         fields.insert("stale".into(), json!(&*status.stale));
         fields.insert("values".into(), values);
     }
-    Ok(axum::Json(body).into_response())
+    Ok(body)
 }
 
 fn unknown_device(id: &str) -> ApiError {
@@ -393,8 +614,11 @@ async fn run_action(
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = render_metrics(&state.service);
-    if let Some(influx) = &state.influx {
+    if let Some(influx) = &state.extras.influx {
         text.push_str(&influx.metrics());
+    }
+    if let Some(history) = &state.extras.history {
+        text.push_str(&history.metrics());
     }
     (
         [(

@@ -55,8 +55,10 @@
 
 mod client;
 mod config;
+mod dashboard;
 pub mod em;
 pub mod heartbeat;
+pub mod history;
 pub mod http;
 pub mod influx;
 pub mod mqtt;

@@ -52,7 +52,7 @@ pub struct RunningSite {
     pub em_addr: Option<SocketAddr>,
     http_stop: watch::Sender<bool>,
     http_task: Option<JoinHandle<std::io::Result<()>>>,
-    influx_tasks: Vec<JoinHandle<()>>,
+    output_tasks: Vec<JoinHandle<()>>,
     mqtt: Option<MqttHandle>,
 }
 
@@ -108,10 +108,16 @@ pub async fn start_site(
             ..ServiceOptions::default()
         },
     )?;
-    let mut influx_tasks = Vec::new();
+    let mut output_tasks = Vec::new();
     if let Some(influx) = &influx {
-        influx_tasks.push(influx.follow(&service));
-        influx_tasks.push(influx.spawn(service.stopping()));
+        output_tasks.push(influx.follow(&service));
+        output_tasks.push(influx.spawn(service.stopping()));
+    }
+    // The dashboard's charts: only when someone can look at them.
+    let history = (config.http.enabled && !config.http.history.is_zero())
+        .then(|| crate::history::History::new(config.http.history));
+    if let Some(history) = &history {
+        output_tasks.push(history.follow(&service));
     }
     let mqtt = match &config.mqtt {
         Some(mqtt) => Some(
@@ -129,12 +135,15 @@ pub async fn start_site(
                 tracing::info!("no http.token configured: the write and action endpoints are off");
             }
             let service = service.clone();
-            let influx = influx.clone();
+            let extras = crate::http::Extras {
+                influx: influx.clone(),
+                history: history.clone(),
+            };
             Some(tokio::spawn(crate::http::serve(
                 listener,
                 service,
                 token,
-                influx,
+                extras,
                 async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 },
@@ -149,7 +158,7 @@ pub async fn start_site(
         em_addr,
         http_stop,
         http_task,
-        influx_tasks,
+        output_tasks,
         mqtt,
     })
 }
@@ -200,7 +209,7 @@ impl RunningSite {
             mqtt.shutdown().await;
         }
         self.service.shutdown().await;
-        for task in self.influx_tasks.drain(..) {
+        for task in self.output_tasks.drain(..) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(15), task).await;
         }
     }

@@ -42,7 +42,11 @@ async fn site(token: Option<&str>) -> Site {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let router = service::http::router(service.clone(), token.map(Secret::new), None);
+    let router = service::http::router(
+        service.clone(),
+        token.map(Secret::new),
+        service::http::Extras::default(),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
