@@ -73,6 +73,18 @@ async fn text_of(client: &Client, css: &str) -> String {
         .expect("text")
 }
 
+async fn click(client: &Client, css: &str) {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no element `{css}`: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
+}
+
 /// Waits until the text of `css` satisfies `pred`; returns it.
 async fn wait_text(client: &Client, css: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
@@ -244,13 +256,7 @@ fn the_dashboard_shows_live_values_and_writes_with_the_token() {
         eprintln!("dashboard: first contentful paint {paint} ms after navigation");
 
         // A write with the token: the form asks for it once, the value is read back.
-        client
-            .find(Locator::Css("#device-charger details.controls summary"))
-            .await
-            .expect("controls")
-            .click()
-            .await
-            .expect("open controls");
+        click(&client, "#device-charger details.controls summary").await;
         let form = "#device-charger form[data-write='charging_current']";
         let input = client
             .find(Locator::Css(&format!("{form} input")))
@@ -258,13 +264,7 @@ fn the_dashboard_shows_live_values_and_writes_with_the_token() {
             .expect("the current input");
         input.clear().await.expect("clear");
         input.send_keys("10").await.expect("type");
-        client
-            .find(Locator::Css(&format!("{form} button")))
-            .await
-            .expect("write button")
-            .click()
-            .await
-            .expect("write");
+        click(&client, &format!("{form} button")).await;
         let token = client
             .wait()
             .at_most(WAIT)
@@ -272,26 +272,12 @@ fn the_dashboard_shows_live_values_and_writes_with_the_token() {
             .await
             .expect("the token dialog");
         token.send_keys(TOKEN).await.expect("type the token");
-        client
-            .find(Locator::Css("#token-ok"))
-            .await
-            .expect("ok")
-            .click()
-            .await
-            .expect("use the token");
+        click(&client, "#token-ok").await;
         wait_text(&client, &format!("{form} .result"), "write done", |t| {
             t.starts_with("done")
         })
         .await;
-        client
-            .find(Locator::Css(
-                "#device-charger details:not(.controls) summary",
-            ))
-            .await
-            .expect("all registers")
-            .click()
-            .await
-            .expect("open registers");
+        click(&client, "#device-charger details:not(.controls) summary").await;
         wait_text(
             &client,
             "#device-charger td[data-register='charging_current']",
@@ -312,13 +298,7 @@ fn the_dashboard_shows_live_values_and_writes_with_the_token() {
             )
             .await
             .expect("script");
-        client
-            .find(Locator::Css(&format!("{form} button")))
-            .await
-            .expect("write button")
-            .click()
-            .await
-            .expect("write");
+        click(&client, &format!("{form} button")).await;
         let error = wait_text(&client, &format!("{form} .result"), "refusal", |t| {
             t.contains("charging_current") || t.contains("99")
         })

@@ -11,7 +11,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::runtime::Service;
@@ -143,45 +142,32 @@ impl History {
     /// Records every fresh numeric reading of `service` until it stops.
     pub fn follow(&self, service: &Service) -> JoinHandle<()> {
         let this = self.clone();
-        let mut updates = service.subscribe();
-        let service = service.clone();
-        let mut stop = service.stopping();
-        tokio::spawn(async move {
-            loop {
-                let update = tokio::select! {
-                    _ = stop.changed() => break,
-                    update = updates.recv() => update,
-                };
-                let update = match update {
-                    Ok(update) => update,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                if !update.available {
+        service.follow_updates("history", move |service, update| {
+            if !update.available {
+                return;
+            }
+            let Some(device) = service.device(&update.id) else {
+                return;
+            };
+            let capacity = this.capacity(device.spec().interval);
+            let spacing = this.spacing_ms(device.spec().interval);
+            let at = update
+                .snapshot
+                .started_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            for reading in &update.snapshot.readings {
+                if update.stale.contains(&reading.name) {
                     continue;
                 }
-                let Some(device) = service.device(&update.id) else {
+                let Ok(value) = &reading.value else { continue };
+                // Enumerations and times of day are not charted: a number with a label is a
+                // state.
+                if reading.label.is_some() {
                     continue;
-                };
-                let capacity = this.capacity(device.spec().interval);
-                let spacing = this.spacing_ms(device.spec().interval);
-                let at = update
-                    .snapshot
-                    .started_at
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                for reading in &update.snapshot.readings {
-                    if update.stale.contains(&reading.name) {
-                        continue;
-                    }
-                    let Ok(value) = &reading.value else { continue };
-                    // Enumerations and text are not charted: a number with a label is a state.
-                    if reading.label.is_some() {
-                        continue;
-                    }
-                    if let Some(number) = value.as_f64().filter(|v| v.is_finite()) {
-                        this.record(&update.id, &reading.name, at, number, capacity, spacing);
-                    }
+                }
+                if let Some(number) = value.as_f64().filter(|v| v.is_finite()) {
+                    this.record(&update.id, &reading.name, at, number, capacity, spacing);
                 }
             }
         })

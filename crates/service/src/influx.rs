@@ -25,7 +25,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, InfluxConfig, Secret, resolve_secret};
@@ -291,41 +291,21 @@ impl Influx {
     /// Feeds the buffer from `service`'s updates until it stops.
     pub fn follow(&self, service: &Service) -> JoinHandle<()> {
         let this = self.clone();
-        let mut updates = service.subscribe();
-        let service = service.clone();
-        let mut stop = service.stopping();
-        tokio::spawn(async move {
-            loop {
-                let update = tokio::select! {
-                    _ = stop.changed() => break,
-                    update = updates.recv() => update,
-                };
-                match update {
-                    Ok(update) => {
-                        if !update.available {
-                            continue;
-                        }
-                        let Some(device) = service.device(&update.id) else {
-                            continue;
-                        };
-                        let mut fresh = (*update.snapshot).clone();
-                        fresh.readings.retain(|r| !update.stale.contains(&r.name));
-                        let options = outputs::Options {
-                            device: Some(update.id.to_string()),
-                            measurement: this.shared.measurement.clone(),
-                            ..outputs::Options::default()
-                        };
-                        this.push_lines(&outputs::influx(&fresh, device.map(), &options));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(
-                            missed = n,
-                            "InfluxDB output fell behind; some polls not written"
-                        );
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
+        service.follow_updates("influx", move |service, update| {
+            if !update.available {
+                return;
             }
+            let Some(device) = service.device(&update.id) else {
+                return;
+            };
+            let mut fresh = (*update.snapshot).clone();
+            fresh.readings.retain(|r| !update.stale.contains(&r.name));
+            let options = outputs::Options {
+                device: Some(update.id.to_string()),
+                measurement: this.shared.measurement.clone(),
+                ..outputs::Options::default()
+            };
+            this.push_lines(&outputs::influx(&fresh, device.map(), &options));
         })
     }
 

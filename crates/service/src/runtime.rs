@@ -423,6 +423,34 @@ impl Service {
         self.inner.updates.subscribe()
     }
 
+    /// Runs `f` on every update from now on, on a task of its own, until the service stops:
+    /// the loop every output (InfluxDB, the dashboard's history) needs. An output that falls
+    /// behind skips what it missed, with a warning naming `output`; it never holds up a poll.
+    pub fn follow_updates(
+        &self,
+        output: &'static str,
+        mut f: impl FnMut(&Service, DeviceUpdate) + Send + 'static,
+    ) -> JoinHandle<()> {
+        let mut updates = self.subscribe();
+        let mut stop = self.stopping();
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let update = tokio::select! {
+                    _ = stop.changed() => break,
+                    update = updates.recv() => update,
+                };
+                match update {
+                    Ok(update) => f(&service, update),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(output, missed, "output fell behind; some polls skipped");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+
     /// When the service started.
     pub fn started(&self) -> SystemTime {
         self.inner.started
