@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use device_maps::{
     Access, Action, Bound, DeviceMap, Every, Format, Heartbeat, HeartbeatWrite, ParamType,
@@ -51,13 +52,26 @@ pub(crate) fn generate(root: &Path, check: bool) -> anyhow::Result<()> {
 fn index(registry: &Registry) -> String {
     let mut out = format!("{STAMP}\n\n# Built-in device maps\n\n");
     out.push_str("Each page is generated from the YAML map of the same name in `devices/`; the format is\ndescribed in [`docs/map-format.md`](../map-format.md).\n\n");
-    out.push_str("| map | device | registers | writable | actions |\n|---|---|---|---|---|\n");
-    for map in registry.maps() {
+    out.push_str("## Supported devices\n\n");
+    out.push_str("By kind, then manufacturer. *Source* is the document the map was written from (the\nvariant's own for a map that `extends` another); the page lists every source and cross-check.\n\n");
+    out.push_str("| kind | manufacturer | models | transport | source | map | registers | writable | actions |\n|---|---|---|---|---|---|---|---|---|\n");
+    let mut maps: Vec<&Arc<DeviceMap>> = registry.maps().collect();
+    maps.sort_by(|a, b| {
+        (a.category, a.manufacturer.to_lowercase(), &a.id).cmp(&(
+            b.category,
+            b.manufacturer.to_lowercase(),
+            &b.id,
+        ))
+    });
+    for map in maps {
         let _ = writeln!(
             out,
-            "| [`{id}`]({id}.md) | {} {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | [`{id}`]({id}.md) | {} | {} | {} |",
+            map.category.map_or("-", |c| c.name()),
             cell(&map.manufacturer),
             cell(&map.model),
+            map.connection.transport,
+            cell(&source(registry, map)),
             map.registers.len(),
             map.registers.iter().filter(|r| r.access.writable()).count(),
             map.actions.len(),
@@ -65,6 +79,26 @@ fn index(registry: &Registry) -> String {
         );
     }
     out
+}
+
+/// The document a map was written from: its first own document (a variant's documents follow
+/// its base's), shortened to its title.
+fn source(registry: &Registry, map: &DeviceMap) -> String {
+    let inherited = map
+        .extends
+        .as_deref()
+        .and_then(|base| registry.get(base))
+        .map_or(0, |base| base.documents.len());
+    let Some(doc) = map.documents.get(inherited).or(map.documents.first()) else {
+        return "-".to_owned();
+    };
+    const MAX: usize = 90;
+    if doc.chars().count() <= MAX {
+        return doc.clone();
+    }
+    let cut: String = doc.chars().take(MAX).collect();
+    let cut = cut.rfind(' ').map_or(cut.as_str(), |i| &cut[..i]);
+    format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
 }
 
 /// Escapes text for a Markdown table cell.

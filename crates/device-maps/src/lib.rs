@@ -58,6 +58,7 @@
 //! ```
 
 mod action;
+mod category;
 mod check;
 mod error;
 mod examples;
@@ -79,6 +80,7 @@ mod units;
 mod write;
 
 pub use action::{ParamValue, param_allowed, parse_param};
+pub use category::Category;
 pub use check::{Check, Expect, Expected, Mismatch, glob};
 pub use error::MapError;
 pub use examples::{ExampleError, encode_value, example_words};

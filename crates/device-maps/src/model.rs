@@ -21,6 +21,8 @@ pub struct DeviceMap {
     pub manufacturer: String,
     /// Model or model family.
     pub model: String,
+    /// What kind of device this is (`category:`), when the map says.
+    pub category: Option<crate::Category>,
     /// A sentence or two about the device.
     pub description: Option<String>,
     /// The documents the map was written from.

@@ -20,6 +20,10 @@ pub struct RawMap {
     pub manufacturer: String,
     /// Model or model family.
     pub model: String,
+    /// What kind of device this is: charger, meter, inverter or battery.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::category"))]
+    pub category: Option<String>,
     /// One or two sentences for `evctl list` and the generated docs.
     #[serde(default)]
     pub description: Option<String>,
@@ -67,6 +71,13 @@ pub struct RawVariant {
     /// Model or model family.
     #[serde(default)]
     pub model: Option<String>,
+    /// What kind of device this is, when it differs from the base's.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::category_patch")
+    )]
+    pub category: Option<String>,
     /// One or two sentences for `evctl list` and the generated docs.
     #[serde(default)]
     pub description: Option<String>,

@@ -169,3 +169,15 @@ pub(crate) fn check_bound(_: &mut SchemaGenerator) -> Schema {
 pub(crate) fn address_base_patch(generator: &mut SchemaGenerator) -> Schema {
     address_base(generator)
 }
+
+pub(crate) fn category(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = crate::Category::ALL.iter().map(|c| c.name()).collect();
+    words(
+        "What kind of device this is (groups the device table).",
+        &names,
+    )
+}
+
+pub(crate) fn category_patch(generator: &mut SchemaGenerator) -> Schema {
+    category(generator)
+}

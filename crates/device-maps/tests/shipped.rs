@@ -103,3 +103,22 @@ fn examples_decode() {
         insta::assert_snapshot!(out);
     });
 }
+
+/// Every shipped map says what kind of device it is and where its facts come from (the
+/// generated device table prints both).
+#[test]
+fn every_shipped_map_has_a_category_and_a_source() {
+    let registry = Registry::built_in().unwrap_or_else(|e| panic!("{e}"));
+    for map in registry.maps() {
+        assert!(map.category.is_some(), "{} has no `category:`", map.id);
+        assert!(!map.documents.is_empty(), "{} names no document", map.id);
+        if let Some(base) = map.extends.as_deref() {
+            let base = registry.get(base).expect("base is built in");
+            assert!(
+                map.documents.len() > base.documents.len(),
+                "{} names no document of its own",
+                map.id
+            );
+        }
+    }
+}

@@ -25,6 +25,7 @@ use crate::raw::{
 };
 
 mod action;
+mod category;
 mod checks;
 mod connection;
 mod derived;
@@ -521,6 +522,13 @@ impl Checker<'_> {
         if names_ok && let Err(e) = self.output_keys(&registers, &derived) {
             keep(e, &mut errors);
         }
+        let category = match self.category(raw.category.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         let output = match self.output(raw.output.as_ref()) {
             Ok(o) => o,
             Err(e) => {
@@ -544,6 +552,7 @@ impl Checker<'_> {
             source,
             manufacturer: raw.manufacturer,
             model: raw.model,
+            category,
             description: raw.description,
             documents: raw.documents,
             connection,

@@ -176,6 +176,9 @@ pub(super) fn resolve(
     if let Some(m) = variant.model {
         raw.model = m;
     }
+    if variant.category.is_some() {
+        raw.category = variant.category;
+    }
     if variant.description.is_some() {
         raw.description = variant.description;
     }
