@@ -102,10 +102,11 @@ impl Layout {
                         .collect()
                 })
                 .collect();
-            // Every 1/dead-th listener is dead, spread over the maps.
+            // One round of listeners (one per map) in every 1/dead is dead, so each map has
+            // its share of dead devices.
             let is_dead = dead > 0.0 && {
                 let every = (1.0 / dead).round().max(1.0) as usize;
-                index % every == every - 1
+                (index / maps.len()) % every == every - 1
             };
             listeners.push(Listener {
                 map: map_id.clone(),
