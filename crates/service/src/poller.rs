@@ -59,7 +59,9 @@ pub(crate) async fn run(
         }
     };
     let mut beats = crate::heartbeat::Schedule::new(&map);
-    let mut last_good: HashMap<String, Reading> = HashMap::new();
+    // The latest published readings: this poll's values, else the last good ones. The stale
+    // values of the next poll come from it, so a poll copies nothing when every read succeeds.
+    let mut latest: Option<Arc<Snapshot>> = None;
     let mut next = Instant::now() + first_offset(&device.id, interval);
     tracing::debug!(device = %device.id, address = %device.address(), ?interval, requests = plan.requests().len(), "polling");
     loop {
@@ -70,7 +72,8 @@ pub(crate) async fn run(
             () = device.poll_now.notified() => None,
             () = tokio::time::sleep_until(next_beat), if !beats.is_empty() => {
                 for beat in beats.due() {
-                    let interval = send_heartbeat(&device, &beat.heartbeat, &last_good).await;
+                    let interval =
+                        send_heartbeat(&device, &beat.heartbeat, latest.as_deref()).await;
                     // A service never sends one heartbeat more than once a second.
                     beat.sent(interval.max(Duration::from_secs(1)));
                 }
@@ -82,7 +85,7 @@ pub(crate) async fn run(
         // A stop does not wait for a poll of a device that hangs.
         let failures = tokio::select! {
             _ = stop.changed() => break,
-            failures = poll_once(&device, &plan, &updates, &mut last_good, lag) => failures,
+            failures = poll_once(&device, &plan, &updates, &mut latest, lag) => failures,
         };
         if scheduled.is_some() {
             next = if failures == 0 {
@@ -108,7 +111,7 @@ async fn poll_once(
     device: &Arc<DeviceHandle>,
     plan: &ReadPlan,
     updates: &broadcast::Sender<DeviceUpdate>,
-    last_good: &mut HashMap<String, Reading>,
+    latest: &mut Option<Arc<Snapshot>>,
     lag: Duration,
 ) -> u32 {
     let attempt = SystemTime::now();
@@ -157,7 +160,7 @@ async fn poll_once(
     };
     let available = error.is_none();
     let (merged, stale) = match snapshot {
-        Some(s) => with_stale(s, last_good),
+        Some(s) => carry_stale(s, latest.as_deref()),
         None => {
             let previous = device.status().snapshot;
             let stale: Vec<String> = previous
@@ -176,6 +179,7 @@ async fn poll_once(
         }
     };
     let merged = Arc::new(merged);
+    *latest = Some(Arc::clone(&merged));
     let stale: Arc<[String]> = stale.into();
     let error: Option<Arc<str>> = error.map(Arc::from);
     let (changed, failures) = {
@@ -247,12 +251,55 @@ pub fn with_stale(
     (snapshot, stale)
 }
 
+/// [`with_stale`] for a poller, which keeps its latest published snapshot rather than a map of
+/// every last good reading: a reading whose request failed, or that was withheld because the
+/// map's check could not be read, takes the value `previous` has for it (this poll's
+/// predecessor's value or, carried forward, the last good one), and is named stale. A poll
+/// whose reads all succeed copies nothing. Readings come in plan order, so the predecessor is
+/// looked for at the same position first.
+fn carry_stale(mut snapshot: Snapshot, previous: Option<&Snapshot>) -> (Snapshot, Vec<String>) {
+    let mut stale = Vec::new();
+    let Some(previous) = previous else {
+        return (snapshot, stale);
+    };
+    for (i, reading) in snapshot.readings.iter_mut().enumerate() {
+        if !matches!(
+            reading.value,
+            Err(Missing::ReadFailed(_) | Missing::Unverified { .. })
+        ) {
+            continue;
+        }
+        let before = previous
+            .readings
+            .get(i)
+            .filter(|p| p.name == reading.name)
+            .or_else(|| previous.readings.iter().find(|p| p.name == reading.name));
+        if let Some(before) = before.filter(|p| p.value.is_ok()) {
+            stale.push(reading.name.clone());
+            *reading = before.clone();
+        }
+    }
+    (snapshot, stale)
+}
+
 /// Sends one heartbeat (bounded in time) and returns the time until the next one.
 async fn send_heartbeat(
     device: &DeviceHandle,
     heartbeat: &Heartbeat,
-    last_good: &HashMap<String, Reading>,
+    latest: Option<&Snapshot>,
 ) -> Duration {
+    // The register an interval may come from (Vestel: failsafe_timeout), as last read.
+    let last_good: HashMap<String, Reading> = heartbeat
+        .interval_register()
+        .and_then(|name| {
+            latest?
+                .readings
+                .iter()
+                .find(|r| r.name == name && r.value.is_ok())
+        })
+        .map(|r| (r.name.clone(), r.clone()))
+        .into_iter()
+        .collect();
     let mut client = device.client.clone();
     let written: HashMap<String, Value> = device
         .last_written
@@ -266,7 +313,7 @@ async fn send_heartbeat(
         heartbeat,
         &mut client,
         &written,
-        last_good,
+        &last_good,
     );
     match tokio::time::timeout(deadline, sent).await {
         Ok((interval, Ok(requests))) => {
@@ -299,6 +346,67 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reading(name: &str, value: Result<Value, Missing>) -> Reading {
+        Reading {
+            name: name.to_owned(),
+            title: name.to_owned(),
+            value,
+            unit: None,
+            label: None,
+            flags: Vec::new(),
+            group: None,
+            kind: device_maps::Kind::Measurement,
+            unit_id: 1,
+            read_at: None,
+        }
+    }
+
+    fn snapshot(values: &[(&str, Option<f64>)]) -> Snapshot {
+        let withheld = || Missing::Unverified {
+            register: "check".to_owned(),
+        };
+        Snapshot {
+            device: "m".to_owned(),
+            readings: values
+                .iter()
+                .map(|(name, v)| reading(name, v.map(Value::Float).ok_or_else(withheld)))
+                .collect(),
+            started_at: SystemTime::UNIX_EPOCH,
+            finished_at: SystemTime::UNIX_EPOCH,
+            requests: 1,
+            mismatch: None,
+        }
+    }
+
+    /// The poller's stale values, from its latest snapshot, are those of `with_stale`, from a
+    /// map of every last good reading, over polls that read all, some and none of the values.
+    #[test]
+    fn carried_stale_values_are_the_last_good_ones() {
+        let polls = [
+            snapshot(&[("a", None), ("b", Some(1.0)), ("c", None)]),
+            snapshot(&[("a", Some(2.0)), ("b", Some(3.0)), ("c", None)]),
+            snapshot(&[("a", None), ("b", None), ("c", None)]),
+            snapshot(&[("a", None), ("b", Some(4.0)), ("c", Some(5.0))]),
+            snapshot(&[("a", None), ("b", None), ("c", None)]),
+        ];
+        let mut last_good = HashMap::new();
+        let mut latest: Option<Snapshot> = None;
+        for (n, poll) in polls.into_iter().enumerate() {
+            let (expected, expected_stale) = with_stale(poll.clone(), &mut last_good);
+            let (merged, stale) = carry_stale(poll, latest.as_ref());
+            assert_eq!(merged.readings, expected.readings, "poll {n}");
+            assert_eq!(stale, expected_stale, "poll {n}");
+            latest = Some(merged);
+        }
+        let last = latest.unwrap();
+        let values: Vec<Option<f64>> = last
+            .readings
+            .iter()
+            .map(|r| r.value().and_then(Value::as_f64))
+            .collect();
+        assert_eq!(values, [Some(2.0), Some(4.0), Some(5.0)]);
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -5,7 +5,9 @@
 //! name; `null` serves "not available" as a map's `example: null` does). Writable registers change state when written; read-only ones answer an exception;
 //! unmapped addresses answer illegal data address unless the map says the device spans gaps
 //! (then they read 0xFFFF, as an Alfen does). [`Simulator::from_bank`] serves a hand-made
-//! [`RegisterBank`] instead. Optional [`Faults`] and a [`Framing`] (Modbus TCP or RTU over TCP)
+//! [`RegisterBank`] instead; banks of several devices, each built from its own map at its own
+//! unit ids, merge with [`RegisterBank::absorb`], so one listener answers many devices as a
+//! gateway does. Optional [`Faults`] and a [`Framing`] (Modbus TCP or RTU over TCP)
 //! complete the picture, and [`SimulatorBuilder::bind`] starts serving on the address given
 //! (tests bind `127.0.0.1:0`). The returned [`SimulatorHandle`] tells the bound address,
 //! exposes the [`RequestLog`] so a test can count requests, lets a test read or poke registers,
@@ -47,7 +49,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use bank::{Access, GapPolicy, OverlapError, RegisterBank};
+pub use bank::{Access, GapPolicy, OverlapError, RegisterBank, UnitTaken};
 pub use faults::Faults;
 use map::MapSource;
 pub use map::{MapError, Values};

@@ -368,3 +368,51 @@ fn null_on_a_register_that_cannot_say_so_is_named() {
         "{err}"
     );
 }
+
+/// One listener answers several devices at their own unit ids: banks of different maps, each
+/// moved to its own units, absorbed into one; a unit id answered twice is refused.
+#[tokio::test]
+async fn banks_of_several_devices_share_one_listener_by_unit_id() {
+    let registry = device_maps::Registry::built_in().unwrap();
+    let meter = registry.get("eastron-sdm630").unwrap();
+    let inverter = registry.get("sunspec-inverter").unwrap();
+    let bank_at = |map: &DeviceMap, unit: u8| {
+        let mut units = map.units();
+        units.set_main(unit);
+        Simulator::builder(map).units(units).bank().unwrap()
+    };
+    let mut bank = bank_at(meter, 1);
+    bank.absorb(bank_at(meter, 2)).unwrap();
+    bank.absorb(bank_at(inverter, 3)).unwrap();
+    assert_eq!(bank.units().collect::<Vec<_>>(), [1, 2, 3]);
+    let clash = bank.absorb(bank_at(inverter, 2)).unwrap_err();
+    assert_eq!(clash.unit, 2);
+    assert_eq!(
+        bank.units().collect::<Vec<_>>(),
+        [1, 2, 3],
+        "nothing changed"
+    );
+
+    let sim = Simulator::from_bank(bank)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let voltage = meter.register("voltage_l1").unwrap().wire_address;
+    let marker = inverter.register("sunspec_id").unwrap().wire_address;
+    let mut ctx = connect(sim.local_addr(), 1).await;
+    let one = read_input(&mut ctx, voltage, 2).await;
+    ctx.set_slave(Slave(2));
+    assert_eq!(read_input(&mut ctx, voltage, 2).await, one, "both meters");
+    ctx.set_slave(Slave(3));
+    assert_eq!(
+        read_holding(&mut ctx, marker, 2).await,
+        [0x5375, 0x6E53],
+        "SunS"
+    );
+    // The meters' input registers are not the inverter's.
+    let refused = within(ctx.read_input_registers(voltage, 2)).await.unwrap();
+    assert!(refused.is_err());
+    ctx.set_slave(Slave(4));
+    let refused = within(ctx.read_input_registers(voltage, 2)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::GatewayTargetDevice));
+}

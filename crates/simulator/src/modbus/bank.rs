@@ -75,6 +75,14 @@ pub struct OverlapError {
     pub address: u16,
 }
 
+/// A bank absorbed into another answers a unit id the other already answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unit {unit} is already answered by another device of this simulator")]
+pub struct UnitTaken {
+    /// The unit id both answer.
+    pub unit: u8,
+}
+
 /// Every word a simulated device holds, by unit id, table and address.
 #[derive(Debug, Clone, Default)]
 pub struct RegisterBank {
@@ -127,6 +135,20 @@ impl RegisterBank {
     /// The unit ids the device answers, in ascending order.
     pub fn units(&self) -> impl Iterator<Item = u8> + '_ {
         self.units.keys().copied()
+    }
+
+    /// Takes in every unit of `other` (its registers, gap policy and blocks), so one listener
+    /// answers several devices at their own unit ids, as a gateway with meters behind it does
+    /// (each device's bank built from its own map with [`crate::modbus::SimulatorBuilder::bank`]).
+    /// Refused, changing nothing, when `other` answers a unit id this bank already answers.
+    pub fn absorb(&mut self, other: RegisterBank) -> Result<&mut Self, UnitTaken> {
+        if let Some(unit) = other.units().find(|u| self.units.contains_key(u)) {
+            return Err(UnitTaken { unit });
+        }
+        self.cells.extend(other.cells);
+        self.units.extend(other.units);
+        self.blocks.extend(other.blocks);
+        Ok(self)
     }
 
     /// Adds one register of `words.len()` words at `address` (for coils and discrete inputs:
