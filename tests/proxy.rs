@@ -210,3 +210,14 @@ async fn mbpoll_clients_beside_tokio_modbus_ones_get_their_own_answers() {
     }
     assert_eq!(sim.stats().accepted, 1, "{:?}", sim.stats());
 }
+
+#[test]
+fn the_help_names_every_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_evctl"))
+        .args(["proxy", "--help"])
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    insta::assert_snapshot!("proxy_help", String::from_utf8_lossy(&output.stdout));
+}
