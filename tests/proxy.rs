@@ -215,6 +215,7 @@ async fn mbpoll_clients_beside_tokio_modbus_ones_get_their_own_answers() {
 fn the_help_names_every_flag() {
     let output = Command::new(env!("CARGO_BIN_EXE_evctl"))
         .args(["proxy", "--help"])
+        .env_remove("EVCTL_CONFIG")
         .env("COLUMNS", "100")
         .output()
         .unwrap();
