@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("outputs", 2),
     ("modbus-client", 2),
     ("simulator", 3),
+    ("modbus-proxy", 3),
     ("service", 4),
     ("evctl", 5),
 ];

@@ -17,7 +17,9 @@
 //! - computes a map's [`Derived`] values (GivTCP's PV power, power flows, battery mode) from the
 //!   decoded values with the small [`expr`] language, after every read, into the same snapshot;
 //! - turns `NAME=VALUE` text and named actions into checked, encoded [`WriteRequest`]s
-//!   ([`DeviceMap::plan_writes`], [`DeviceMap::plan_action`]), checked before a byte leaves.
+//!   ([`DeviceMap::plan_writes`], [`DeviceMap::plan_action`]), checked before a byte leaves;
+//! - checks writes that arrive as raw words, as a proxy sees them, by the same rules
+//!   ([`DeviceMap::check_wire_write`], refusing with a [`WireRefusal`]).
 //!
 //! # Key design decision
 //!
@@ -77,6 +79,7 @@ mod role;
 #[cfg(feature = "schema")]
 mod schema;
 mod units;
+mod wire;
 mod write;
 
 pub use action::{ParamValue, param_allowed, parse_param};
@@ -100,6 +103,7 @@ pub use role::{Dimension, Quantity, Role};
 #[cfg(feature = "schema")]
 pub use schema::json_schema;
 pub use units::{UnitError, Units};
+pub use wire::WireRefusal;
 pub use write::{
     Confirmation, ExecuteError, PlannedWrite, Resolved, WriteError, WritePlan, WriteReport,
     WriteRequest, allowed_values, parse_register_value,

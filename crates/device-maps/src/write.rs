@@ -852,7 +852,7 @@ fn agrees(map: &DeviceMap, written: &str, read_from: &str, expected: &Value, got
 }
 
 /// Access, enumeration and the numeric bounds of `r`'s write rule.
-fn check_static(r: &Register, value: &Value) -> Result<(), WriteError> {
+pub(crate) fn check_static(r: &Register, value: &Value) -> Result<(), WriteError> {
     let Some(v) = value.as_f64() else {
         return Ok(());
     };

@@ -74,6 +74,9 @@ pub enum Command {
     Em(crate::em::EmArgs),
     /// Poll every device of the site config; serve HTTP, Prometheus, InfluxDB and MQTT
     Serve(crate::commands::serve::ServeArgs),
+    /// Serve Modbus TCP to many clients over one connection per device (routing, coalescing,
+    /// caching, write checks)
+    Proxy(crate::commands::proxy::ProxyArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write one page per command into a folder

@@ -98,7 +98,11 @@ impl Device {
 #[derive(Debug, Clone, Copy)]
 enum Op<'a> {
     Read,
-    Write(&'a [u16]),
+    /// A write; `multiple` forces function 16 (15 for coils) even for one word.
+    Write {
+        words: &'a [u16],
+        multiple: bool,
+    },
 }
 
 /// A Modbus client for one endpoint, usable for every unit id behind it.
@@ -271,6 +275,30 @@ impl ModbusClient {
         address: u16,
         words: &[u16],
     ) -> Result<(), Error> {
+        self.write_with(unit, table, address, words, false).await
+    }
+
+    /// Writes `words` like [`ModbusClient::write`], but always with function 16 (15 for
+    /// coils), even for a single word: some devices refuse function 6, and a proxy must send
+    /// the function its client chose.
+    pub async fn write_multiple(
+        &self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        words: &[u16],
+    ) -> Result<(), Error> {
+        self.write_with(unit, table, address, words, true).await
+    }
+
+    async fn write_with(
+        &self,
+        unit: u8,
+        table: Table,
+        address: u16,
+        words: &[u16],
+        multiple: bool,
+    ) -> Result<(), Error> {
         let count = u16::try_from(words.len()).unwrap_or(u16::MAX);
         let target = self.target(unit, Operation::Write, table, address, count);
         if !table.is_writable() {
@@ -292,7 +320,9 @@ impl ModbusClient {
                 reason: "range runs past address 65535",
             });
         }
-        self.request(&target, Op::Write(words)).await.map(|_| ())
+        self.request(&target, Op::Write { words, multiple })
+            .await
+            .map(|_| ())
     }
 
     /// Sends one request with retries: transport failures and busy/acknowledge exceptions are
@@ -494,7 +524,7 @@ fn reserve_slot(next: &mut Option<Instant>, now: Instant, pacing: Duration) -> I
 fn op_expects(op: Op<'_>, target: &Target) -> usize {
     match op {
         Op::Read => usize::from(target.count),
-        Op::Write(_) => 0,
+        Op::Write { .. } => 0,
     }
 }
 
@@ -513,8 +543,8 @@ async fn perform(
             .read_discrete_inputs(address, count)
             .await?
             .map(bits)),
-        (Op::Write(words), Table::Coil) => {
-            let result = if let [word] = words {
+        (Op::Write { words, multiple }, Table::Coil) => {
+            let result = if let ([word], false) = (words, multiple) {
                 context.write_single_coil(address, *word != 0).await?
             } else {
                 let coils: Vec<bool> = words.iter().map(|w| *w != 0).collect();
@@ -522,8 +552,8 @@ async fn perform(
             };
             Ok(result.map(|()| Vec::new()))
         }
-        (Op::Write(words), _) => {
-            let result = if let [word] = words {
+        (Op::Write { words, multiple }, _) => {
+            let result = if let ([word], false) = (words, multiple) {
                 context.write_single_register(address, *word).await?
             } else {
                 context.write_multiple_registers(address, words).await?

@@ -187,6 +187,22 @@ async fn write_then_read_back() {
 }
 
 #[tokio::test]
+async fn write_multiple_keeps_the_multiple_functions_for_one_word() {
+    let sim = serve(Faults::none()).await;
+    let client = client(&sim);
+    within(client.write_multiple(1, Table::Holding, 1215, &[2]))
+        .await
+        .unwrap();
+    within(client.write_multiple(1, Table::Coil, 1, &[1]))
+        .await
+        .unwrap();
+    assert_eq!(read_ok(&client, 1, Table::Holding, 1215, 1).await, [2]);
+    assert_eq!(read_ok(&client, 1, Table::Coil, 1, 1).await, [1]);
+    let functions: Vec<u8> = sim.log().entries().iter().map(|e| e.function).collect();
+    assert_eq!(functions, [16, 15, 3, 1]);
+}
+
+#[tokio::test]
 async fn exceptions_are_named_and_not_retried() {
     let sim = serve(Faults::none()).await;
     let client = client(&sim);

@@ -197,6 +197,11 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// The pool every Modbus device's client comes from.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// The client for a device described by `map` at `address` (`host:port`), with `timeout`
     /// per request.
     pub fn client(

@@ -60,6 +60,10 @@ pub struct SiteConfig {
     /// The EVSEMaster driver, for devices with `map: evsemaster`.
     #[serde(default)]
     pub em: EmConfig,
+    /// A Modbus TCP proxy in front of a device (`evctl proxy`, and `evctl serve` beside the
+    /// pollers); absent: off.
+    #[serde(default)]
+    pub proxy: Option<crate::proxy::ProxyConfig>,
     /// The folder relative paths in `options` are resolved against (the config file's).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -845,7 +849,9 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::E
     parse_duration_text(&text).map_err(serde::de::Error::custom)
 }
 
-fn opt_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+pub(crate) fn opt_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     let text = Option::<String>::deserialize(deserializer)?;
     text.map(|t| parse_duration_text(&t).map_err(serde::de::Error::custom))
         .transpose()

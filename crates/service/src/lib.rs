@@ -18,6 +18,8 @@
 //! - [`em`]: EVSEMaster chargers (UDP) through emproto's driver, described by a built-in map
 //!   so they are polled, served and written like every other device.
 //! - [`heartbeat`]: the heartbeats a map declares and their schedule, over any `RegisterIo`.
+//! - [`proxy`]: the `proxy:` section, a modbus-proxy in front of a device of the site; under
+//!   `evctl serve` it shares the poller's connection.
 //! - [`start_site`]: everything above, started from a site config and stopped as one.
 //!
 //! # Key design decisions
@@ -63,6 +65,7 @@ pub mod http;
 pub mod influx;
 pub mod mqtt;
 mod poller;
+pub mod proxy;
 mod runtime;
 mod site;
 pub mod tls;

@@ -317,6 +317,7 @@ pub(crate) struct Inner {
     pub(crate) options: ServiceOptions,
     pub(crate) started: SystemTime,
     pub(crate) stop: watch::Sender<bool>,
+    pub(crate) pool: modbus_client::Pool,
 }
 
 /// The running service: cheap to clone, shared by the HTTP API, InfluxDB and MQTT.
@@ -387,6 +388,7 @@ impl Service {
             options,
             started: SystemTime::now(),
             stop,
+            pool: clients.pool().clone(),
         });
         let tasks = inner
             .devices
@@ -404,6 +406,12 @@ impl Service {
             inner,
             tasks: Arc::new(Mutex::new(tasks)),
         })
+    }
+
+    /// The modbus-client pool of every Modbus device's connections. A client taken from it
+    /// for a device's endpoint shares the poller's connection (the proxy of `evctl serve`).
+    pub fn pool(&self) -> &modbus_client::Pool {
+        &self.inner.pool
     }
 
     /// Every device, by id.

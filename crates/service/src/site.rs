@@ -37,6 +37,12 @@ pub enum SiteError {
     /// The MQTT settings are wrong.
     #[error("cannot start MQTT")]
     Mqtt(#[source] Box<MqttError>),
+    /// The proxy section is wrong.
+    #[error(transparent)]
+    ProxyConfig(#[from] crate::proxy::ProxyConfigError),
+    /// The proxy cannot listen.
+    #[error("cannot start the Modbus proxy")]
+    Proxy(#[source] modbus_proxy::ProxyError),
 }
 
 /// A running site.
@@ -50,6 +56,8 @@ pub struct RunningSite {
     pub influx: Option<Influx>,
     /// The EVSEMaster driver's UDP address, when the site has chargers.
     pub em_addr: Option<SocketAddr>,
+    /// The Modbus proxy, when the site config has a `proxy:` section.
+    pub proxy: Option<modbus_proxy::ProxyHandle>,
     http_stop: watch::Sender<bool>,
     http_task: Option<JoinHandle<std::io::Result<()>>>,
     output_tasks: Vec<JoinHandle<()>>,
@@ -62,6 +70,11 @@ pub async fn start_site(
     config: &SiteConfig,
     specs: Vec<DeviceSpec>,
 ) -> Result<RunningSite, SiteError> {
+    // The proxy forwards to devices the pollers know, with their maps: checked up front.
+    let proxy_options = match &config.proxy {
+        Some(proxy) => proxy_options(proxy, config, &specs)?,
+        None => None,
+    };
     let token = resolve_secret(
         config.http.token.as_ref(),
         config.http.token_file.as_deref(),
@@ -108,6 +121,14 @@ pub async fn start_site(
             ..ServiceOptions::default()
         },
     )?;
+    let proxy = match proxy_options {
+        Some(options) => Some(
+            modbus_proxy::Proxy::start(options, service.pool())
+                .await
+                .map_err(SiteError::Proxy)?,
+        ),
+        None => None,
+    };
     let mut output_tasks = Vec::new();
     if let Some(influx) = &influx {
         output_tasks.push(influx.follow(&service));
@@ -156,11 +177,38 @@ pub async fn start_site(
         http_addr,
         influx,
         em_addr,
+        proxy,
         http_stop,
         http_task,
         output_tasks,
         mqtt,
     })
+}
+
+/// The proxy's options under `evctl serve`: `None` when its device is another shard's (that
+/// shard's process runs it, on the connection its poller holds).
+fn proxy_options(
+    proxy: &crate::proxy::ProxyConfig,
+    config: &SiteConfig,
+    specs: &[DeviceSpec],
+) -> Result<Option<modbus_proxy::ProxyOptions>, SiteError> {
+    if let Some(device) = &proxy.device
+        && config.devices.contains_key(device)
+        && !specs.iter().any(|s| &s.id == device)
+    {
+        tracing::info!(device = %device, "proxy: its device is served by another shard; not started here");
+        return Ok(None);
+    }
+    let maps: Vec<Arc<device_maps::DeviceMap>> = specs.iter().map(|s| Arc::clone(&s.map)).collect();
+    let find = |id: &str| -> Result<Option<Arc<device_maps::DeviceMap>>, std::convert::Infallible> {
+        if let Some(map) = maps.iter().find(|m| m.id == id) {
+            return Ok(Some(Arc::clone(map)));
+        }
+        Ok(device_maps::Registry::built_in()
+            .ok()
+            .and_then(|r| r.get(id).map(Arc::clone)))
+    };
+    Ok(Some(proxy.options(config, find)?))
 }
 
 /// Where the EVSEMaster driver keeps known chargers and their last start/stop: `em.state_dir`
@@ -201,6 +249,9 @@ impl RunningSite {
     /// Stops the HTTP API, MQTT (publishing `offline`), the pollers and InfluxDB (one last
     /// flush), each bounded in time.
     pub async fn shutdown(mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), proxy.shutdown()).await;
+        }
         let _ = self.http_stop.send(true);
         if let Some(task) = self.http_task.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;

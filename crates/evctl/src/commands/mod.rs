@@ -6,6 +6,7 @@ pub mod describe;
 pub mod identify;
 pub mod list;
 pub mod poll;
+pub mod proxy;
 pub mod read;
 pub mod scan;
 pub mod serve;
@@ -39,6 +40,7 @@ pub async fn run_async(global: GlobalArgs, command: Command) -> anyhow::Result<E
         Command::Simulate(args) => simulate::run(&env, &args).await,
         Command::Identify(args) => identify::run(&env, &args).await,
         Command::Scan(args) => scan::run(&env, &args).await,
+        Command::Proxy(args) => proxy::run(&global, &env, &args).await,
         Command::Em(_) | Command::Completions(_) | Command::Man(_) | Command::Serve(_) => {
             Ok(ExitCode::SUCCESS)
         }
