@@ -136,10 +136,11 @@ async fn ten_clients_polling_every_second_cost_about_one_request_per_second() {
     }
     let upstream = sim.log().len() as u32;
     // 60 reads over about 5 seconds: one per max age, give or take a boundary; without the
-    // cache it would be 60.
+    // cache it would be 60. Polls exactly one max age apart find the entry just fresh or just
+    // expired, so as few as every other round may go upstream.
     println!("10 clients x {rounds} polls: {upstream} upstream requests");
     assert!(
-        (rounds - 2..=rounds * 2).contains(&upstream),
+        (rounds / 2..=rounds * 2).contains(&upstream),
         "{upstream} upstream requests for {rounds} rounds"
     );
     // Every other read was a cache hit, or joined a read in flight (the clients tick together).
