@@ -19,5 +19,6 @@ mod poll;
 mod read;
 mod scan;
 mod simulate;
+mod sunspec;
 mod usage;
 mod write;

@@ -13,12 +13,15 @@
 //! - `cargo xtask docs [--check]`: write `docs/devices/<id>.md`, one page per built-in map.
 //! - `cargo xtask fuzz [TARGET...] [--time S] [--runs N] [--list]`: run the libFuzzer targets
 //!   with cargo-fuzz on the stable toolchain (see [`fuzz`]).
+//! - `cargo xtask sunspec-models CHECKOUT [COMMIT]`: write `devices/sunspec/model_<id>.yaml`
+//!   from a checkout of SunSpec's published model definitions (see [`sunspec`]).
 //!
 //! Generated files are committed; `#[test]`s fail when they are stale.
 
 mod docs;
 mod fuzz;
 mod schema;
+mod sunspec;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -42,9 +45,10 @@ fn main() -> anyhow::Result<()> {
         "schema" => schema::generate(&project_root(), args.any(|a| a == "--check")),
         "docs" => docs::generate(&project_root(), args.any(|a| a == "--check")),
         "fuzz" => fuzz::run(&project_root(), &args.collect::<Vec<_>>()),
+        "sunspec-models" => sunspec::generate(&project_root(), &args.collect::<Vec<_>>()),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <tidy | schema [--check] | docs [--check] | fuzz [TARGET...] [--time S] [--runs N] [--list]>"
+                "usage: cargo xtask <tidy | schema [--check] | docs [--check] | fuzz [TARGET...] [--time S] [--runs N] [--list] | sunspec-models CHECKOUT [COMMIT]>"
             );
             Ok(())
         }

@@ -78,6 +78,7 @@ mod registry;
 mod role;
 #[cfg(feature = "schema")]
 mod schema;
+pub mod sunspec;
 mod units;
 mod wire;
 mod write;

@@ -43,6 +43,28 @@ pub struct DeviceMap {
     pub checks: Vec<crate::check::Check>,
     /// The map this one is a variant of (`extends:`), if any.
     pub extends: Option<String>,
+    /// A SunSpec map (`sunspec:`): the chain its SunSpec registers stand for, and how to
+    /// expand it for another ([`DeviceMap::with_sunspec_chain`]).
+    pub sunspec: Option<crate::sunspec::Sunspec>,
+}
+
+impl DeviceMap {
+    /// This `sunspec:` map expanded for `chain` (a chain [`crate::sunspec::walk`] read from a
+    /// device): every SunSpec register at the address the device has it. `None` for a map
+    /// without `sunspec:`.
+    pub fn with_sunspec_chain(
+        &self,
+        chain: &crate::sunspec::Chain,
+    ) -> Option<Result<DeviceMap, crate::MapError>> {
+        let spec = self.sunspec.as_ref()?;
+        Some(crate::load::parse_with_chain(
+            &self.id,
+            self.source.clone(),
+            &spec.file,
+            &spec.text,
+            Some(chain),
+        ))
+    }
 }
 
 /// The range of values a register may hold (`valid:`), bounds inclusive, `None` open.

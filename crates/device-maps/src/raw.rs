@@ -55,6 +55,55 @@ pub struct RawMap {
     /// What must hold before the device's values are trusted (and how it is recognised).
     #[serde(default)]
     pub checks: Vec<RawCheck>,
+    /// A SunSpec device: its chain of models is walked at run time and expanded from the
+    /// SunSpec model definitions (`docs/map-format.md`, "`sunspec`").
+    #[serde(default)]
+    pub sunspec: Option<RawSunspec>,
+}
+
+/// `sunspec:`: where the chain starts and the example chain the map stands for until a device
+/// is walked.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Sunspec"))]
+pub struct RawSunspec {
+    /// Wire addresses that may hold the `SunS` marker, in the order to try (default: 40000,
+    /// 0, 50000).
+    #[serde(default)]
+    pub bases: Vec<u16>,
+    /// The wire address of the example chain's marker (default: the first base).
+    #[serde(default)]
+    pub base: Option<u16>,
+    /// The example chain: model ids, or `{id, length}` / `{id, repeats}` (MPPT modules of
+    /// model 160), or `{id, length}` of a model evctl has no definition for.
+    pub models: Vec<RawChainModel>,
+    /// Example values by expanded register name (`inverter_W: 4520`); registers without one
+    /// are served as "not implemented" (scale factors as 0, texts as empty).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::examples"))]
+    pub examples: Ordered<serde_yaml::Value>,
+}
+
+/// One model of an example chain.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+#[cfg_attr(feature = "schema", schemars(rename = "ChainModel"))]
+pub enum RawChainModel {
+    /// A model id, at its definition's full length.
+    Id(u16),
+    /// A model with its length or number of repetitions given.
+    Model {
+        /// The model id.
+        id: u16,
+        /// Its length after the header (default: the definition's).
+        #[serde(default)]
+        length: Option<u16>,
+        /// Repetitions of its repeating group (model 160's modules).
+        #[serde(default)]
+        repeats: Option<u16>,
+    },
 }
 
 /// A map written as a variant of another (`extends:`): only what differs from the base.

@@ -20,6 +20,11 @@ mod built_in {
     include!(concat!(env!("OUT_DIR"), "/built_in.rs"));
 }
 
+/// The SunSpec model definitions compiled in: (path, text).
+pub(crate) fn sunspec_model_files() -> &'static [(&'static str, &'static str)] {
+    built_in::SUNSPEC_MODELS
+}
+
 /// The environment variable holding user map folders.
 pub const MAPS_ENV: &str = "EVCTL_MAPS";
 

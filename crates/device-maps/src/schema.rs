@@ -123,6 +123,14 @@ pub(crate) fn example(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+pub(crate) fn examples(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": "Example values of the expanded SunSpec registers, by name (`inverter_W: 4520`, `common_Mn: SMA`).",
+        "additionalProperties": {"type": ["number", "string", "boolean", "null"]}
+    })
+}
+
 pub(crate) fn phase(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",

@@ -18,7 +18,11 @@ fn every_shipped_map_loads() {
             let single = Registry::built_in_map(&map.id)
                 .expect("compiled in")
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(single.registers, map.registers);
+            // Compared as text: a "not available" example is NaN, which equals nothing.
+            assert_eq!(
+                format!("{:?}", single.registers),
+                format!("{:?}", map.registers)
+            );
             assert!(
                 registry.get(&map.id).is_some(),
                 "{} is not compiled in: rebuild",

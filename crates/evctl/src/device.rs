@@ -111,3 +111,34 @@ impl Device {
         })
     }
 }
+
+impl Device {
+    /// For a `sunspec:` map: reads the device's chain of models and puts the map expanded for
+    /// it into `target`, printing the chain found on stderr. Returns whether it did; a map
+    /// without `sunspec:` is left alone.
+    pub async fn walk_sunspec(&self, target: &mut Target) -> anyhow::Result<bool> {
+        let Some(spec) = target.map.sunspec.as_ref().filter(|s| !s.walked) else {
+            return Ok(false);
+        };
+        let unit = target.units.main_id();
+        let chain = device_maps::sunspec::walk(&mut self.io(), unit, &spec.bases)
+            .await
+            .with_context(|| format!("cannot walk the SunSpec chain of {target}"))?;
+        let map = target
+            .map
+            .with_sunspec_chain(&chain)
+            .context("the map has no `sunspec:` block")?
+            .with_context(|| {
+                format!(
+                    "cannot expand map `{}` for the chain of {target}",
+                    target.map.id
+                )
+            })?;
+        eprintln!(
+            "{target}: SunSpec chain of {} model(s) at unit {unit}, {chain}",
+            chain.models.len()
+        );
+        target.map = std::sync::Arc::new(map);
+        Ok(true)
+    }
+}

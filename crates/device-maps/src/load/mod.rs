@@ -31,6 +31,7 @@ mod connection;
 mod derived;
 mod references;
 mod register;
+mod sunspec;
 mod values;
 mod variant;
 
@@ -103,6 +104,17 @@ pub(crate) fn parse(
     file: &str,
     text: &str,
 ) -> Result<DeviceMap, MapError> {
+    parse_with_chain(id, source, file, text, None)
+}
+
+/// [`parse`], with a `sunspec:` map expanded for `chain` instead of its example chain.
+pub(crate) fn parse_with_chain(
+    id: &str,
+    source: Source,
+    file: &str,
+    text: &str,
+    chain: Option<&crate::sunspec::Chain>,
+) -> Result<DeviceMap, MapError> {
     // A variant (`extends:`) becomes the whole map it stands for, its registers pointing
     // into this file.
     let (raw, given_prefixes, extends) = if variant::is_variant(text) {
@@ -124,8 +136,10 @@ pub(crate) fn parse(
         *checker.prefixes.get_mut() = prefixes;
     }
     checker.expand(&mut raw)?;
+    let sunspec = checker.expand_sunspec(&mut raw, chain)?;
     let mut map = checker.map(id, source, raw)?;
     map.extends = extends;
+    map.sunspec = sunspec;
     Ok(map)
 }
 
@@ -563,6 +577,7 @@ impl Checker<'_> {
             output,
             checks,
             extends: None,
+            sunspec: None,
         })
     }
 }

@@ -49,6 +49,24 @@ pub async fn run(env: &crate::target::Env, args: &PollArgs) -> anyhow::Result<Ex
         }
     });
     let mut device = Device::open(&mut target, args.simulated).await?;
+    let (read_plan, set_plan) = if device.walk_sunspec(&mut target).await? {
+        let set_plan = if args.set.is_empty() {
+            None
+        } else {
+            let plan = target
+                .map
+                .plan_writes(&args.set, &target.units)
+                .with_context(|| Usage(format!("cannot write {}", target.map.id)))?;
+            Some(if target.verify {
+                plan
+            } else {
+                plan.without_verification()
+            })
+        };
+        (plan(&target, &args.registers)?, set_plan)
+    } else {
+        (read_plan, set_plan)
+    };
     let map = Arc::clone(&target.map);
     let mut last_written: HashMap<String, Value> = HashMap::new();
     if let Some(set_plan) = &set_plan {

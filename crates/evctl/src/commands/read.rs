@@ -14,8 +14,18 @@ use crate::target::{Env, Target};
 
 pub async fn run(env: &Env, args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let mut target = env.target(&args.connect)?;
-    let plan = plan(&target, &args.registers)?;
+    // A SunSpec map's registers are those of the device's chain: a name its example chain
+    // lacks is only an error once the chain is known.
+    let first = match plan(&target, &args.registers) {
+        Err(e) if target.map.sunspec.is_none() => return Err(e),
+        first => first,
+    };
     let device = Device::open(&mut target, args.simulated).await?;
+    let walked = device.walk_sunspec(&mut target).await?;
+    let plan = match first {
+        Ok(plan) if !walked => plan,
+        _ => plan(&target, &args.registers)?,
+    };
     let snapshot = plan.execute(&mut device.io()).await;
     check_device(&snapshot, &target)?;
     let options = render_options(&target, args.nested);

@@ -20,13 +20,17 @@ use crate::target::{Env, Target};
 
 pub async fn run(env: &Env, args: &WriteArgs) -> anyhow::Result<ExitCode> {
     let target = env.target(&args.connect)?;
-    let plan = target
-        .map
-        .plan_writes(&args.assignments, &target.units)
-        .with_context(|| Usage(format!("cannot write {}", target.map.id)))?;
+    let replan = |target: &Target| {
+        target
+            .map
+            .plan_writes(&args.assignments, &target.units)
+            .with_context(|| Usage(format!("cannot write {}", target.map.id)))
+    };
+    let plan = first_plan(&target, &replan, args.dry_run)?;
     execute(
         target,
         plan,
+        &replan,
         args.dry_run,
         args.simulated,
         args.confirm_within,
@@ -36,13 +40,17 @@ pub async fn run(env: &Env, args: &WriteArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn call(env: &Env, args: &CallArgs) -> anyhow::Result<ExitCode> {
     let target = env.target(&args.connect)?;
-    let plan = target
-        .map
-        .plan_action(&args.action, &args.params, &target.units)
-        .with_context(|| Usage(format!("cannot run {} on {}", args.action, target.map.id)))?;
+    let replan = |target: &Target| {
+        target
+            .map
+            .plan_action(&args.action, &args.params, &target.units)
+            .with_context(|| Usage(format!("cannot run {} on {}", args.action, target.map.id)))
+    };
+    let plan = first_plan(&target, &replan, args.dry_run)?;
     execute(
         target,
         plan,
+        &replan,
         args.dry_run,
         args.simulated,
         args.confirm_within,
@@ -50,14 +58,31 @@ pub async fn call(env: &Env, args: &CallArgs) -> anyhow::Result<ExitCode> {
     .await
 }
 
+/// The plan from the map as loaded. A SunSpec map's registers depend on the chain the device
+/// announces, so a register its example chain lacks is planned again after the walk (a dry run
+/// has no device to walk, and fails here).
+fn first_plan(
+    target: &Target,
+    replan: &dyn Fn(&Target) -> anyhow::Result<WritePlan>,
+    dry_run: bool,
+) -> anyhow::Result<Option<WritePlan>> {
+    match replan(target) {
+        Ok(plan) => Ok(Some(plan)),
+        Err(_) if target.map.sunspec.is_some() && !dry_run => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 async fn execute(
     mut target: Target,
-    plan: WritePlan,
+    plan: Option<WritePlan>,
+    replan: &dyn Fn(&Target) -> anyhow::Result<WritePlan>,
     dry_run: bool,
     simulated: bool,
     confirm_within: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
     if dry_run {
+        let plan = plan.context("nothing to plan")?;
         let resolved = plan
             .resolve(None)
             .with_context(|| Usage(format!("cannot write {}", target.map.id)))?;
@@ -89,6 +114,13 @@ async fn execute(
         crate::commands::print(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let device = Device::open(&mut target, simulated).await?;
+    // A SunSpec map's addresses are the device's: planned again for the chain it announces.
+    let walked = device.walk_sunspec(&mut target).await?;
+    let plan = match plan {
+        Some(plan) if !walked => plan,
+        _ => replan(&target)?,
+    };
     let plan = if target.verify {
         plan
     } else {
@@ -98,7 +130,6 @@ async fn execute(
     if let Some(within) = confirm_within.or(target.confirm_within) {
         confirm.within = within;
     }
-    let device = Device::open(&mut target, simulated).await?;
     let report = match plan
         .execute_confirming(&mut device.io(), confirm, tokio::time::sleep)
         .await

@@ -1,0 +1,106 @@
+//! SunSpec: one map for every SunSpec device, whatever chain of models it announces.
+//!
+//! A SunSpec device holds the marker `SunS` at a base address (40000, else 0 or 50000) and
+//! then a chain of models, each a header (model id, length) and `length` registers, until the
+//! id 0xFFFF. The standard's model definitions ([`models`], generated into
+//! `devices/sunspec/model_<id>.yaml` by `cargo xtask sunspec-models` from SunSpec's published
+//! JSON) say what each register of a model means. A map with a `sunspec:` block names an
+//! example chain (what the simulator serves and `describe` shows); at run time [`walk`] reads
+//! the device's real chain and [`crate::DeviceMap::with_sunspec_chain`] expands the map for it,
+//! so every register has its real address and scale factor.
+
+mod error;
+mod models;
+mod walk;
+
+pub use error::WalkError;
+pub use models::{GroupDef, ModelDef, PointDef, model, models};
+pub use walk::{DEFAULT_BASES, MAX_MODELS, walk};
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The `SunS` marker as two registers.
+pub const MARKER: [u16; 2] = [0x5375, 0x6E53];
+
+/// The id that ends a chain.
+pub const END_ID: u16 = 0xFFFF;
+
+/// One model of a chain as the device announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainModel {
+    /// The model id.
+    pub id: u16,
+    /// Its length in registers, after the two header registers.
+    pub length: u16,
+    /// The wire address of its id register.
+    pub address: u16,
+}
+
+/// A device's chain of models from its base address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// The wire address of the `SunS` marker.
+    pub base: u16,
+    /// The models in the device's order.
+    pub models: Vec<ChainModel>,
+}
+
+impl Chain {
+    /// The chain of `(id, length)` models from `base`, with each model's address; `None` when
+    /// it would run beyond the last register address.
+    pub fn new(base: u16, models: &[(u16, u16)]) -> Option<Chain> {
+        let mut address = u32::from(base) + 2;
+        let mut out = Vec::with_capacity(models.len());
+        for &(id, length) in models {
+            out.push(ChainModel {
+                id,
+                length,
+                address: u16::try_from(address).ok()?,
+            });
+            address += 2 + u32::from(length);
+        }
+        // The end marker needs two more registers.
+        u16::try_from(address + 1).ok()?;
+        Some(Chain { base, models: out })
+    }
+
+    /// The wire address of the end marker.
+    pub fn end_address(&self) -> u16 {
+        self.models
+            .last()
+            .map(|m| m.address + 2 + m.length)
+            .unwrap_or(self.base + 2)
+    }
+}
+
+impl fmt::Display for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "base {}:", self.base)?;
+        for (i, m) in self.models.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            match model(m.id) {
+                Some(def) => write!(f, "{sep}{} {} ({})", m.id, def.name, m.length)?,
+                None => write!(f, "{sep}{} ({}, no definition)", m.id, m.length)?,
+            }
+        }
+        if self.models.is_empty() {
+            f.write_str(" no models")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a map's `sunspec:` block becomes: where to look for the marker, the chain the map was
+/// expanded for, and what is needed to expand it again for another chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sunspec {
+    /// The base addresses to try, in order.
+    pub bases: Vec<u16>,
+    /// The chain the map's registers stand for (the example chain, or a walked one).
+    pub chain: Chain,
+    /// Whether `chain` was walked on a device (not the map's example).
+    pub walked: bool,
+    pub(crate) text: Arc<str>,
+    pub(crate) file: Arc<str>,
+}
