@@ -170,19 +170,24 @@ impl Drop for Sim {
     }
 }
 
+/// The built-in maps, loaded once per test binary.
+#[allow(dead_code)]
+pub fn registry() -> &'static device_maps::Registry {
+    static REGISTRY: std::sync::OnceLock<device_maps::Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| device_maps::Registry::built_in().expect("built-in maps load"))
+}
+
 /// A built-in map by id.
 #[allow(dead_code)]
 pub fn built_in_map(id: &str) -> device_maps::DeviceMap {
-    let registry = device_maps::Registry::built_in().expect("built-in maps load");
-    let map = registry.get(id).expect("map is built in");
+    let map = registry().get(id).expect("map is built in");
     (**map).clone()
 }
 
 /// Ids of every shipped map.
 #[allow(dead_code)]
 pub fn shipped_maps() -> Vec<String> {
-    let registry = device_maps::Registry::built_in().expect("built-in maps load");
-    registry.ids().map(str::to_owned).collect()
+    registry().ids().map(str::to_owned).collect()
 }
 
 /// Runs `evctl` and returns (exit code, stdout, stderr).

@@ -27,6 +27,24 @@ pub struct Check {
     pub why: Option<String>,
 }
 
+impl Check {
+    /// Whether the check names the device rather than only finding a plausible value: text
+    /// compared exactly or with a pattern of at least two fixed characters (`SunS`,
+    /// `SUN2000*`, `EVC04*`). A number in a range or a small code can be held by another
+    /// device's register at that address; a text of this kind hardly ever is.
+    pub fn identifies(&self) -> bool {
+        let text = |e: &Expected| matches!(e, Expected::Text(t) if t.trim().len() >= 2);
+        match &self.expect {
+            Expect::Equals(e) => text(e),
+            Expect::OneOf(all) => !all.is_empty() && all.iter().all(text),
+            Expect::Matches(pattern) => {
+                pattern.chars().filter(|c| *c != '*' && *c != '?').count() >= 2
+            }
+            Expect::Range { .. } => false,
+        }
+    }
+}
+
 /// A value a check compares with: a number (after the register's scale) or text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expected {

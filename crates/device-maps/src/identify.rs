@@ -1,12 +1,18 @@
 //! Which map fits a device: every candidate map's `checks:` read with as few requests as the
 //! candidates allow, and evaluated as a read would.
 //!
-//! Each candidate contributes the read plan of its checks alone. Candidates go cheapest first
-//! (fewest requests); a request whose registers an earlier answer already holds is answered
-//! from it, an identical request that failed is not sent again, and a unit that the caller
-//! says is gone (a timeout: nobody is behind that unit id) is not asked again. The checks are
-//! evaluated by [`DeviceMap::first_mismatch`], as every verified read evaluates them, so
-//! identification and verification cannot disagree.
+//! Each candidate contributes the read plan of its checks alone. Candidates whose checks name
+//! the device ([`crate::Check::identifies`]: a model string, the SunSpec marker) go first, each
+//! group cheapest first (fewest requests); a request whose registers an earlier answer already
+//! holds is answered from it, an identical request that failed is not sent again, and a unit
+//! that the caller says is gone (a timeout: nobody is behind that unit id) is not asked again.
+//!
+//! Once a candidate whose checks name the device has matched, the remaining candidates are
+//! probed only where they read the same registers (its variants, its family, a generic map
+//! such as the SunSpec walker): a device that answered "SUN2000" at Huawei's model register
+//! is not asked whether it is also a meter somewhere else. Those not probed are listed in
+//! [`Identification::skipped`]. The checks are evaluated by [`DeviceMap::first_mismatch`], as
+//! every verified read evaluates them, so identification and verification cannot disagree.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -56,6 +62,9 @@ pub struct Identification {
     pub verdicts: Vec<Verdict>,
     /// Candidates without checks, which cannot be recognised.
     pub unidentifiable: Vec<String>,
+    /// Candidates not probed because a map whose checks name the device had matched and they
+    /// read none of its registers.
+    pub skipped: Vec<String>,
     /// Requests sent to the device.
     pub requests: usize,
 }
@@ -109,14 +118,27 @@ pub async fn identify<I: RegisterIo>(
             Err(_) => unidentifiable.push(map.id.clone()),
         }
     }
-    plans.sort_by_key(|p| p.requests().len());
+    let names_device = |plan: &ReadPlan| plan.map().checks.iter().any(|c| c.identifies());
+    plans.sort_by_key(|p| (!names_device(p), p.requests().len()));
 
     let mut answers: Vec<Answer> = Vec::new();
     let mut gone: Vec<(u8, ReadFailure)> = Vec::new();
     let mut unreachable: Option<ReadFailure> = None;
     let mut sent = 0;
     let mut verdicts = Vec::with_capacity(plans.len());
+    let mut skipped = Vec::new();
+    // The requests of the first matched candidate whose checks name the device.
+    let mut decided: Option<&[ReadRequest]> = None;
     for plan in &plans {
+        if let Some(footprint) = decided
+            && !plan
+                .requests()
+                .iter()
+                .any(|r| footprint.iter().any(|f| overlaps(f, r)))
+        {
+            skipped.push(plan.map().id.clone());
+            continue;
+        }
         let started = SystemTime::now();
         let mut responses = Vec::with_capacity(plan.requests().len());
         for req in plan.requests() {
@@ -178,19 +200,44 @@ pub async fn identify<I: RegisterIo>(
             })
             .collect();
         let mismatch = map.first_mismatch(value_of);
+        if mismatch.is_none() && decided.is_none() && names_device(plan) {
+            decided = Some(plan.requests());
+        }
         verdicts.push(Verdict {
             map,
             found,
             mismatch,
         });
     }
-    // Matches first, the most specific (most checks) first; stable otherwise.
-    verdicts.sort_by_key(|v| (!v.matched(), std::cmp::Reverse(v.map.checks.len())));
+    // Matches first; a map for one device before a generic one (the SunSpec walker fits every
+    // SunSpec device, a fixed-address map for it is the better answer); the most specific
+    // (most checks) first; stable otherwise.
+    verdicts.sort_by_key(|v| {
+        (
+            !v.matched(),
+            v.map.sunspec.is_some(),
+            std::cmp::Reverse(v.map.checks.len()),
+        )
+    });
     Identification {
         verdicts,
         unidentifiable,
+        skipped,
         requests: sent,
     }
+}
+
+/// Whether two requests read a register in common.
+fn overlaps(a: &ReadRequest, b: &ReadRequest) -> bool {
+    let (a0, a1) = (
+        u32::from(a.address),
+        u32::from(a.address) + u32::from(a.count),
+    );
+    let (b0, b1) = (
+        u32::from(b.address),
+        u32::from(b.address) + u32::from(b.count),
+    );
+    a.unit == b.unit && a.table == b.table && a0 < b1 && b0 < a1
 }
 
 /// The words of `req` when an earlier successful answer of the same unit and table holds them.
@@ -245,12 +292,56 @@ registers:
         }));
         let matches: Vec<&str> = result.matches().map(|v| v.map.id.as_str()).collect();
         assert_eq!(matches, ["demo-meter"]);
-        // other-meter reads input 10 (1 word), demo-meter input 10..12: the first answer
-        // cannot serve the second, the second is one more request.
-        assert_eq!(result.requests, 2);
+        // demo-meter's check names the device (text), so it goes first and reads input
+        // 10..12; other-meter reads input 10, which that answer already holds.
+        assert_eq!(result.requests, 1);
+        assert!(result.skipped.is_empty());
         let rejected = &result.verdicts[1];
         assert_eq!(rejected.map.id, "other-meter");
         let mismatch = rejected.mismatch.as_ref().expect("mismatch");
         assert_eq!(mismatch.register, "code");
+    }
+
+    const FAR: &str = r#"
+manufacturer: Far
+model: Meter
+connection: {unit_ids: {meter: 1}, address_base: 0}
+checks:
+  - {register: frequency, min: 45, max: 65}
+registers:
+  - {name: frequency, address: 300, table: input, type: uint16, scale: 0.1, example: 50}
+"#;
+
+    #[test]
+    fn after_a_match_that_names_the_device_only_its_registers_are_probed() {
+        let meter = Arc::new(parse_map("demo-meter", METER).expect("map"));
+        let other = Arc::new(parse_map("other-meter", OTHER).expect("map"));
+        let far = Arc::new(parse_map("far-meter", FAR).expect("map"));
+        let mut device = MemoryDevice::with_examples(&meter);
+        let candidates: Vec<_> = [&far, &other, &meter]
+            .into_iter()
+            .map(|m| (Arc::clone(m), m.units()))
+            .collect();
+        let result = block_on(identify(&candidates, &mut device, |_| {
+            FailureScope::Request
+        }));
+        assert_eq!(
+            result.matches().next().map(|v| v.map.id.as_str()),
+            Some("demo-meter")
+        );
+        // far-meter reads nothing demo-meter read: not asked.
+        assert_eq!(result.skipped, ["far-meter"]);
+        assert_eq!(result.requests, 1);
+
+        // A device the text check does not name: everything is probed.
+        let mut device = MemoryDevice::with_examples(&far);
+        let result = block_on(identify(&candidates, &mut device, |_| {
+            FailureScope::Request
+        }));
+        assert_eq!(
+            result.matches().next().map(|v| v.map.id.as_str()),
+            Some("far-meter")
+        );
+        assert!(result.skipped.is_empty());
     }
 }

@@ -105,6 +105,11 @@ pub struct IdentifyArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, default_value = "1s")]
     pub timeout: Duration,
 
+    /// Least time between the starts of two requests (for an RS485 gateway that needs it;
+    /// the candidate maps' own pacing is not used, since the device is not known yet)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub pacing: Duration,
+
     /// Output format
     #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Human)]
     pub format: ListFormat,
@@ -136,6 +141,10 @@ pub struct ScanArgs {
     /// Time allowed to connect and for each request, per host
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, default_value = "1s")]
     pub timeout: Duration,
+
+    /// Least time between the starts of two requests to one host (for RS485 gateways)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub pacing: Duration,
 
     /// Scan more than 1,024 addresses (hosts × ports × units)
     #[arg(long)]

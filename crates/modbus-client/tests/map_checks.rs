@@ -34,8 +34,14 @@ fn shipped(transport: impl Fn(Transport) -> bool) -> Vec<String> {
 /// The first map of `id`'s `extends:` chain: maps of one family share their documented
 /// registers (the SDM meters, an OEM charger and its original), so their checks cannot tell
 /// them apart.
+/// The built-in maps, loaded once: every map is read from every other's simulator.
+fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| Registry::built_in().expect("built-in maps load"))
+}
+
 fn family_root(id: &str) -> String {
-    let registry = Registry::built_in().expect("built-in maps load");
+    let registry = registry();
     let mut id = id.to_owned();
     while let Some(base) = registry.get(&id).and_then(|m| m.extends.clone()) {
         id = base;
@@ -46,12 +52,14 @@ fn family_root(id: &str) -> String {
 const WAIT: Duration = Duration::from_secs(30);
 
 fn built_in(id: &str) -> Arc<DeviceMap> {
-    let registry = Registry::built_in().expect("built-in maps load");
-    let map = registry.get(id).unwrap_or_else(|| panic!("map {id}"));
+    let map = registry().get(id).unwrap_or_else(|| panic!("map {id}"));
     // A unit the other simulator does not serve answers nothing: fail it fast (loopback
     // answers within microseconds; 25 maps read from each other's simulators add up).
     let mut map = (**map).clone();
     map.connection.timeout = Duration::from_millis(100);
+    // A device's pacing (Growatt asks for a second between commands) protects a serial bus;
+    // the simulators answer at once, and every map is read from every other's simulator.
+    map.connection.pacing = Duration::ZERO;
     map.connection.pacing = Duration::ZERO;
     Arc::new(map)
 }
@@ -138,6 +146,12 @@ async fn modbus_maps_pass_their_own_simulator_and_fail_every_other() {
             // A variant and its base (or two variants of one base) share their documented
             // registers and checks.
             if family_root(other) == family_root(id) {
+                continue;
+            }
+            // The generic SunSpec map fits every SunSpec device by design (it walks the
+            // device's chain before reading; tests/sunspec.rs).
+            let sunspec_device = map.checks.iter().any(|c| c.register == "sunspec_id");
+            if reader.sunspec.is_some() && sunspec_device {
                 continue;
             }
             let snapshot = read_all(&reader, &mut modbus_client(&reader, port)).await;

@@ -137,6 +137,17 @@ impl ProxyConfig {
                     reason: e.to_string(),
                 })?
                 .ok_or_else(|| ProxyConfigError::UnknownMap(id.to_owned()))
+                .and_then(|map| match map.sunspec {
+                    // Its addresses are those of the example chain until a device is walked.
+                    Some(_) => Err(ProxyConfigError::Map {
+                        map: id.to_owned(),
+                        reason: "a `sunspec:` map has the addresses of the device's model chain, \
+                                 which the proxy does not walk; check writes with a map written \
+                                 for the device's layout"
+                            .to_owned(),
+                    }),
+                    None => Ok(map),
+                })
         };
         let (routes, map, mut client_options) = match (&self.device, self.routes.is_empty()) {
             (Some(_), false) => return Err(ProxyConfigError::Upstreams("both")),

@@ -28,6 +28,7 @@ pub async fn run(env: &Env, args: &IdentifyArgs) -> anyhow::Result<ExitCode> {
         port,
         &address,
         args.timeout,
+        args.pacing,
     )?;
     let started = Instant::now();
     let result = device_maps::identify(&candidates, &mut client, scope).await;
@@ -128,6 +129,7 @@ pub fn client(
     port: u16,
     address: &str,
     timeout: Duration,
+    pacing: Duration,
 ) -> anyhow::Result<DeviceClient> {
     if transport == Transport::GivenergyDongle {
         let options = DongleOptions {
@@ -149,6 +151,7 @@ pub fn client(
         request_timeout: timeout,
         retries: 0,
         max_connections: 1,
+        pacing,
         ..ClientOptions::from_connection(&map.connection)
     };
     Ok(DeviceClient::Modbus(ModbusClient::new(endpoint, options)))
@@ -199,6 +202,9 @@ fn human(result: &Identification, address: &str, unit: Option<u8>, elapsed: Dura
         let rank = if i == 0 { "best match" } else { "also matches" };
         let family = match &v.map.extends {
             Some(base) => format!(", a variant of {base}"),
+            None if v.map.sunspec.is_some() => {
+                ", generic: walks the SunSpec model chain".to_owned()
+            }
             None => String::new(),
         };
         let _ = writeln!(
@@ -229,6 +235,13 @@ fn human(result: &Identification, address: &str, unit: Option<u8>, elapsed: Dura
             result.unidentifiable.join(", ")
         );
     }
+    if !result.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "not probed (the best match's checks name the device): {}",
+            result.skipped.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "{} request(s) in {} ms",
@@ -250,6 +263,7 @@ fn json(
             "manufacturer": v.map.manufacturer,
             "model": v.map.model,
             "extends": v.map.extends,
+            "generic": v.map.sunspec.is_some(),
             "found": v.found.iter().map(|f| serde_json::json!({
                 "register": f.register,
                 "value": shown(&f.value),
@@ -270,6 +284,7 @@ fn json(
         "matches": result.matches().map(verdict).collect::<Vec<_>>(),
         "rejected": result.verdicts.iter().filter(|v| !v.matched()).map(verdict).collect::<Vec<_>>(),
         "unidentifiable": result.unidentifiable,
+        "skipped": result.skipped,
         "requests": result.requests,
         "elapsed_ms": elapsed.as_millis() as u64,
     });

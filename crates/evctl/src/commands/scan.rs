@@ -121,11 +121,12 @@ pub async fn run(env: &Env, args: &ScanArgs) -> anyhow::Result<ExitCode> {
             let maps = maps.clone();
             let limit = Arc::clone(&limit);
             let timeout = args.timeout;
+            let pacing = args.pacing;
             tasks.spawn(async move {
                 let Ok(_permit) = limit.acquire_owned().await else {
                     return Vec::new();
                 };
-                probe(&host, port, &units, &maps, transport, timeout).await
+                probe(&host, port, &units, &maps, transport, timeout, pacing).await
             });
         }
     }
@@ -183,6 +184,7 @@ async fn probe(
     maps: &[Arc<DeviceMap>],
     transport: Transport,
     timeout: Duration,
+    pacing: Duration,
 ) -> Vec<Found> {
     let address = address_of(host, port);
     let open = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&address)).await;
@@ -191,7 +193,7 @@ async fn probe(
     }
     let mut out = Vec::new();
     for &unit in units {
-        let Ok(mut io) = client(&maps[0], transport, host, port, &address, timeout) else {
+        let Ok(mut io) = client(&maps[0], transport, host, port, &address, timeout, pacing) else {
             continue;
         };
         let candidates = with_unit(maps, unit);
