@@ -332,7 +332,7 @@ fn point(
         _ => return None,
     };
     let name = format!("{prefix}_{}", p.name);
-    let title = p.label.clone().unwrap_or_else(|| p.name.clone());
+    let title = title(p);
     let mut m = register(&name, &title, address, kind, p.size, prefix);
     let writable = p.access.as_deref() == Some("rw");
     m.insert(
@@ -393,6 +393,35 @@ fn point(
     };
     m.insert("example".into(), example);
     Some(m)
+}
+
+/// The point's label, unless it is only its unit (SunSpec labels the frequency "Hz", the
+/// apparent power "VA"): then the quantity.
+fn title(p: &PointDef) -> String {
+    let label = p.label.clone().unwrap_or_else(|| p.name.clone());
+    let Some(units) = p.units.as_deref().map(|u| unit(u.trim())) else {
+        return label;
+    };
+    let last = label.split_whitespace().last().unwrap_or("");
+    if !last.eq_ignore_ascii_case(units) {
+        return label;
+    }
+    let quantity = match units {
+        "Hz" => "Frequency",
+        "VA" => "Apparent Power",
+        "var" => "Reactive Power",
+        "W" => "Power",
+        "A" => "Current",
+        "V" => "Voltage",
+        "Wh" => "Energy",
+        _ => return format!("{label} value"),
+    };
+    let rest = label[..label.len() - last.len()].trim_end();
+    if rest.is_empty() {
+        quantity.to_owned()
+    } else {
+        format!("{rest} {quantity}")
+    }
 }
 
 /// SunSpec's unit names as evctl prints units.

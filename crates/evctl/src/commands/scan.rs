@@ -218,7 +218,8 @@ async fn probe(
     out
 }
 
-/// The device's serial number, from the first readable text register named like one.
+/// The device's serial number, from the first readable text register named or titled like one
+/// (SunSpec's `common_SN` is titled "Serial Number").
 async fn serial_of<I: device_maps::RegisterIo>(
     map: &Arc<DeviceMap>,
     units: &device_maps::Units,
@@ -226,7 +227,8 @@ async fn serial_of<I: device_maps::RegisterIo>(
 ) -> Option<String> {
     let index = map.registers.iter().position(|r| {
         r.access.readable()
-            && r.name.to_ascii_lowercase().contains("serial")
+            && (r.name.to_ascii_lowercase().contains("serial")
+                || r.title.to_ascii_lowercase().contains("serial number"))
             && r.register_type.data_type().is_some_and(|d| !d.is_numeric())
     })?;
     let plan = map.plan_read(&[index], units).ok()?;
