@@ -30,16 +30,43 @@ pub struct Check {
 impl Check {
     /// Whether the check names the device rather than only finding a plausible value: text
     /// compared exactly or with a pattern of at least two fixed characters (`SunS`,
-    /// `SUN2000*`, `EVC04*`). A number in a range or a small code can be held by another
-    /// device's register at that address; a text of this kind hardly ever is.
+    /// `SUN2000*`, `EVC04*`), or a product code: numbers of at least 256 (`one_of: [1648,
+    /// 1649]`), or a range of them no wider than its lower bound (`4000000..4999999`). A
+    /// frequency in 45..65 or a state code 0..10 is held by many registers of many devices;
+    /// a model string or a product code hardly ever.
     pub fn identifies(&self) -> bool {
+        self.identity_rank().is_some()
+    }
+
+    /// How strongly the check names the device: 0 for text (a model string, a marker), 1 for
+    /// a product code, `None` for a plausibility check. Identification asks the strongest
+    /// first.
+    pub fn identity_rank(&self) -> Option<u8> {
         let text = |e: &Expected| matches!(e, Expected::Text(t) if t.trim().len() >= 2);
-        match &self.expect {
+        let is_text = match &self.expect {
             Expect::Equals(e) => text(e),
             Expect::OneOf(all) => !all.is_empty() && all.iter().all(text),
+            Expect::Matches(_) => true,
+            Expect::Range { .. } => false,
+        };
+        self.names_device().then_some(if is_text { 0 } else { 1 })
+    }
+
+    fn names_device(&self) -> bool {
+        let code = |e: &Expected| match e {
+            Expected::Text(t) => t.trim().len() >= 2,
+            Expected::Number(n) => n.abs() >= 256.0,
+        };
+        match &self.expect {
+            Expect::Equals(e) => code(e),
+            Expect::OneOf(all) => !all.is_empty() && all.iter().all(code),
             Expect::Matches(pattern) => {
                 pattern.chars().filter(|c| *c != '*' && *c != '?').count() >= 2
             }
+            Expect::Range {
+                min: Some(lo),
+                max: Some(hi),
+            } => *lo >= 256.0 && hi - lo <= *lo,
             Expect::Range { .. } => false,
         }
     }

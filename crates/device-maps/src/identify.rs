@@ -2,8 +2,9 @@
 //! candidates allow, and evaluated as a read would.
 //!
 //! Each candidate contributes the read plan of its checks alone. Candidates whose checks name
-//! the device ([`crate::Check::identifies`]: a model string, the SunSpec marker) go first, each
-//! group cheapest first (fewest requests); a request whose registers an earlier answer already
+//! the device by text ([`crate::Check::identity_rank`]: a model string, the SunSpec marker) go
+//! first, then those with a product code, then the rest, each group cheapest first (fewest
+//! requests); a request whose registers an earlier answer already
 //! holds is answered from it, an identical request that failed is not sent again, and a unit
 //! that the caller says is gone (a timeout: nobody is behind that unit id) is not asked again.
 //!
@@ -119,7 +120,17 @@ pub async fn identify<I: RegisterIo>(
         }
     }
     let names_device = |plan: &ReadPlan| plan.map().checks.iter().any(|c| c.identifies());
-    plans.sort_by_key(|p| (!names_device(p), p.requests().len()));
+    // Text identities first, then product codes, then plausibility; cheapest first in each.
+    let rank = |plan: &ReadPlan| {
+        let best = plan
+            .map()
+            .checks
+            .iter()
+            .filter_map(|c| c.identity_rank())
+            .min();
+        (best.unwrap_or(u8::MAX), plan.requests().len())
+    };
+    plans.sort_by_key(rank);
 
     let mut answers: Vec<Answer> = Vec::new();
     let mut gone: Vec<(u8, ReadFailure)> = Vec::new();
