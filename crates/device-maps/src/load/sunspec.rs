@@ -73,17 +73,15 @@ impl Checker<'_> {
             ),
             &mut out,
         )?;
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for m in &chain.models {
             let def = model(m.id);
             let base_prefix = def
                 .map(|d| d.prefix.clone())
                 .unwrap_or_else(|| format!("model_{}", m.id));
-            let count = seen
-                .entry(def.map(|d| d.prefix.as_str()).unwrap_or(""))
-                .or_insert(0);
+            let count = seen.entry(base_prefix.clone()).or_insert(0);
             *count += 1;
-            let prefix = if *count > 1 && def.is_some() {
+            let prefix = if *count > 1 {
                 format!("{base_prefix}_{count}")
             } else {
                 base_prefix
@@ -159,34 +157,38 @@ impl Checker<'_> {
                 }
             }
         }
+        // The end marker is served by the simulator for the example chain; a walked device
+        // may end its chain by refusing the next header instead, so it is not read there.
         let end = chain.end_address();
-        let end_id = register(
-            "end_ID",
-            "End of the SunSpec chain",
-            end,
-            "uint16",
-            1,
-            "sunspec",
-        );
-        push(
-            with(
-                end_id,
-                &[("kind", "state".into()), ("example", 0xFFFFu64.into())],
-            ),
-            &mut out,
-        )?;
-        let end_l = register(
-            "end_L",
-            "End of the SunSpec chain: length",
-            end + 1,
-            "uint16",
-            1,
-            "sunspec",
-        );
-        push(
-            with(end_l, &[("kind", "state".into()), ("example", 0u64.into())]),
-            &mut out,
-        )?;
+        if !walked {
+            let end_id = register(
+                "end_ID",
+                "End of the SunSpec chain",
+                end,
+                "uint16",
+                1,
+                "sunspec",
+            );
+            push(
+                with(
+                    end_id,
+                    &[("kind", "state".into()), ("example", 0xFFFFu64.into())],
+                ),
+                &mut out,
+            )?;
+            let end_l = register(
+                "end_L",
+                "End of the SunSpec chain: length",
+                end + 1,
+                "uint16",
+                1,
+                "sunspec",
+            );
+            push(
+                with(end_l, &[("kind", "state".into()), ("example", 0u64.into())]),
+                &mut out,
+            )?;
+        }
         if !walked {
             let names: Vec<&str> = out.iter().map(|r| r.name.as_str()).collect();
             for (name, _) in &spec.examples.0 {

@@ -104,3 +104,52 @@ pub struct Sunspec {
     pub(crate) text: Arc<str>,
     pub(crate) file: Arc<str>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{MemoryDevice, block_on, parse_map};
+
+    const TWICE: &str = r#"
+manufacturer: Test
+model: Two meters and two vendor models
+connection: {unit_ids: {device: 1}, address_base: 0, span_gaps: false, max_registers: 125}
+defaults: {table: holding}
+registers: []
+sunspec:
+  models: [1, {id: 64001, length: 4}, {id: 64001, length: 4}, 203, 203]
+  examples: {meter_W: 1200, meter_2_W: -300}
+"#;
+
+    #[test]
+    fn repeated_models_get_numbered_prefixes_and_a_walked_map_reads_back() {
+        let map = Arc::new(parse_map("twice", TWICE).expect("map"));
+        for name in [
+            "model_64001_ID",
+            "model_64001_2_ID",
+            "meter_W",
+            "meter_2_W",
+            "end_ID",
+        ] {
+            assert!(map.register(name).is_some(), "{name}");
+        }
+        let mut device = MemoryDevice::with_examples(&map).strict();
+        let chain = block_on(super::walk(&mut device, 1, &super::DEFAULT_BASES)).expect("walk");
+        assert_eq!(chain, map.sunspec.as_ref().expect("sunspec").chain);
+        let walked = Arc::new(
+            map.with_sunspec_chain(&chain)
+                .expect("sunspec")
+                .expect("loads"),
+        );
+        assert!(walked.sunspec.as_ref().is_some_and(|s| s.walked));
+        // A walked chain may end by a refused header: the end marker is not read.
+        assert!(walked.register("end_ID").is_none());
+        let plan = walked.plan_read(&walked.select::<&str>(&[]).expect("all"), &walked.units());
+        let snapshot = block_on(plan.expect("plan").execute(&mut device));
+        assert_eq!(
+            snapshot.value("meter_2_W").and_then(|v| v.as_f64()),
+            Some(-300.0)
+        );
+    }
+}
