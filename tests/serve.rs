@@ -603,3 +603,32 @@ fn four_auto_shards_serve_2000_devices_exactly_once_and_a_fifth_takes_a_fifth() 
     );
     assert!((fraction - 0.2).abs() < 0.04, "{fraction}");
 }
+
+#[test]
+fn serve_polls_a_sunspec_device_whose_chain_is_the_maps_and_refuses_another_chain() {
+    let env = TestEnv::new();
+    // The sunspec map's own chain, and SolarEdge's fixed layout (common model of 65
+    // registers): serve does not walk, the model headers are checked on every poll.
+    let same = Sim::start("sunspec");
+    let other = Sim::start("sunspec-inverter");
+    let config = env.write(
+        "site.yaml",
+        &format!(
+            "devices:\n  roof: {{map: sunspec, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n  garage: {{map: sunspec, host: 127.0.0.1, port: {}, interval: 200ms, timeout: 2s}}\n",
+            same.port(),
+            other.port()
+        ),
+    );
+    let served = Served::start(&env, &config);
+    served.wait_json("/devices/roof", "the chain the map was expanded for", |j| {
+        j["values"]["inverter_W"] == 2790.0
+    });
+    served.wait_json("/devices/garage", "another chain refused", |j| {
+        j["available"] == false
+            && j["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("common_L") && e.contains("66"))
+    });
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log:#?}");
+}

@@ -154,20 +154,3 @@ fn a_chain_model_without_definition_needs_its_length() {
         "{stderr}"
     );
 }
-
-#[test]
-fn serve_refuses_a_map_whose_addresses_come_from_a_walk() {
-    let env = TestEnv::new();
-    env.write(
-        "site.yaml",
-        "devices:\n  roof:\n    map: sunspec\n    host: 127.0.0.1\n    port: 1\n",
-    );
-    let (code, _, stderr) = run(env
-        .evctl()
-        .args(["serve", "--check", "--config", "site.yaml"]));
-    assert_ne!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("device `roof`: map `sunspec` walks the device's SunSpec model chain"),
-        "{stderr}"
-    );
-}

@@ -104,12 +104,12 @@ pub async fn identify<I: RegisterIo>(
     let mut unidentifiable = Vec::new();
     let mut plans: Vec<ReadPlan> = Vec::new();
     for (map, units) in candidates {
-        if map.checks.is_empty() {
+        if map.identity_checks().is_empty() {
             unidentifiable.push(map.id.clone());
             continue;
         }
         let selection: Vec<usize> = map
-            .checks
+            .identity_checks()
             .iter()
             .filter_map(|c| map.register_index(&c.register))
             .collect();
@@ -119,12 +119,13 @@ pub async fn identify<I: RegisterIo>(
             Err(_) => unidentifiable.push(map.id.clone()),
         }
     }
-    let names_device = |plan: &ReadPlan| plan.map().checks.iter().any(|c| c.identifies());
+    let names_device =
+        |plan: &ReadPlan| plan.map().identity_checks().iter().any(|c| c.identifies());
     // Text identities first, then product codes, then plausibility; cheapest first in each.
     let rank = |plan: &ReadPlan| {
         let best = plan
             .map()
-            .checks
+            .identity_checks()
             .iter()
             .filter_map(|c| c.identity_rank())
             .min();
@@ -202,7 +203,7 @@ pub async fn identify<I: RegisterIo>(
                 .unwrap_or(Err(Missing::NotRead))
         };
         let found = map
-            .checks
+            .identity_checks()
             .iter()
             .map(|c| Found {
                 register: c.register.clone(),
@@ -210,7 +211,7 @@ pub async fn identify<I: RegisterIo>(
                 expected: c.expect.to_string(),
             })
             .collect();
-        let mismatch = map.first_mismatch(value_of);
+        let mismatch = map.first_mismatch_among(map.identity_checks(), value_of);
         if mismatch.is_none() && decided.is_none() && names_device(plan) {
             decided = Some(plan.requests());
         }
@@ -227,7 +228,7 @@ pub async fn identify<I: RegisterIo>(
         (
             !v.matched(),
             v.map.sunspec.is_some(),
-            std::cmp::Reverse(v.map.checks.len()),
+            std::cmp::Reverse(v.map.identity_checks().len()),
         )
     });
     Identification {

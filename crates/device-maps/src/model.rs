@@ -49,6 +49,16 @@ pub struct DeviceMap {
 }
 
 impl DeviceMap {
+    /// The checks that recognise the device: those the map's file wrote. A `sunspec:` map also
+    /// checks every model header of its chain on a verified read; identification leaves those
+    /// out, since the generic map fits any chain.
+    pub fn identity_checks(&self) -> &[crate::Check] {
+        match &self.sunspec {
+            Some(s) => &self.checks[..s.written_checks.min(self.checks.len())],
+            None => &self.checks,
+        }
+    }
+
     /// This `sunspec:` map expanded for `chain` (a chain [`crate::sunspec::walk`] read from a
     /// device): every SunSpec register at the address the device has it. `None` for a map
     /// without `sunspec:`.

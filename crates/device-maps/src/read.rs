@@ -108,7 +108,17 @@ impl DeviceMap {
         &self,
         value_of: impl Fn(&str) -> Result<Value, Missing>,
     ) -> Option<Mismatch> {
-        self.checks.iter().find_map(|check| {
+        self.first_mismatch_among(&self.checks, value_of)
+    }
+
+    /// [`DeviceMap::first_mismatch`] over some of the map's checks only (identification
+    /// evaluates [`DeviceMap::identity_checks`]).
+    pub fn first_mismatch_among(
+        &self,
+        checks: &[crate::Check],
+        value_of: impl Fn(&str) -> Result<Value, Missing>,
+    ) -> Option<Mismatch> {
+        checks.iter().find_map(|check| {
             let found = value_of(&check.register);
             let holds = found.as_ref().is_ok_and(|v| check.expect.holds(v));
             (!holds).then(|| {

@@ -121,12 +121,6 @@ where
                 device: id.clone(),
                 map: entry.map.clone(),
             })?;
-        if map.sunspec.is_some() {
-            return Err(StartError::SunspecChain {
-                device: id.clone(),
-                map: entry.map.clone(),
-            });
-        }
         specs.push(DeviceSpec::from_config(id, entry, map, &config.poll)?);
     }
     Ok(specs)
@@ -155,19 +149,6 @@ pub enum StartError {
         /// Why.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A device names a map whose registers depend on the SunSpec chain the device announces,
-    /// which the service does not walk.
-    #[error(
-        "device `{device}`: map `{map}` walks the device's SunSpec model chain, which `evctl serve` \
-         does not do yet (its addresses would be the example chain's); read it with `evctl read` or \
-         `evctl poll`, or use a map written for the device's layout (such as `sunspec-inverter`)"
-    )]
-    SunspecChain {
-        /// The device id.
-        device: String,
-        /// The map id.
-        map: String,
     },
     /// A device has no host.
     #[error("device `{device}` has no `host`")]

@@ -74,6 +74,7 @@ impl Checker<'_> {
             &mut out,
         )?;
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut headers: Vec<(String, u16)> = Vec::new();
         for m in &chain.models {
             let def = model(m.id);
             let base_prefix = def
@@ -86,6 +87,8 @@ impl Checker<'_> {
             } else {
                 base_prefix
             };
+            headers.push((format!("{prefix}_ID"), m.id));
+            headers.push((format!("{prefix}_L"), m.length));
             let label = def.map(|d| d.label.as_str()).unwrap_or("Unknown model");
             let id = register(
                 &format!("{prefix}_ID"),
@@ -202,6 +205,21 @@ impl Checker<'_> {
                 }
             }
         }
+        // Every model header is checked on every verified read: a map expanded for one chain
+        // must not be read from a device that announces another.
+        let written_checks = raw.checks.len();
+        for (register, expected) in &headers {
+            let mut check = Mapping::new();
+            check.insert("register".into(), register.as_str().into());
+            check.insert("equals".into(), u64::from(*expected).into());
+            check.insert(
+                "why".into(),
+                "the SunSpec chain this map was expanded for has this model header here".into(),
+            );
+            let check = serde_yaml::from_value(Yaml::Mapping(check))
+                .map_err(|e| self.at("sunspec", None, format!("cannot expand: {e}"), None))?;
+            raw.checks.push(check);
+        }
         for _ in &out {
             self.prefixes.borrow_mut().push("sunspec".to_owned());
         }
@@ -210,6 +228,7 @@ impl Checker<'_> {
             bases,
             chain,
             walked,
+            written_checks,
             text: self.text.into(),
             file: self.file.into(),
         }))

@@ -101,6 +101,11 @@ pub struct Sunspec {
     pub chain: Chain,
     /// Whether `chain` was walked on a device (not the map's example).
     pub walked: bool,
+    /// How many of the map's checks the file wrote (they come first); the others are the
+    /// chain's model headers (`inverter_ID` equals 103, `inverter_L` equals 50), which every
+    /// verified read checks so a device with another chain is refused, and which
+    /// identification leaves out.
+    pub written_checks: usize,
     pub(crate) text: Arc<str>,
     pub(crate) file: Arc<str>,
 }
