@@ -9,59 +9,58 @@ use std::{env, fs};
 fn main() {
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let devices = Path::new(&manifest).join("../../devices");
-    println!("cargo:rerun-if-changed={}", devices.display());
-    let mut files: Vec<_> = fs::read_dir(&devices)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    let mut out = String::from(
-        "/// Built-in maps: (file name relative to the workspace, text).\n\
-         pub(crate) static BUILT_IN: &[(&str, &str)] = &[\n",
+    let mut out = String::new();
+    embed(
+        &mut out,
+        "Built-in maps",
+        "BUILT_IN",
+        &devices,
+        "devices",
+        |name| name.ends_with(".yaml") || name.ends_with(".yml"),
     );
-    for file in &files {
-        println!("cargo:rerun-if-changed={}", file.display());
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let absolute = fs::canonicalize(file).unwrap_or_else(|_| file.clone());
-        let _ = writeln!(
-            out,
-            "    ({:?}, include_str!({:?})),",
-            format!("devices/{name}"),
-            absolute.display().to_string()
-        );
-    }
-    out.push_str("];\n");
-    let sunspec = devices.join("sunspec");
-    println!("cargo:rerun-if-changed={}", sunspec.display());
-    let mut models: Vec<_> = fs::read_dir(&sunspec)
+    embed(
+        &mut out,
+        "SunSpec model definitions",
+        "SUNSPEC_MODELS",
+        &devices.join("sunspec"),
+        "devices/sunspec",
+        |name| name.starts_with("model_") && name.ends_with(".yaml"),
+    );
+    let dest = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("built_in.rs");
+    fs::write(dest, out).expect("OUT_DIR is writable");
+}
+
+/// Writes `static NAME: &[(path, text)]` with every file of `dir` that `wanted` accepts, in
+/// name order, each named `prefix/<file>`.
+fn embed(
+    out: &mut String,
+    what: &str,
+    name: &str,
+    dir: &Path,
+    prefix: &str,
+    wanted: impl Fn(&str) -> bool,
+) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<_> = fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| {
-                    p.extension().is_some_and(|x| x == "yaml")
-                        && p.file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with("model_"))
+                    p.is_file() && p.file_name().is_some_and(|n| wanted(&n.to_string_lossy()))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    models.sort();
-    out.push_str(
-        "/// SunSpec model definitions: (file name relative to the workspace, text).\n\
-         pub(crate) static SUNSPEC_MODELS: &[(&str, &str)] = &[\n",
+    files.sort();
+    let _ = writeln!(
+        out,
+        "/// {what}: (file name relative to the workspace, text).\n\
+         pub(crate) static {name}: &[(&str, &str)] = &["
     );
-    for file in &models {
+    for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let name = file
+        let file_name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -69,11 +68,9 @@ fn main() {
         let _ = writeln!(
             out,
             "    ({:?}, include_str!({:?})),",
-            format!("devices/sunspec/{name}"),
+            format!("{prefix}/{file_name}"),
             absolute.display().to_string()
         );
     }
     out.push_str("];\n");
-    let dest = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("built_in.rs");
-    fs::write(dest, out).expect("OUT_DIR is writable");
 }
