@@ -87,45 +87,28 @@ impl Checker<'_> {
             } else {
                 base_prefix
             };
-            headers.push((format!("{prefix}_ID"), m.id));
-            headers.push((format!("{prefix}_L"), m.length));
             let label = def.map(|d| d.label.as_str()).unwrap_or("Unknown model");
-            let id = register(
-                &format!("{prefix}_ID"),
-                &format!("{label}: model id"),
-                m.address,
-                "uint16",
-                1,
-                &prefix,
-            );
-            push(
-                with(
-                    id,
-                    &[
-                        ("kind", "state".into()),
-                        ("example", u64::from(m.id).into()),
-                    ],
-                ),
-                &mut out,
-            )?;
-            let len = register(
-                &format!("{prefix}_L"),
-                &format!("{label}: model length"),
-                m.address + 1,
-                "uint16",
-                1,
-                &prefix,
-            );
-            push(
-                with(
-                    len,
-                    &[
-                        ("kind", "state".into()),
-                        ("example", u64::from(m.length).into()),
-                    ],
-                ),
-                &mut out,
-            )?;
+            // The header: model id and length, each checked on every verified read.
+            for (offset, point, what, value) in [
+                (0, "ID", "model id", m.id),
+                (1, "L", "model length", m.length),
+            ] {
+                let name = format!("{prefix}_{point}");
+                let header = register(
+                    &name,
+                    &format!("{label}: {what}"),
+                    m.address + offset,
+                    "uint16",
+                    1,
+                    &prefix,
+                );
+                let fields = [
+                    ("kind", "state".into()),
+                    ("example", u64::from(value).into()),
+                ];
+                push(with(header, &fields), &mut out)?;
+                headers.push((name, value));
+            }
             let Some(def) = def else { continue };
             let start = u32::from(m.address) + 2;
             let end = start + u32::from(m.length);
