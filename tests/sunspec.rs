@@ -66,6 +66,14 @@ fn an_unusual_chain_is_walked_where_the_device_has_it() {
         ),
         "{stderr}"
     );
+    // The block a map of this chain needs for `evctl serve`, which does not walk.
+    assert!(
+        stderr.contains(
+            "sunspec: {base: 50000, models: [{id: 1, length: 65}, {id: 64001, length: 12}, \
+             {id: 160, repeats: 3}, 201, 802]}"
+        ),
+        "{stderr}"
+    );
     let j = json(&stdout, &stderr);
     assert_eq!(j["common_Mn"], "Acme Solar");
     // The 65-register common model of older devices has no room for the pad.

@@ -138,6 +138,14 @@ impl Device {
             "{target}: SunSpec chain of {} model(s) at unit {unit}, {chain}",
             chain.models.len()
         );
+        if chain != spec.chain {
+            // `evctl serve` polls a map's own chain: this is the block a map for this device
+            // needs.
+            eprintln!(
+                "  (for `evctl serve`, a map of this device's chain has `sunspec: {}`)",
+                chain.to_yaml()
+            );
+        }
         target.map = std::sync::Arc::new(map);
         Ok(true)
     }

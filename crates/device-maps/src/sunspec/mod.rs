@@ -74,6 +74,37 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// The chain as a map's `sunspec:` block would write it (`{base: 40000, models: [1, 103,
+    /// {id: 160, repeats: 2}, {id: 64001, length: 12}]}`): a model at its definition's length
+    /// by id alone, MPPT modules as repeats, any other length given.
+    pub fn to_yaml(&self) -> String {
+        let models: Vec<String> = self
+            .models
+            .iter()
+            .map(|m| match model(m.id) {
+                Some(def) if def.repeating.is_none() && def.length == m.length => m.id.to_string(),
+                Some(def) => match &def.repeating {
+                    Some(g)
+                        if g.length > 0
+                            && m.length >= def.length
+                            && (m.length - def.length) % g.length == 0 =>
+                    {
+                        format!(
+                            "{{id: {}, repeats: {}}}",
+                            m.id,
+                            (m.length - def.length) / g.length
+                        )
+                    }
+                    _ => format!("{{id: {}, length: {}}}", m.id, m.length),
+                },
+                None => format!("{{id: {}, length: {}}}", m.id, m.length),
+            })
+            .collect();
+        format!("{{base: {}, models: [{}]}}", self.base, models.join(", "))
+    }
+}
+
 impl fmt::Display for Chain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "base {}:", self.base)?;
@@ -142,6 +173,10 @@ sunspec:
         let mut device = MemoryDevice::with_examples(&map).strict();
         let chain = block_on(super::walk(&mut device, 1, &super::DEFAULT_BASES)).expect("walk");
         assert_eq!(chain, map.sunspec.as_ref().expect("sunspec").chain);
+        assert_eq!(
+            chain.to_yaml(),
+            "{base: 40000, models: [1, {id: 64001, length: 4}, {id: 64001, length: 4}, 203, 203]}"
+        );
         let walked = Arc::new(
             map.with_sunspec_chain(&chain)
                 .expect("sunspec")

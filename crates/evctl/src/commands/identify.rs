@@ -238,7 +238,7 @@ fn human(result: &Identification, address: &str, unit: Option<u8>, elapsed: Dura
     if !result.skipped.is_empty() {
         let _ = writeln!(
             out,
-            "not probed (the best match's checks name the device): {}",
+            "not probed (a map whose checks name the device had matched): {}",
             result.skipped.join(", ")
         );
     }
