@@ -59,13 +59,13 @@ fn every_simulated_map_is_identified_as_itself_and_nothing_else() {
         // Counted at the simulator, not only as reported.
         assert_eq!(requests as usize, sim.requests(), "{id}");
         // Never more than one request per distinct check read of the library: answers are
-        // shared between candidates, failed reads are not repeated, and a unit that is gone
-        // is not asked again; after a match whose checks name the device, only candidates
-        // reading its registers are probed. (Issue 17 asks for at most 10: reached by the
-        // maps whose checks name the device; a map checked only for plausibility needs every
-        // other candidate ruled out, one request per distinct check location, since reads
-        // across holes are refused by real devices and the simulators. The figures are
-        // printed for the issue's note and docs/cli.md.)
+        // shared between candidates, failed reads are not repeated, a candidate is ruled out
+        // by its first failed check, and a unit that is gone is not asked again; after a match
+        // whose checks name the device, only candidates reading its registers are probed.
+        // (Issue 17 asks for at most 10: reached by most maps whose checks name the device; a
+        // map checked only for plausibility needs every other candidate ruled out, one request
+        // per distinct check location, since reads across holes are refused by real devices
+        // and the simulators. The figures are printed for the issue's note and docs/cli.md.)
         let bound = distinct_check_reads(map.connection.transport);
         assert!(
             requests as usize <= bound,

@@ -60,9 +60,9 @@ impl Check {
         match &self.expect {
             Expect::Equals(e) => code(e),
             Expect::OneOf(all) => !all.is_empty() && all.iter().all(code),
-            Expect::Matches(pattern) => {
-                pattern.chars().filter(|c| *c != '*' && *c != '?').count() >= 2
-            }
+            Expect::Matches(patterns) => patterns
+                .iter()
+                .all(|p| p.chars().filter(|c| *c != '*' && *c != '?').count() >= 2),
             Expect::Range {
                 min: Some(lo),
                 max: Some(hi),
@@ -104,8 +104,8 @@ pub enum Expect {
         /// Highest allowed.
         max: Option<f64>,
     },
-    /// Text matching a pattern: `*` any run of characters, `?` one character.
-    Matches(String),
+    /// Text matching one of the patterns: `*` any run of characters, `?` one character.
+    Matches(Vec<String>),
 }
 
 impl fmt::Display for Expect {
@@ -138,7 +138,16 @@ impl fmt::Display for Expect {
                 min: None,
                 max: None,
             } => f.write_str("any number"),
-            Expect::Matches(p) => write!(f, "text matching `{p}`"),
+            Expect::Matches(patterns) => {
+                f.write_str("text matching ")?;
+                for (k, p) in patterns.iter().enumerate() {
+                    if k > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    write!(f, "`{p}`")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -162,7 +171,9 @@ impl Expect {
             Expect::Range { min, max } => value.as_f64().is_some_and(|x| {
                 !x.is_nan() && min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi)
             }),
-            Expect::Matches(pattern) => value.as_str().is_some_and(|t| glob(pattern, t)),
+            Expect::Matches(patterns) => value
+                .as_str()
+                .is_some_and(|t| patterns.iter().any(|p| glob(p, t))),
         }
     }
 }
@@ -273,6 +284,11 @@ mod tests {
         assert!(!range.holds(&Value::Text("5".into())));
         let marker = Expect::Equals(Expected::Text("SunS".into()));
         assert!(marker.holds(&Value::Text("SunS".into())));
+        let names = Expect::Matches(vec!["PLENTICORE*".into(), "PIKO*".into()]);
+        assert!(names.holds(&Value::Text("PLENTICORE plus".into())));
+        assert!(names.holds(&Value::Text("PIKO IQ 10".into())));
+        assert!(!names.holds(&Value::Text("SUN2000".into())));
+        assert_eq!(names.to_string(), "text matching `PLENTICORE*` or `PIKO*`");
         assert!(!marker.holds(&Value::UInt(0)));
         assert_eq!(marker.to_string(), "\"SunS\"");
     }

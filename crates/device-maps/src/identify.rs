@@ -1,12 +1,24 @@
 //! Which map fits a device: every candidate map's `checks:` read with as few requests as the
 //! candidates allow, and evaluated as a read would.
 //!
-//! Each candidate contributes the read plan of its checks alone. Candidates whose checks name
-//! the device by text ([`crate::Check::identity_rank`]: a model string, the SunSpec marker) go
-//! first, then those with a product code, then the rest, each group cheapest first (fewest
-//! requests); a request whose registers an earlier answer already
-//! holds is answered from it, an identical request that failed is not sent again, and a unit
-//! that the caller says is gone (a timeout: nobody is behind that unit id) is not asked again.
+//! Each candidate contributes the read plan of its checks alone, and the probing goes request
+//! by request rather than candidate by candidate. After every answer each open candidate is
+//! settled as far as the answers allow: a check whose registers have all been answered and
+//! that fails rules its candidate out at once (its other requests are never sent), and a
+//! candidate with every request answered gets its verdict. The next request is the one
+//! expected to settle the most open candidates, each taken as equally likely to be the device:
+//! a request that can confirm a candidate whose checks name the device ([`crate::Check::
+//! identity_rank`]: a model string, the SunSpec marker, a product code) settles everything when
+//! it matches; a request that fails rules out every candidate needing it; and the first request
+//! to a unit id no answer has come from yet speaks for every candidate at that unit, since a
+//! gateway's "no such unit" (or a timeout) rules the unit out as a whole. Ties go to the
+//! stronger identity (text, then product code), then to the cheaper candidate. A candidate
+//! whose naming check has already held is asked the rest of its checks before anything else.
+//!
+//! A request whose registers an earlier answer already holds is answered from it, an identical
+//! request that failed is not sent again, a unit that the caller says is gone is not asked
+//! again (unless it had answered before: then only that request failed), and a device that
+//! cannot be reached ends the probing.
 //!
 //! Once a candidate whose checks name the device has matched, the remaining candidates are
 //! probed only where they read the same registers (its variants, its family, a generic map
@@ -77,12 +89,6 @@ impl Identification {
     }
 }
 
-/// An answer kept for later requests.
-struct Answer {
-    request: ReadRequest,
-    result: Result<Vec<u16>, ReadFailure>,
-}
-
 /// How much a failed request says about the requests still to come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureScope {
@@ -102,7 +108,7 @@ pub async fn identify<I: RegisterIo>(
     scope: impl Fn(&I::Error) -> FailureScope,
 ) -> Identification {
     let mut unidentifiable = Vec::new();
-    let mut plans: Vec<ReadPlan> = Vec::new();
+    let mut probes: Vec<Probe> = Vec::new();
     for (map, units) in candidates {
         if map.identity_checks().is_empty() {
             unidentifiable.push(map.id.clone());
@@ -114,112 +120,62 @@ pub async fn identify<I: RegisterIo>(
             .filter_map(|c| map.register_index(&c.register))
             .collect();
         match map.plan_read_with(&selection, units, false) {
-            Ok(plan) => plans.push(plan),
+            Ok(plan) => probes.push(Probe::new(plan)),
             // A plan that cannot be made (a check register beyond the limits) cannot match.
             Err(_) => unidentifiable.push(map.id.clone()),
         }
     }
-    let names_device =
-        |plan: &ReadPlan| plan.map().identity_checks().iter().any(|c| c.identifies());
-    // Text identities first, then product codes, then plausibility; cheapest first in each.
-    let rank = |plan: &ReadPlan| {
-        let best = plan
-            .map()
-            .identity_checks()
-            .iter()
-            .filter_map(|c| c.identity_rank())
-            .min();
-        (best.unwrap_or(u8::MAX), plan.requests().len())
-    };
-    plans.sort_by_key(rank);
+    // The order candidates are considered in when requests tie: text identities first, then
+    // product codes, then plausibility; cheapest first in each.
+    probes.sort_by_key(|p| (p.rank, p.plan.requests().len()));
 
-    let mut answers: Vec<Answer> = Vec::new();
-    let mut gone: Vec<(u8, ReadFailure)> = Vec::new();
-    let mut unreachable: Option<ReadFailure> = None;
-    let mut sent = 0;
-    let mut verdicts = Vec::with_capacity(plans.len());
+    let mut answers = Answers::default();
+    let mut verdicts = Vec::with_capacity(probes.len());
     let mut skipped = Vec::new();
     // The requests of the first matched candidate whose checks name the device.
-    let mut decided: Option<&[ReadRequest]> = None;
-    for plan in &plans {
-        if let Some(footprint) = decided
-            && !plan
-                .requests()
-                .iter()
-                .any(|r| footprint.iter().any(|f| overlaps(f, r)))
-        {
-            skipped.push(plan.map().id.clone());
-            continue;
-        }
-        let started = SystemTime::now();
-        let mut responses = Vec::with_capacity(plan.requests().len());
-        for req in plan.requests() {
-            let result = if let Some(words) = covered(&answers, req) {
-                Ok(words)
-            } else if let Some(failure) = answers
-                .iter()
-                .find(|a| a.request == *req && a.result.is_err())
-                .and_then(|a| a.result.as_ref().err())
-            {
-                Err(Arc::clone(failure))
-            } else if let Some((_, failure)) = gone.iter().find(|(u, _)| *u == req.unit) {
-                Err(Arc::clone(failure))
-            } else if let Some(failure) = &unreachable {
-                Err(Arc::clone(failure))
-            } else {
-                sent += 1;
-                match io.read(req.unit, req.table, req.address, req.count).await {
-                    Ok(words) => {
-                        answers.push(Answer {
-                            request: *req,
-                            result: Ok(words.clone()),
-                        });
-                        Ok(words)
-                    }
-                    Err(e) => {
-                        let scope = scope(&e);
-                        let failure: ReadFailure = Arc::new(e);
-                        match scope {
-                            FailureScope::Request => {}
-                            FailureScope::Unit => gone.push((req.unit, Arc::clone(&failure))),
-                            FailureScope::Device => unreachable = Some(Arc::clone(&failure)),
-                        }
-                        answers.push(Answer {
-                            request: *req,
-                            result: Err(Arc::clone(&failure)),
-                        });
-                        Err(failure)
-                    }
+    let mut decided: Option<Vec<ReadRequest>> = None;
+    loop {
+        // Settle what the answers so far settle: a candidate with a failed check is ruled
+        // out at once, one with every request answered gets its verdict.
+        for probe in &mut probes {
+            if probe.settled {
+                continue;
+            }
+            for (k, req) in probe.plan.requests().iter().enumerate() {
+                if probe.responses[k].is_none() {
+                    probe.responses[k] = answers.resolve(req);
                 }
-            };
-            responses.push((result, SystemTime::now()));
+            }
+            if let Some(verdict) = probe.verdict() {
+                probe.settled = true;
+                if verdict.matched() && decided.is_none() && probe.rank < NO_IDENTITY {
+                    decided = Some(probe.plan.requests().to_vec());
+                }
+                verdicts.push(verdict);
+            }
         }
-        let snapshot = plan.decode_at(started, &responses);
-        let map = Arc::clone(plan.map());
-        let value_of = |name: &str| {
-            snapshot
-                .get(name)
-                .map(|r| r.value.clone())
-                .unwrap_or(Err(Missing::NotRead))
+        if let Some(footprint) = &decided {
+            for probe in probes.iter_mut().filter(|p| !p.settled) {
+                let shares = probe
+                    .plan
+                    .requests()
+                    .iter()
+                    .any(|r| footprint.iter().any(|f| overlaps(f, r)));
+                if !shares {
+                    probe.settled = true;
+                    skipped.push(probe.plan.map().id.clone());
+                }
+            }
+        }
+        let Some(req) = next_request(&probes, &answers) else {
+            break;
         };
-        let found = map
-            .identity_checks()
-            .iter()
-            .map(|c| Found {
-                register: c.register.clone(),
-                value: value_of(&c.register),
-                expected: c.expect.to_string(),
-            })
-            .collect();
-        let mismatch = map.first_mismatch_among(map.identity_checks(), value_of);
-        if mismatch.is_none() && decided.is_none() && names_device(plan) {
-            decided = Some(plan.requests());
-        }
-        verdicts.push(Verdict {
-            map,
-            found,
-            mismatch,
-        });
+        answers.sent += 1;
+        let result = io.read(req.unit, req.table, req.address, req.count).await;
+        answers.record(
+            req,
+            result.map_err(|e| (scope(&e), Arc::new(e) as ReadFailure)),
+        );
     }
     // Matches first; a map for one device before a generic one (the SunSpec walker fits every
     // SunSpec device, a fixed-address map for it is the better answer); the most specific
@@ -235,8 +191,251 @@ pub async fn identify<I: RegisterIo>(
         verdicts,
         unidentifiable,
         skipped,
-        requests: sent,
+        requests: answers.sent,
     }
+}
+
+/// The rank of a candidate whose checks do not name the device.
+const NO_IDENTITY: u8 = u8::MAX;
+
+/// One candidate being probed: its plan and the answers to its requests so far.
+struct Probe {
+    plan: ReadPlan,
+    /// Best [`crate::Check::identity_rank`] of its checks, [`NO_IDENTITY`] when none names
+    /// the device.
+    rank: u8,
+    responses: Vec<Option<Result<Vec<u16>, ReadFailure>>>,
+    settled: bool,
+    /// A check that names the device has held: the rest of its checks are asked first.
+    named: bool,
+}
+
+/// The stand-in for an answer not yet asked for, so a partial answer decodes.
+#[derive(Debug, thiserror::Error)]
+#[error("not asked yet")]
+struct NotAsked;
+
+impl Probe {
+    fn new(plan: ReadPlan) -> Self {
+        let rank = plan
+            .map()
+            .identity_checks()
+            .iter()
+            .filter_map(|c| c.identity_rank())
+            .min()
+            .unwrap_or(NO_IDENTITY);
+        let responses = vec![None; plan.requests().len()];
+        Probe {
+            plan,
+            rank,
+            responses,
+            settled: false,
+            named: false,
+        }
+    }
+
+    /// The verdict, once the answers so far decide it: every request answered, or a check
+    /// whose registers are all answered failed.
+    fn verdict(&mut self) -> Option<Verdict> {
+        let complete = self.responses.iter().all(Option::is_some);
+        let now = SystemTime::now();
+        let not_asked: ReadFailure = Arc::new(NotAsked);
+        let responses: Vec<_> = self
+            .responses
+            .iter()
+            .map(|r| {
+                (
+                    r.clone().unwrap_or_else(|| Err(Arc::clone(&not_asked))),
+                    now,
+                )
+            })
+            .collect();
+        let snapshot = self.plan.decode_at(now, &responses);
+        let map = Arc::clone(self.plan.map());
+        let value_of = |name: &str| {
+            snapshot
+                .get(name)
+                .map(|r| r.value.clone())
+                .unwrap_or(Err(Missing::NotRead))
+        };
+        // A value that waits on a request not yet sent decides nothing yet.
+        let undecided = |name: &str| match value_of(name) {
+            Ok(_) => false,
+            Err(Missing::ReadFailed(e)) => e.is::<NotAsked>(),
+            Err(Missing::ScaleFactor { .. } | Missing::Input { .. }) => !complete,
+            Err(_) => false,
+        };
+        let decidable: Vec<crate::Check> = map
+            .identity_checks()
+            .iter()
+            .filter(|c| !undecided(&c.register))
+            .cloned()
+            .collect();
+        let mismatch = map.first_mismatch_among(&decidable, value_of);
+        if !complete && mismatch.is_none() {
+            self.named = decidable.iter().any(|c| c.identifies());
+            return None;
+        }
+        let found = map
+            .identity_checks()
+            .iter()
+            .map(|c| Found {
+                register: c.register.clone(),
+                value: match value_of(&c.register) {
+                    Err(_) if undecided(&c.register) => Err(Missing::NotRead),
+                    v => v,
+                },
+                expected: c.expect.to_string(),
+            })
+            .collect();
+        Some(Verdict {
+            map,
+            found,
+            mismatch,
+        })
+    }
+}
+
+/// Everything the device has answered, and what its failures rule out.
+#[derive(Default)]
+struct Answers {
+    answered: Vec<(ReadRequest, Result<Vec<u16>, ReadFailure>)>,
+    /// Units that the device says nobody answers for (a timeout, a gateway exception).
+    gone: Vec<(u8, ReadFailure)>,
+    /// Set when the device cannot be reached at all.
+    unreachable: Option<ReadFailure>,
+    /// Units that answered at least once.
+    present: Vec<u8>,
+    sent: usize,
+}
+
+impl Answers {
+    /// The answer `req` would get without asking: words an earlier answer holds, an earlier
+    /// failure of the same request, a unit that is gone, a device that cannot be reached.
+    fn resolve(&self, req: &ReadRequest) -> Option<Result<Vec<u16>, ReadFailure>> {
+        if let Some(words) = covered(&self.answered, req) {
+            return Some(Ok(words));
+        }
+        // A refused read refuses every read that contains it (a device answers "illegal data
+        // address" for a request touching an address it does not serve).
+        if let Some((_, Err(failure))) = self
+            .answered
+            .iter()
+            .find(|(r, result)| result.is_err() && contains(req, r) && !self.unit_failure(r))
+        {
+            return Some(Err(Arc::clone(failure)));
+        }
+        if let Some((_, failure)) = self.gone.iter().find(|(u, _)| *u == req.unit) {
+            return Some(Err(Arc::clone(failure)));
+        }
+        self.unreachable.as_ref().map(|f| Err(Arc::clone(f)))
+    }
+
+    /// Whether `req` failed because its unit is gone rather than at its addresses.
+    fn unit_failure(&self, req: &ReadRequest) -> bool {
+        self.gone.iter().any(|(u, _)| *u == req.unit)
+    }
+
+    fn record(&mut self, req: ReadRequest, result: Result<Vec<u16>, (FailureScope, ReadFailure)>) {
+        let result = match result {
+            Ok(words) => {
+                if !self.present.contains(&req.unit) {
+                    self.present.push(req.unit);
+                }
+                Ok(words)
+            }
+            Err((scope, failure)) => {
+                match scope {
+                    FailureScope::Request => {}
+                    // A unit that answered before is there: this request alone failed.
+                    FailureScope::Unit if self.present.contains(&req.unit) => {}
+                    FailureScope::Unit => self.gone.push((req.unit, Arc::clone(&failure))),
+                    FailureScope::Device => self.unreachable = Some(Arc::clone(&failure)),
+                }
+                Err(failure)
+            }
+        };
+        self.answered.push((req, result));
+    }
+}
+
+/// The request to send next, or `None` when every candidate is settled. The request that can
+/// rule out the most open candidates goes first: the first request to a unit id no answer has
+/// come from yet speaks for every candidate at that unit (a gateway answers "no such unit"
+/// once for all of them), a later one for the candidates reading those registers. Ties go to
+/// the strongest identity, then to the candidate with the fewest requests.
+fn next_request(probes: &[Probe], answers: &Answers) -> Option<ReadRequest> {
+    let open: Vec<&Probe> = probes.iter().filter(|p| !p.settled).collect();
+    // A candidate the device has already answered with its name is asked the rest of its
+    // checks before anything else.
+    if let Some(named) = open.iter().find(|p| p.named) {
+        return named
+            .plan
+            .requests()
+            .iter()
+            .zip(&named.responses)
+            .find(|(_, got)| got.is_none())
+            .map(|(r, _)| *r);
+    }
+    let n = open.len();
+    // (names the device, expected settled, identity rank, registers, candidate order).
+    type Key = (bool, usize, u8, u16, usize);
+    let mut best: Option<(Key, ReadRequest)> = None;
+    for (order, probe) in open.iter().enumerate() {
+        for (k, req) in probe.plan.requests().iter().enumerate() {
+            if probe.responses[k].is_some() {
+                continue;
+            }
+            let needing: Vec<&&Probe> = open
+                .iter()
+                .filter(|p| {
+                    p.plan
+                        .requests()
+                        .iter()
+                        .zip(&p.responses)
+                        .any(|(r, got)| got.is_none() && (contains(req, r) || contains(r, req)))
+                })
+                .collect();
+            let k = needing.len();
+            let naming = needing.iter().any(|p| p.rank < NO_IDENTITY);
+            // Expected candidates settled, times n, each open candidate equally likely to be
+            // the device: when it is one of the k, a match of a naming one settles the rest;
+            // when not, the request fails for all k (and for every candidate at the unit
+            // when no answer has come from it yet).
+            let if_one = if naming { k * (n - 1) } else { 0 };
+            let score = if answers.present.contains(&req.unit) {
+                if_one + (n - k) * k
+            } else {
+                let m = open
+                    .iter()
+                    .filter(|p| p.plan.requests().iter().any(|r| r.unit == req.unit))
+                    .count();
+                (n - m) * m + if_one + (m - k) * k
+            };
+            let key = (naming, score, probe.rank, req.count, order);
+            let better = match &best {
+                None => true,
+                Some((k0, _)) => {
+                    (key.0, key.1) > (k0.0, k0.1)
+                        || ((key.0, key.1) == (k0.0, k0.1)
+                            && (key.2, key.3, key.4) < (k0.2, k0.3, k0.4))
+                }
+            };
+            if better {
+                best = Some((key, *req));
+            }
+        }
+    }
+    best.map(|(_, req)| req)
+}
+
+/// Whether `outer` reads every register `inner` reads.
+fn contains(outer: &ReadRequest, inner: &ReadRequest) -> bool {
+    outer.unit == inner.unit
+        && outer.table == inner.table
+        && inner.address >= outer.address
+        && u32::from(inner.address) + u32::from(inner.count)
+            <= u32::from(outer.address) + u32::from(outer.count)
 }
 
 /// Whether two requests read a register in common.
@@ -253,11 +452,14 @@ fn overlaps(a: &ReadRequest, b: &ReadRequest) -> bool {
 }
 
 /// The words of `req` when an earlier successful answer of the same unit and table holds them.
-fn covered(answers: &[Answer], req: &ReadRequest) -> Option<Vec<u16>> {
-    answers.iter().find_map(|a| {
-        let words = a.result.as_ref().ok()?;
-        let same = a.request.unit == req.unit && a.request.table == req.table;
-        let start = usize::from(req.address.checked_sub(a.request.address)?);
+fn covered(
+    answers: &[(ReadRequest, Result<Vec<u16>, ReadFailure>)],
+    req: &ReadRequest,
+) -> Option<Vec<u16>> {
+    answers.iter().find_map(|(asked, result)| {
+        let words = result.as_ref().ok()?;
+        let same = asked.unit == req.unit && asked.table == req.table;
+        let start = usize::from(req.address.checked_sub(asked.address)?);
         let end = start + usize::from(req.count);
         (same && end <= words.len()).then(|| words[start..end].to_vec())
     })
@@ -355,5 +557,87 @@ registers:
             Some("far-meter")
         );
         assert!(result.skipped.is_empty());
+    }
+
+    const AT_SEVEN: &str = r#"
+manufacturer: Seven
+model: Charger
+connection: {unit_ids: {charger: 7}, address_base: 0}
+checks:
+  - {register: state, min: 0, max: 5}
+  - {register: current, min: 0, max: 32}
+registers:
+  - {name: state, address: 0, table: input, type: uint16, example: 1}
+  - {name: current, address: 100, table: input, type: uint16, example: 16}
+"#;
+
+    const ALSO_SEVEN: &str = r#"
+manufacturer: Seven
+model: Meter
+connection: {unit_ids: {meter: 7}, address_base: 0}
+checks:
+  - {register: frequency, min: 45, max: 65}
+registers:
+  - {name: frequency, address: 500, table: holding, type: uint16, scale: 0.1, example: 50}
+"#;
+
+    #[test]
+    fn a_unit_nobody_answers_for_rules_out_all_its_candidates_at_once() {
+        // far-meter is only checked for plausibility: every other candidate has to be ruled out.
+        let far = Arc::new(parse_map("far-meter", FAR).expect("map"));
+        let charger = Arc::new(parse_map("seven-charger", AT_SEVEN).expect("map"));
+        let seven = Arc::new(parse_map("seven-meter", ALSO_SEVEN).expect("map"));
+        let mut device = MemoryDevice::with_examples(&far).strict();
+        let candidates: Vec<_> = [&charger, &seven, &far]
+            .into_iter()
+            .map(|m| (Arc::clone(m), m.units()))
+            .collect();
+        // Unit 7 is not there: a gateway answers 0x0B, which speaks for the whole unit.
+        let result = block_on(identify(&candidates, &mut device, |e: &crate::Unmapped| {
+            if e.unit == 1 {
+                FailureScope::Request
+            } else {
+                FailureScope::Unit
+            }
+        }));
+        assert_eq!(
+            result.matches().next().map(|v| v.map.id.as_str()),
+            Some("far-meter")
+        );
+        let at_seven = device
+            .log
+            .iter()
+            .filter(|r| matches!(r, crate::Request::Read { unit: 7, .. }))
+            .count();
+        assert_eq!(at_seven, 1, "{:?}", device.log);
+        assert_eq!(result.requests, 2);
+        for id in ["seven-charger", "seven-meter"] {
+            let v = result.verdicts.iter().find(|v| v.map.id == id).expect(id);
+            assert!(!v.matched(), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_candidate_is_ruled_out_by_its_first_failed_check() {
+        // The device is unit 7 with state 9: seven-charger's first check fails on the
+        // answer at input 0, so its second register (input 100) is never asked for.
+        let charger = Arc::new(parse_map("seven-charger", AT_SEVEN).expect("map"));
+        let mut device = MemoryDevice::with_examples(&charger).strict();
+        device.set(7, modbus_core::Table::Input, 0, &[9]);
+        let candidates = vec![(Arc::clone(&charger), charger.units())];
+        let result = block_on(identify(&candidates, &mut device, |_| {
+            FailureScope::Request
+        }));
+        assert_eq!(result.requests, 1, "{:?}", device.log);
+        let verdict = &result.verdicts[0];
+        assert_eq!(
+            verdict.mismatch.as_ref().map(|m| m.register.as_str()),
+            Some("state")
+        );
+        let current = verdict.found.iter().find(|f| f.register == "current");
+        assert!(matches!(
+            current.map(|f| &f.value),
+            Some(Err(Missing::NotRead))
+        ));
     }
 }

@@ -256,9 +256,14 @@ pub struct RawCheck {
         schemars(schema_with = "crate::schema::check_values")
     )]
     pub one_of: Option<Vec<serde_yaml::Value>>,
-    /// A pattern text must match: `*` any run of characters, `?` one character.
+    /// A pattern text must match (`*` any run of characters, `?` one character), or a list
+    /// of patterns of which one must match.
     #[serde(default)]
-    pub matches: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema::check_patterns")
+    )]
+    pub matches: Option<serde_yaml::Value>,
     /// The lowest value allowed (inclusive).
     #[serde(default)]
     #[cfg_attr(

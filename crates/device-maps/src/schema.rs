@@ -167,6 +167,16 @@ pub(crate) fn check_values(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+pub(crate) fn check_patterns(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "A pattern the text must match (`*` any run of characters, `?` one character), or a list of patterns of which one must match.",
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "minItems": 1, "items": {"type": "string"}}
+        ]
+    })
+}
+
 pub(crate) fn check_bound(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "description": "A bound (inclusive) of the value as the register decodes it: a number, also hexadecimal such as 0x2000.",

@@ -81,7 +81,32 @@ impl Checker<'_> {
                     Some("`equals`, `one_of` or `min`/`max` for a number"),
                 ));
             }
-            Expect::Matches(p.clone())
+            let patterns =
+                match p {
+                    serde_yaml::Value::String(one) => vec![one.clone()],
+                    serde_yaml::Value::Sequence(all) if !all.is_empty() => all
+                        .iter()
+                        .enumerate()
+                        .map(|(k, v)| match v {
+                            serde_yaml::Value::String(one) => Ok(one.clone()),
+                            other => Err(self.at(
+                                &format!("checks.{i}.matches.{k}"),
+                                item,
+                                format!("a pattern is text, not {}", show(other)),
+                                Some("a quoted pattern such as \"SUN2000*\""),
+                            )),
+                        })
+                        .collect::<Check<Vec<_>>>()?,
+                    other => {
+                        return Err(self.at(
+                        &path("matches"),
+                        item,
+                        format!("`matches` is {}, not a pattern or a list of them", show(other)),
+                        Some("`matches: \"EVC04*\"` or `matches: [\"PLENTICORE*\", \"PIKO IQ*\"]`"),
+                    ));
+                    }
+                };
+            Expect::Matches(patterns)
         } else {
             let bound = |v: &Option<serde_yaml::Value>, key: &str| -> Check<Option<f64>> {
                 match v {

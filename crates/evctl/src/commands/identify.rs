@@ -157,16 +157,23 @@ pub fn client(
     Ok(DeviceClient::Modbus(ModbusClient::new(endpoint, options)))
 }
 
-/// A refused connection or a connect timeout ends the probing; a request timeout only rules
-/// out its unit id; an exception only its request.
+/// A refused connection or a connect timeout ends the probing; a request timeout, or a
+/// gateway's "path unavailable" or "target device failed to respond" (0x0A, 0x0B: nobody
+/// answers for that unit id), only rules out its unit id; any other exception only its
+/// request.
 pub fn scope(err: &service::IoError) -> FailureScope {
     use modbus_client::Error as E;
+    use modbus_client::Exception;
     use modbus_client::dongle::DongleError as D;
     match err {
         service::IoError::Modbus(E::Connect { .. } | E::ConnectTimeout { .. })
         | service::IoError::Dongle(D::Connect { .. } | D::ConnectTimeout { .. }) => {
             FailureScope::Device
         }
+        service::IoError::Modbus(E::Exception {
+            exception: Exception::GatewayPathUnavailable | Exception::GatewayTargetDevice,
+            ..
+        }) => FailureScope::Unit,
         e if e.is_timeout() => FailureScope::Unit,
         _ => FailureScope::Request,
     }
