@@ -313,6 +313,11 @@ impl Answers {
     /// The answer `req` would get without asking: words an earlier answer holds, an earlier
     /// failure of the same request, a unit that is gone, a device that cannot be reached.
     fn resolve(&self, req: &ReadRequest) -> Option<Result<Vec<u16>, ReadFailure>> {
+        // The request itself was answered: that answer, whatever it holds (a short answer
+        // decodes as undecodable rather than being asked for again).
+        if let Some((_, result)) = self.answered.iter().find(|(r, _)| r == req) {
+            return Some(result.clone());
+        }
         if let Some(words) = covered(&self.answered, req) {
             return Some(Ok(words));
         }
@@ -639,5 +644,50 @@ registers:
             current.map(|f| &f.value),
             Some(Err(Missing::NotRead))
         ));
+    }
+
+    /// A device that answers every read with one word too few.
+    struct Short(usize);
+
+    impl RegisterIo for Short {
+        type Error = crate::Unmapped;
+
+        fn read(
+            &mut self,
+            _unit: u8,
+            _table: modbus_core::Table,
+            _address: u16,
+            count: u16,
+        ) -> impl std::future::Future<Output = Result<Vec<u16>, crate::Unmapped>> + Send {
+            self.0 += 1;
+            std::future::ready(Ok(vec![0; usize::from(count).saturating_sub(1)]))
+        }
+
+        fn write(
+            &mut self,
+            unit: u8,
+            table: modbus_core::Table,
+            address: u16,
+            _values: &[u16],
+        ) -> impl std::future::Future<Output = Result<(), crate::Unmapped>> + Send {
+            std::future::ready(Err(crate::Unmapped {
+                unit,
+                table,
+                address,
+            }))
+        }
+    }
+
+    #[test]
+    fn a_short_answer_is_a_mismatch_not_a_reason_to_ask_again() {
+        let meter = Arc::new(parse_map("demo-meter", METER).expect("map"));
+        let candidates = vec![(Arc::clone(&meter), meter.units())];
+        let mut device = Short(0);
+        let result = block_on(identify(&candidates, &mut device, |_| {
+            FailureScope::Request
+        }));
+        assert_eq!(device.0, 1);
+        assert_eq!(result.requests, 1);
+        assert!(result.matches().next().is_none());
     }
 }
