@@ -658,7 +658,7 @@ registers:
             _table: modbus_core::Table,
             _address: u16,
             count: u16,
-        ) -> impl std::future::Future<Output = Result<Vec<u16>, crate::Unmapped>> + Send {
+        ) -> impl Future<Output = Result<Vec<u16>, crate::Unmapped>> + Send {
             self.0 += 1;
             std::future::ready(Ok(vec![0; usize::from(count).saturating_sub(1)]))
         }
@@ -669,7 +669,7 @@ registers:
             table: modbus_core::Table,
             address: u16,
             _values: &[u16],
-        ) -> impl std::future::Future<Output = Result<(), crate::Unmapped>> + Send {
+        ) -> impl Future<Output = Result<(), crate::Unmapped>> + Send {
             std::future::ready(Err(crate::Unmapped {
                 unit,
                 table,
