@@ -54,6 +54,14 @@ fn every_simulated_map_is_identified_as_itself_and_nothing_else() {
             family(json["identified"].as_str().expect("identified")),
             "{json:#}"
         );
+        // A map with `identify:` hints is named by them on its own simulator: the best match
+        // is the map itself, not a relative, with every hint among what was found.
+        if !map.identify.is_empty() {
+            assert_eq!(json["identified"].as_str(), Some(id.as_str()), "{json:#}");
+            let found = json["matches"][0]["found"].as_array().expect("found");
+            let hints = found.iter().filter(|f| f["hint"] == true).count();
+            assert_eq!(hints, map.identify.len(), "{id}: {json:#}");
+        }
         let requests = json["requests"].as_u64().expect("requests");
         let elapsed = json["elapsed_ms"].as_u64().expect("elapsed_ms");
         // Counted at the simulator, not only as reported.
@@ -135,6 +143,7 @@ fn distinct_check_reads(transport: device_maps::Transport) -> usize {
         let selection: Vec<usize> = map
             .checks
             .iter()
+            .chain(&map.identify)
             .filter_map(|c| map.register_index(&c.register))
             .collect();
         let plan = map

@@ -198,14 +198,25 @@ fn connection(out: &mut String, map: &DeviceMap) {
 }
 
 fn checks(out: &mut String, map: &DeviceMap) {
-    if map.checks.is_empty() {
-        return;
+    if !map.checks.is_empty() {
+        out.push_str(
+            "## Checks\n\nRead with every read and before every write; a device that fails one shows no \
+             value and gets no write (`--no-verify` skips them).\n\n",
+        );
+        check_table(out, map, &map.checks);
     }
-    out.push_str(
-        "## Checks\n\nRead with every read and before every write; a device that fails one shows no \
-         value and gets no write (`--no-verify` skips them).\n\n| register | where | must be | why |\n|---|---|---|---|\n",
-    );
-    for c in &map.checks {
+    if !map.identify.is_empty() {
+        out.push_str(
+            "## Identification hints\n\nRead by `evctl identify` only: when they hold, they name this \
+             device; when they do not, the checks above decide alone.\n\n",
+        );
+        check_table(out, map, &map.identify);
+    }
+}
+
+fn check_table(out: &mut String, map: &DeviceMap, checks: &[device_maps::Check]) {
+    out.push_str("| register | where | must be | why |\n|---|---|---|---|\n");
+    for c in checks {
         let place = map
             .register(&c.register)
             .map(|r| map.describe_location(r))

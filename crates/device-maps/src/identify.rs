@@ -65,6 +65,8 @@ pub struct Found {
     pub value: Result<modbus_core::Value, Missing>,
     /// What the check expects, as text.
     pub expected: String,
+    /// Whether this is an `identify:` hint rather than one of the map's `checks:`.
+    pub hint: bool,
 }
 
 /// The outcome of identifying one device.
@@ -110,19 +112,36 @@ pub async fn identify<I: RegisterIo>(
     let mut unidentifiable = Vec::new();
     let mut probes: Vec<Probe> = Vec::new();
     for (map, units) in candidates {
-        if map.identity_checks().is_empty() {
+        let checks = map.identity_checks();
+        if checks.is_empty() && map.identify.is_empty() {
             unidentifiable.push(map.id.clone());
             continue;
         }
-        let selection: Vec<usize> = map
-            .identity_checks()
-            .iter()
-            .filter_map(|c| map.register_index(&c.register))
-            .collect();
-        match map.plan_read_with(&selection, units, false) {
-            Ok(plan) => probes.push(Probe::new(plan)),
-            // A plan that cannot be made (a check register beyond the limits) cannot match.
-            Err(_) => unidentifiable.push(map.id.clone()),
+        // A map with `identify:` hints is probed twice over: once with its checks and hints
+        // (a match names the device), once with its checks alone (what is left when the
+        // device reports another code than the hint expects).
+        let mut lists: Vec<(Vec<crate::Check>, usize)> = Vec::new();
+        if !map.identify.is_empty() {
+            let with_hints = checks.iter().chain(&map.identify).cloned().collect();
+            lists.push((with_hints, map.identify.len()));
+        }
+        if !checks.is_empty() {
+            lists.push((checks.to_vec(), 0));
+        }
+        for (list, hints) in lists {
+            let selection: Vec<usize> = list
+                .iter()
+                .filter_map(|c| map.register_index(&c.register))
+                .collect();
+            match map.plan_read_with(&selection, units, false) {
+                Ok(plan) => probes.push(Probe::new(plan, list, hints)),
+                // A plan that cannot be made (a check register beyond the limits) cannot
+                // match.
+                Err(_) if !unidentifiable.contains(&map.id) => {
+                    unidentifiable.push(map.id.clone());
+                }
+                Err(_) => {}
+            }
         }
     }
     // The order candidates are considered in when requests tie: text identities first, then
@@ -151,7 +170,17 @@ pub async fn identify<I: RegisterIo>(
                 if verdict.matched() && decided.is_none() && probe.rank < NO_IDENTITY {
                     decided = Some(probe.plan.requests().to_vec());
                 }
-                verdicts.push(verdict);
+                verdicts.push((verdict, probe.hints > 0));
+            }
+        }
+        // A map whose hints matched needs nothing more from its probe without them.
+        for probe in probes.iter_mut().filter(|p| !p.settled && p.hints == 0) {
+            let id = &probe.plan.map().id;
+            if verdicts
+                .iter()
+                .any(|(v, hinted)| *hinted && v.matched() && v.map.id == *id)
+            {
+                probe.settled = true;
             }
         }
         if let Some(footprint) = &decided {
@@ -177,6 +206,7 @@ pub async fn identify<I: RegisterIo>(
             result.map_err(|e| (scope(&e), Arc::new(e) as ReadFailure)),
         );
     }
+    let mut verdicts = one_per_map(verdicts);
     // Matches first; a map for one device before a generic one (the SunSpec walker fits every
     // SunSpec device, a fixed-address map for it is the better answer); the most specific
     // (most checks) first; stable otherwise.
@@ -184,7 +214,7 @@ pub async fn identify<I: RegisterIo>(
         (
             !v.matched(),
             v.map.sunspec.is_some(),
-            std::cmp::Reverse(v.map.identity_checks().len()),
+            std::cmp::Reverse(v.found.len()),
         )
     });
     Identification {
@@ -195,14 +225,45 @@ pub async fn identify<I: RegisterIo>(
     }
 }
 
+/// One verdict per map, of the two a map with hints can get: a match before a mismatch, a
+/// match with its hints (more found) before one without, and of two mismatches the one of
+/// the checks alone (a failed hint does not rule a map out).
+fn one_per_map(all: Vec<(Verdict, bool)>) -> Vec<Verdict> {
+    let mut out: Vec<(Verdict, bool)> = Vec::with_capacity(all.len());
+    for (v, hinted) in all {
+        match out.iter().position(|(o, _)| o.map.id == v.map.id) {
+            None => out.push((v, hinted)),
+            Some(i) => {
+                let (o, o_hinted) = &out[i];
+                let better = match (v.matched(), o.matched()) {
+                    (true, false) => true,
+                    (true, true) => v.found.len() > o.found.len(),
+                    (false, false) => *o_hinted && !hinted,
+                    (false, true) => false,
+                };
+                if better {
+                    out[i] = (v, hinted);
+                }
+            }
+        }
+    }
+    out.into_iter().map(|(v, _)| v).collect()
+}
+
 /// The rank of a candidate whose checks do not name the device.
 const NO_IDENTITY: u8 = u8::MAX;
 
 /// One candidate being probed: its plan and the answers to its requests so far.
 struct Probe {
     plan: ReadPlan,
-    /// Best [`crate::Check::identity_rank`] of its checks, [`NO_IDENTITY`] when none names
-    /// the device.
+    /// The checks it evaluates: the map's identity checks, then its `identify:` hints when
+    /// `hints` is not zero.
+    checks: Vec<crate::Check>,
+    /// How many of `checks` (at the end) are hints: each names the device whatever the size
+    /// of the value it expects.
+    hints: usize,
+    /// Best [`crate::Check::identity_rank`] of its checks (a hint counts as a product code,
+    /// or as text when it is one), [`NO_IDENTITY`] when none names the device.
     rank: u8,
     responses: Vec<Option<Result<Vec<u16>, ReadFailure>>>,
     settled: bool,
@@ -216,17 +277,22 @@ struct Probe {
 struct NotAsked;
 
 impl Probe {
-    fn new(plan: ReadPlan) -> Self {
-        let rank = plan
-            .map()
-            .identity_checks()
+    fn new(plan: ReadPlan, checks: Vec<crate::Check>, hints: usize) -> Self {
+        let first_hint = checks.len() - hints;
+        let rank = checks
             .iter()
-            .filter_map(|c| c.identity_rank())
+            .enumerate()
+            .filter_map(|(i, c)| match c.identity_rank() {
+                None if i >= first_hint => Some(1),
+                rank => rank,
+            })
             .min()
             .unwrap_or(NO_IDENTITY);
         let responses = vec![None; plan.requests().len()];
         Probe {
             plan,
+            checks,
+            hints,
             rank,
             responses,
             settled: false,
@@ -265,21 +331,27 @@ impl Probe {
             Err(Missing::ScaleFactor { .. } | Missing::Input { .. }) => !complete,
             Err(_) => false,
         };
-        let decidable: Vec<crate::Check> = map
-            .identity_checks()
+        let first_hint = self.checks.len() - self.hints;
+        let decidable: Vec<(usize, &crate::Check)> = self
+            .checks
             .iter()
-            .filter(|c| !undecided(&c.register))
-            .cloned()
+            .enumerate()
+            .filter(|(_, c)| !undecided(&c.register))
             .collect();
-        let mismatch = map.first_mismatch_among(&decidable, value_of);
+        let listed: Vec<crate::Check> = decidable.iter().map(|(_, c)| (*c).clone()).collect();
+        let mismatch = map.first_mismatch_among(&listed, value_of);
         if !complete && mismatch.is_none() {
-            self.named = decidable.iter().any(|c| c.identifies());
+            self.named = decidable
+                .iter()
+                .any(|(i, c)| *i >= first_hint || c.identifies());
             return None;
         }
-        let found = map
-            .identity_checks()
+        let found = self
+            .checks
             .iter()
-            .map(|c| Found {
+            .enumerate()
+            .map(|(i, c)| Found {
+                hint: i >= first_hint,
                 register: c.register.clone(),
                 value: match value_of(&c.register) {
                     Err(_) if undecided(&c.register) => Err(Missing::NotRead),
@@ -689,5 +761,82 @@ registers:
         assert_eq!(device.0, 1);
         assert_eq!(result.requests, 1);
         assert!(result.matches().next().is_none());
+    }
+
+    const HINTED: &str = r#"
+manufacturer: Hinted
+model: Meter
+connection: {unit_ids: {meter: 1}, address_base: 0}
+checks:
+  - {register: frequency, min: 45, max: 65}
+identify:
+  - {register: code, equals: 32}
+registers:
+  - {name: frequency, address: 300, table: input, type: uint16, scale: 0.1, example: 50}
+  - {name: code, address: 900, table: holding, type: uint16, example: 32}
+"#;
+
+    #[test]
+    fn a_hint_that_holds_names_the_device_and_one_that_fails_leaves_the_checks_to_decide() {
+        let hinted = Arc::new(parse_map("hinted-meter", HINTED).expect("map"));
+        let meter = Arc::new(parse_map("demo-meter", METER).expect("map"));
+        let far = Arc::new(parse_map("far-meter", FAR).expect("map"));
+        let candidates: Vec<_> = [&meter, &far, &hinted]
+            .into_iter()
+            .map(|m| (Arc::clone(m), m.units()))
+            .collect();
+        let probe = |device: &mut MemoryDevice| {
+            block_on(identify(&candidates, device, |_| FailureScope::Request))
+        };
+
+        // The code (32, too small for a check to name anything) is a hint: it holds, so the
+        // device is named; one verdict for the map, with the hint among what was found.
+        let mut device = MemoryDevice::with_examples(&hinted);
+        let result = probe(&mut device);
+        let best = result.matches().next().expect("a match");
+        assert_eq!(best.map.id, "hinted-meter");
+        assert!(best.found.iter().any(|f| f.register == "code" && f.hint));
+        assert_eq!(
+            result
+                .verdicts
+                .iter()
+                .filter(|v| v.map.id == "hinted-meter")
+                .count(),
+            1
+        );
+        // far-meter reads input 300 like the hinted map: probed, from the same answer.
+        assert!(result.matches().any(|v| v.map.id == "far-meter"));
+
+        // Firmware that reports another code: the hint fails, the check alone still matches.
+        device.set(1, modbus_core::Table::Holding, 900, &[4]);
+        let result = probe(&mut device);
+        let verdict = result
+            .verdicts
+            .iter()
+            .find(|v| v.map.id == "hinted-meter")
+            .expect("verdict");
+        assert!(verdict.matched(), "{:?}", verdict.mismatch);
+        assert!(verdict.found.iter().all(|f| !f.hint));
+        assert_eq!(
+            result
+                .verdicts
+                .iter()
+                .filter(|v| v.map.id == "hinted-meter")
+                .count(),
+            1
+        );
+
+        // A verified read of the frequency alone does not ask for the hint's register.
+        let frequency = hinted.register_index("frequency").expect("frequency");
+        let plan = hinted
+            .plan_read(&[frequency], &hinted.units())
+            .expect("plan");
+        assert!(
+            plan.requests()
+                .iter()
+                .all(|r| r.table == modbus_core::Table::Input),
+            "{:?}",
+            plan.requests()
+        );
     }
 }

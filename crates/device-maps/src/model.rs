@@ -41,6 +41,9 @@ pub struct DeviceMap {
     pub output: Output,
     /// What must hold before the values are trusted (`checks:`), in file order.
     pub checks: Vec<crate::check::Check>,
+    /// What names the device to identification without being a condition on reads
+    /// (`identify:`): never read by `read`, `poll` or `write`, never withholding a value.
+    pub identify: Vec<crate::check::Check>,
     /// The map this one is a variant of (`extends:`), if any.
     pub extends: Option<String>,
     /// A SunSpec map (`sunspec:`): the chain its SunSpec registers stand for, and how to

@@ -55,6 +55,10 @@ pub struct RawMap {
     /// What must hold before the device's values are trusted (and how it is recognised).
     #[serde(default)]
     pub checks: Vec<RawCheck>,
+    /// What names the device to `evctl identify` without being a condition on reads: a model
+    /// code that some firmware reports differently. Same syntax as `checks:`.
+    #[serde(default)]
+    pub identify: Vec<RawCheck>,
     /// A SunSpec device: its chain of models is walked at run time and expanded from the
     /// SunSpec model definitions (`docs/map-format.md`, "`sunspec`").
     #[serde(default)]
@@ -160,6 +164,10 @@ pub struct RawVariant {
     /// The checks of this device, replacing the base's when given.
     #[serde(default)]
     pub checks: Option<Vec<RawCheck>>,
+    /// The identification hints of this device, replacing the base's when given (`[]` drops
+    /// them).
+    #[serde(default)]
+    pub identify: Option<Vec<RawCheck>>,
 }
 
 /// `connection:` of a variant: every key optional, each given one replacing the base's.

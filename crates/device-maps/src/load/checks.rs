@@ -1,4 +1,5 @@
-//! `checks:`: each names a readable register and exactly one expectation that fits its type.
+//! `checks:` and `identify:`: each entry names a readable register and exactly one expectation
+//! that fits its type.
 
 use super::*;
 use crate::check::{Check as MapCheck, Expect, Expected};
@@ -7,8 +8,15 @@ use crate::raw::RawCheck;
 const CHECK_ALLOWED: &str = "exactly one of `equals: V`, `one_of: [V, ...]`, `matches: PATTERN` (text; `*` and `?`), or `min:`/`max:` (numbers)";
 
 impl Checker<'_> {
-    pub(super) fn check(&self, i: usize, c: &RawCheck, registers: &[Register]) -> Check<MapCheck> {
-        let path = |key: &str| format!("checks.{i}.{key}");
+    /// Entry `i` of the list `section` (`checks` or `identify`).
+    pub(super) fn check(
+        &self,
+        section: &str,
+        i: usize,
+        c: &RawCheck,
+        registers: &[Register],
+    ) -> Check<MapCheck> {
+        let path = |key: &str| format!("{section}.{i}.{key}");
         let r =
             self.readable_register(registers, &c.register, &path("register"), None, "the check")?;
         let item = Some(r.name.as_str());
@@ -28,7 +36,12 @@ impl Checker<'_> {
             } else {
                 "the check gives more than one expectation".to_owned()
             };
-            return Err(self.at(&format!("checks.{i}"), item, problem, Some(CHECK_ALLOWED)));
+            return Err(self.at(
+                &format!("{section}.{i}"),
+                item,
+                problem,
+                Some(CHECK_ALLOWED),
+            ));
         }
         let expected = |v: &serde_yaml::Value, at: &str| -> Check<Expected> {
             match (v, text) {
@@ -69,7 +82,7 @@ impl Checker<'_> {
             Expect::OneOf(
                 vs.iter()
                     .enumerate()
-                    .map(|(k, v)| expected(v, &format!("checks.{i}.one_of.{k}")))
+                    .map(|(k, v)| expected(v, &format!("{section}.{i}.one_of.{k}")))
                     .collect::<Check<Vec<_>>>()?,
             )
         } else if let Some(p) = &c.matches {
@@ -90,7 +103,7 @@ impl Checker<'_> {
                         .map(|(k, v)| match v {
                             serde_yaml::Value::String(one) => Ok(one.clone()),
                             other => Err(self.at(
-                                &format!("checks.{i}.matches.{k}"),
+                                &format!("{section}.{i}.matches.{k}"),
                                 item,
                                 format!("a pattern is text, not {}", show(other)),
                                 Some("a quoted pattern such as \"SUN2000*\""),

@@ -552,8 +552,15 @@ impl Checker<'_> {
         };
         let mut checks = Vec::new();
         for (i, c) in raw.checks.iter().enumerate() {
-            match self.check(i, c, &registers) {
+            match self.check("checks", i, c, &registers) {
                 Ok(c) => checks.push(c),
+                Err(e) => keep(e, &mut errors),
+            }
+        }
+        let mut identify = Vec::new();
+        for (i, c) in raw.identify.iter().enumerate() {
+            match self.check("identify", i, c, &registers) {
+                Ok(c) => identify.push(c),
                 Err(e) => keep(e, &mut errors),
             }
         }
@@ -576,6 +583,7 @@ impl Checker<'_> {
             derived,
             output,
             checks,
+            identify,
             extends: None,
             sunspec: None,
         })

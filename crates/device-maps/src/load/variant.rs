@@ -133,6 +133,7 @@ pub(super) fn resolve(
     raw.actions.0.retain(|(n, _)| !removed(n));
     // A check of a removed register goes with it.
     raw.checks.retain(|c| !removed(&c.register));
+    raw.identify.retain(|c| !removed(&c.register));
 
     // Registers: replaced in place by name, else added at the end.
     let mut prefixes: Vec<String> = vec!["extends".to_owned(); raw.registers.len()];
@@ -169,6 +170,9 @@ pub(super) fn resolve(
     raw.repeat.extend(variant.repeat);
     if let Some(checks) = variant.checks {
         raw.checks = checks;
+    }
+    if let Some(hints) = variant.identify {
+        raw.identify = hints;
     }
     if let Some(m) = variant.manufacturer {
         raw.manufacturer = m;

@@ -275,6 +275,7 @@ fn json(
                 "register": f.register,
                 "value": shown(&f.value),
                 "expected": f.expected,
+                "hint": f.hint,
             })).collect::<Vec<_>>(),
             "mismatch": v.mismatch.as_ref().map(|m| serde_json::json!({
                 "register": m.register,
