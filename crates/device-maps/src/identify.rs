@@ -7,25 +7,37 @@
 //! that fails rules its candidate out at once (its other requests are never sent), and a
 //! candidate with every request answered gets its verdict. The next request is the one
 //! expected to settle the most open candidates, each taken as equally likely to be the device:
-//! a request that can confirm a candidate whose checks name the device ([`crate::Check::
-//! identity_rank`]: a model string, the SunSpec marker, a product code) settles everything when
-//! it matches; a request that fails rules out every candidate needing it; and the first request
-//! to a unit id no answer has come from yet speaks for every candidate at that unit, since a
-//! gateway's "no such unit" (or a timeout) rules the unit out as a whole. Ties go to the
-//! stronger identity (text, then product code), then to the cheaper candidate. A candidate
-//! whose naming check has already held is asked the rest of its checks before anything else.
+//! a request that can confirm a candidate settles, when it matches, every candidate that could
+//! not be the device as well (see below); a request that fails rules out every candidate
+//! needing it or declaring all its registers; and the first request to a unit id no answer has
+//! come from yet speaks for every candidate at that unit, since a gateway's "no such unit" (or
+//! a timeout) rules the unit out as a whole. Ties go to the stronger identity
+//! ([`crate::Check::identity_rank`]: text, then a product code), then to the cheaper
+//! candidate. A candidate whose naming check has already held is asked the rest of its checks
+//! before anything else.
 //!
 //! A request whose registers an earlier answer already holds is answered from it, an identical
 //! request that failed is not sent again, a unit that the caller says is gone is not asked
 //! again (unless it had answered before: then only that request failed), and a device that
 //! cannot be reached ends the probing.
 //!
-//! Once a candidate whose checks name the device has matched, the remaining candidates are
-//! probed only where they read the same registers (its variants, its family, a generic map
-//! such as the SunSpec walker): a device that answered "SUN2000" at Huawei's model register
-//! is not asked whether it is also a meter somewhere else. Those not probed are listed in
-//! [`Identification::skipped`]. The checks are evaluated by [`DeviceMap::first_mismatch`], as
-//! every verified read evaluates them, so identification and verification cannot disagree.
+//! A refusal says more than "not this candidate": a device that answers "illegal data
+//! address" (or "illegal function") for a read is not the device of any map that declares
+//! every register of that read, within that map's request limits, so all those candidates
+//! are ruled out by the one answer ([`FailureScope::Refused`]). Registers that only
+//! `identify:` hints read do not count, since some firmware lacks them. A map with hints is
+//! probed with and without them: with them a match names the device, without them its checks
+//! alone decide when a hint fails.
+//!
+//! Once a candidate has matched, the rest are probed only where they could be the device as
+//! well. After a match whose checks name the device, that is where they read the same
+//! registers (its variants, its family, a generic map such as the SunSpec walker): a device
+//! that answered "SUN2000" at Huawei's model register is not asked whether it is also a meter
+//! somewhere else. After a plausibility match, it is where the candidate's device could have
+//! answered the matched checks, or the candidate reads what the matched map's device
+//! answers. Those not probed are listed in [`Identification::skipped`]. The checks are
+//! evaluated by [`DeviceMap::first_mismatch`], as every verified read evaluates them, so
+//! identification and verification cannot disagree.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -94,7 +106,12 @@ impl Identification {
 /// How much a failed request says about the requests still to come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureScope {
-    /// Only this request failed (an exception: the device refused these addresses).
+    /// The device says it has no such registers (Modbus exception 1, illegal function, or 2,
+    /// illegal data address). Besides this request, it rules out every candidate that declares
+    /// every register of it: that map's device would have answered.
+    Refused,
+    /// Only this request failed, for a reason that says nothing about the addresses (the
+    /// device is busy, another exception).
     Request,
     /// Nothing answers this unit id (a timeout behind a gateway): ask it nothing more.
     Unit,
@@ -134,7 +151,7 @@ pub async fn identify<I: RegisterIo>(
                 .filter_map(|c| map.register_index(&c.register))
                 .collect();
             match map.plan_read_with(&selection, units, false) {
-                Ok(plan) => probes.push(Probe::new(plan, list, hints)),
+                Ok(plan) => probes.push(Probe::new(plan, list, hints, units)),
                 // A plan that cannot be made (a check register beyond the limits) cannot
                 // match.
                 Err(_) if !unidentifiable.contains(&map.id) => {
@@ -151,12 +168,14 @@ pub async fn identify<I: RegisterIo>(
     let mut answers = Answers::default();
     let mut verdicts = Vec::with_capacity(probes.len());
     let mut skipped = Vec::new();
-    // The requests of the first matched candidate whose checks name the device.
-    let mut decided: Option<Vec<ReadRequest>> = None;
+    // Which candidates cannot have produced each other's match ([`independent`]).
+    let independent = independent(&probes);
+    // The first matched candidate, and whether its checks name the device.
+    let mut decided: Option<(usize, bool)> = None;
     loop {
         // Settle what the answers so far settle: a candidate with a failed check is ruled
         // out at once, one with every request answered gets its verdict.
-        for probe in &mut probes {
+        for (i, probe) in probes.iter_mut().enumerate() {
             if probe.settled {
                 continue;
             }
@@ -165,10 +184,11 @@ pub async fn identify<I: RegisterIo>(
                     probe.responses[k] = answers.resolve(req);
                 }
             }
-            if let Some(verdict) = probe.verdict() {
+            if let Some(verdict) = probe.verdict(&answers.refused) {
                 probe.settled = true;
-                if verdict.matched() && decided.is_none() && probe.rank < NO_IDENTITY {
-                    decided = Some(probe.plan.requests().to_vec());
+                let naming = probe.rank < NO_IDENTITY;
+                if verdict.matched() && decided.is_none_or(|(_, n)| naming && !n) {
+                    decided = Some((i, naming));
                 }
                 verdicts.push((verdict, probe.hints > 0));
             }
@@ -183,20 +203,32 @@ pub async fn identify<I: RegisterIo>(
                 probe.settled = true;
             }
         }
-        if let Some(footprint) = &decided {
-            for probe in probes.iter_mut().filter(|p| !p.settled) {
-                let shares = probe
-                    .plan
-                    .requests()
-                    .iter()
-                    .any(|r| footprint.iter().any(|f| overlaps(f, r)));
-                if !shares {
+        // After a match, a candidate is asked only when it could be the device as well:
+        // after a naming match, when it reads the same registers; after a plausibility match,
+        // when its device would have answered the matched checks or it reads what the
+        // matched map declares.
+        if let Some((d, naming)) = decided {
+            let footprint = probes[d].plan.requests().to_vec();
+            for (i, probe) in probes.iter_mut().enumerate() {
+                if probe.settled {
+                    continue;
+                }
+                let unrelated = if naming {
+                    !probe
+                        .plan
+                        .requests()
+                        .iter()
+                        .any(|r| footprint.iter().any(|f| overlaps(f, r)))
+                } else {
+                    independent[d][i]
+                };
+                if unrelated {
                     probe.settled = true;
                     skipped.push(probe.plan.map().id.clone());
                 }
             }
         }
-        let Some(req) = next_request(&probes, &answers) else {
+        let Some(req) = next_request(&probes, &answers, &independent) else {
             break;
         };
         answers.sent += 1;
@@ -206,6 +238,10 @@ pub async fn identify<I: RegisterIo>(
             result.map_err(|e| (scope(&e), Arc::new(e) as ReadFailure)),
         );
     }
+    // A map skipped with only a failed hint against it was not ruled out: it was not asked.
+    skipped.dedup();
+    verdicts.retain(|(v, hinted)| v.matched() || !*hinted || !skipped.contains(&v.map.id));
+    skipped.retain(|id| !verdicts.iter().any(|(v, _)| v.map.id == *id));
     let mut verdicts = one_per_map(verdicts);
     // Matches first; a map for one device before a generic one (the SunSpec walker fits every
     // SunSpec device, a fixed-address map for it is the better answer); the most specific
@@ -262,6 +298,10 @@ struct Probe {
     /// How many of `checks` (at the end) are hints: each names the device whatever the size
     /// of the value it expects.
     hints: usize,
+    /// The addresses the map declares readable ([`footprint`]).
+    footprint: Vec<Run>,
+    /// The addresses its device may answer ([`reach`]).
+    reach: Vec<Run>,
     /// Best [`crate::Check::identity_rank`] of its checks (a hint counts as a product code,
     /// or as text when it is one), [`NO_IDENTITY`] when none names the device.
     rank: u8,
@@ -277,8 +317,10 @@ struct Probe {
 struct NotAsked;
 
 impl Probe {
-    fn new(plan: ReadPlan, checks: Vec<crate::Check>, hints: usize) -> Self {
+    fn new(plan: ReadPlan, checks: Vec<crate::Check>, hints: usize, units: &Units) -> Self {
         let first_hint = checks.len() - hints;
+        let footprint = footprint(plan.map(), units);
+        let reach = reach(plan.map(), units);
         let rank = checks
             .iter()
             .enumerate()
@@ -293,6 +335,8 @@ impl Probe {
             plan,
             checks,
             hints,
+            footprint,
+            reach,
             rank,
             responses,
             settled: false,
@@ -302,7 +346,9 @@ impl Probe {
 
     /// The verdict, once the answers so far decide it: every request answered, or a check
     /// whose registers are all answered failed.
-    fn verdict(&mut self) -> Option<Verdict> {
+    /// `refusals`: the requests the device refused as having no such registers; one that the
+    /// map declares throughout rules the candidate out when its checks have not.
+    fn verdict(&mut self, refusals: &[(ReadRequest, ReadFailure)]) -> Option<Verdict> {
         let complete = self.responses.iter().all(Option::is_some);
         let now = SystemTime::now();
         let not_asked: ReadFailure = Arc::new(NotAsked);
@@ -339,7 +385,13 @@ impl Probe {
             .filter(|(_, c)| !undecided(&c.register))
             .collect();
         let listed: Vec<crate::Check> = decidable.iter().map(|(_, c)| (*c).clone()).collect();
-        let mismatch = map.first_mismatch_among(&listed, value_of);
+        let mut mismatch = map.first_mismatch_among(&listed, value_of);
+        if mismatch.is_none() {
+            mismatch = refusals
+                .iter()
+                .find(|(req, _)| self.declares(req))
+                .map(|(req, failure)| refused(&map, req, failure));
+        }
         if !complete && mismatch.is_none() {
             self.named = decidable
                 .iter()
@@ -366,6 +418,165 @@ impl Probe {
             mismatch,
         })
     }
+
+    /// Whether the map declares every address `req` reads, whole values only, and a device
+    /// of the map would answer it (within the map's request limits).
+    fn declares(&self, req: &ReadRequest) -> bool {
+        let c = &self.plan.map().connection;
+        let most = if req.table.is_bits() {
+            c.max_bits
+        } else {
+            c.max_registers
+        };
+        let end = u32::from(req.address) + u32::from(req.count);
+        let same_page = c.page_size.is_none_or(|p| {
+            let p = u32::from(p.max(1));
+            u32::from(req.address) / p == (end - 1) / p
+        });
+        if req.count == 0 || req.count > most || !same_page {
+            return false;
+        }
+        let start = u32::from(req.address);
+        let here = || {
+            self.footprint
+                .iter()
+                .filter(|r| r.unit == req.unit && r.table == req.table)
+        };
+        // A read that starts or ends inside one of its values may be refused for that alone
+        // (devices that answer only whole values): it says nothing.
+        if here().any(|r| r.start < end && start < r.end && (r.start < start || r.end > end)) {
+            return false;
+        }
+        let mut next = start;
+        for run in here() {
+            if run.start <= next && run.end > next {
+                next = run.end;
+            }
+            if next >= end {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// A run of addresses a map declares: `start..end` of one table at one unit id.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    unit: u8,
+    table: modbus_core::Table,
+    start: u32,
+    end: u32,
+}
+
+/// Every readable register of `map` at the unit ids `units`, sorted by address, leaving out
+/// the registers only `identify:` hints read (a hint is allowed to be missing on some
+/// firmware; a map's other registers are what its device serves).
+fn footprint(map: &DeviceMap, units: &Units) -> Vec<Run> {
+    let only_hinted = |name: &str| {
+        map.identify.iter().any(|h| h.register == name)
+            && !map.checks.iter().any(|c| c.register == name)
+    };
+    let mut runs: Vec<Run> = map
+        .registers
+        .iter()
+        .filter(|r| r.access.readable() && !only_hinted(&r.name))
+        .map(|r| Run {
+            unit: units.resolve(&r.unit_id),
+            table: r.table,
+            start: u32::from(r.wire_address),
+            end: u32::from(r.wire_address) + u32::from(r.count),
+        })
+        .collect();
+    runs.sort_by_key(|r| (r.unit, r.table as u8, r.start));
+    runs
+}
+
+/// The addresses a device of `map` may answer: every readable register, hints included, its
+/// `blocks`, and with `span_gaps` everything between its first and last register of a table.
+fn reach(map: &DeviceMap, units: &Units) -> Vec<Run> {
+    let mut runs: Vec<Run> = map
+        .registers
+        .iter()
+        .filter(|r| r.access.readable())
+        .map(|r| Run {
+            unit: units.resolve(&r.unit_id),
+            table: r.table,
+            start: u32::from(r.wire_address),
+            end: u32::from(r.wire_address) + u32::from(r.count),
+        })
+        .collect();
+    for b in &map.connection.blocks {
+        if let Some(unit) = units.id(&b.unit) {
+            runs.push(Run {
+                unit,
+                table: b.table,
+                start: u32::from(b.from),
+                end: u32::from(b.to) + 1,
+            });
+        }
+    }
+    runs.sort_by_key(|r| (r.unit, r.table as u8, r.start));
+    if map.connection.span_gaps {
+        let mut hulls: Vec<Run> = Vec::new();
+        for r in runs {
+            match hulls.last_mut() {
+                Some(h) if h.unit == r.unit && h.table == r.table => h.end = h.end.max(r.end),
+                _ => hulls.push(r),
+            }
+        }
+        runs = hulls;
+    }
+    runs
+}
+
+/// Whether `req` reads an address of `runs`.
+fn touches(runs: &[Run], req: &ReadRequest) -> bool {
+    let (start, end) = (
+        u32::from(req.address),
+        u32::from(req.address) + u32::from(req.count),
+    );
+    runs.iter()
+        .any(|r| r.unit == req.unit && r.table == req.table && r.start < end && start < r.end)
+}
+
+/// `independent[p][q]`: candidate `q` cannot be the device that matched `p`'s checks, nor
+/// match on a device of `p`: its device answers none of the addresses `p`'s checks read, and
+/// its checks read none of the addresses `p`'s device answers.
+fn independent(probes: &[Probe]) -> Vec<Vec<bool>> {
+    probes
+        .iter()
+        .map(|p| {
+            probes
+                .iter()
+                .map(|q| {
+                    !std::ptr::eq(p, q)
+                        && !p.plan.requests().iter().any(|r| touches(&q.reach, r))
+                        && !q.plan.requests().iter().any(|r| touches(&p.reach, r))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The verdict on a candidate whose registers the device refused to serve.
+fn refused(map: &DeviceMap, req: &ReadRequest, failure: &ReadFailure) -> Mismatch {
+    let end = u32::from(req.address) + u32::from(req.count);
+    let register = map.registers.iter().find(|r| {
+        r.table == req.table
+            && u32::from(r.wire_address) < end
+            && u32::from(r.wire_address) + u32::from(r.count) > u32::from(req.address)
+    });
+    Mismatch {
+        map: map.id.clone(),
+        register: register.map(|r| r.name.clone()).unwrap_or_default(),
+        location: register
+            .map(|r| map.describe_location(r))
+            .unwrap_or_default(),
+        expected: "answered (the map declares every register of that read)".to_owned(),
+        found: format!("refused: {req}: {failure}"),
+        why: Some("the device refused a read of registers this map's device serves".to_owned()),
+    }
 }
 
 /// Everything the device has answered, and what its failures rule out.
@@ -378,6 +589,8 @@ struct Answers {
     unreachable: Option<ReadFailure>,
     /// Units that answered at least once.
     present: Vec<u8>,
+    /// Requests refused as reading registers the device does not have.
+    refused: Vec<(ReadRequest, ReadFailure)>,
     sent: usize,
 }
 
@@ -423,6 +636,13 @@ impl Answers {
             }
             Err((scope, failure)) => {
                 match scope {
+                    FailureScope::Refused => {
+                        // An exception comes from someone at that unit id.
+                        if !self.present.contains(&req.unit) {
+                            self.present.push(req.unit);
+                        }
+                        self.refused.push((req, Arc::clone(&failure)));
+                    }
                     FailureScope::Request => {}
                     // A unit that answered before is there: this request alone failed.
                     FailureScope::Unit if self.present.contains(&req.unit) => {}
@@ -436,16 +656,23 @@ impl Answers {
     }
 }
 
-/// The request to send next, or `None` when every candidate is settled. The request that can
-/// rule out the most open candidates goes first: the first request to a unit id no answer has
-/// come from yet speaks for every candidate at that unit (a gateway answers "no such unit"
-/// once for all of them), a later one for the candidates reading those registers. Ties go to
-/// the strongest identity, then to the candidate with the fewest requests.
-fn next_request(probes: &[Probe], answers: &Answers) -> Option<ReadRequest> {
-    let open: Vec<&Probe> = probes.iter().filter(|p| !p.settled).collect();
+/// The request to send next, or `None` when every candidate is settled: the one expected to
+/// settle the most open candidates, each taken as equally likely to be the device. When the
+/// device is one of the candidates needing the request, a match settles every candidate that
+/// could not be the device as well (all of them after a naming match, the `independent` ones
+/// after a plausibility match); when it is none of them, the request fails for all that need
+/// it or declare all its registers, and the first request to a unit id no answer has come
+/// from yet speaks for every candidate at that unit. Ties go to the strongest identity, then
+/// to the fewest registers.
+fn next_request(
+    probes: &[Probe],
+    answers: &Answers,
+    independent: &[Vec<bool>],
+) -> Option<ReadRequest> {
+    let open: Vec<usize> = (0..probes.len()).filter(|&i| !probes[i].settled).collect();
     // A candidate the device has already answered with its name is asked the rest of its
     // checks before anything else.
-    if let Some(named) = open.iter().find(|p| p.named) {
+    if let Some(named) = open.iter().map(|&i| &probes[i]).find(|p| p.named) {
         return named
             .plan
             .requests()
@@ -455,41 +682,82 @@ fn next_request(probes: &[Probe], answers: &Answers) -> Option<ReadRequest> {
             .map(|(r, _)| *r);
     }
     let n = open.len();
-    // (names the device, expected settled, identity rank, registers, candidate order).
+    // The device answered these reads: a candidate whose device would not have (they lie
+    // outside its reach) is less likely, and the likeliest are asked first.
+    let unlikely = |p: &Probe| {
+        answers
+            .answered
+            .iter()
+            .filter(|(r, got)| got.is_ok() && !touches(&p.reach, r))
+            .count()
+    };
+    let least = open
+        .iter()
+        .map(|&i| unlikely(&probes[i]))
+        .min()
+        .unwrap_or(0);
+    let likeliest: Vec<bool> = (0..probes.len())
+        .map(|i| !probes[i].settled && unlikely(&probes[i]) == least)
+        .collect();
+    // (needed by one of the likeliest, expected settled, identity rank, registers, order).
     type Key = (bool, usize, u8, u16, usize);
     let mut best: Option<(Key, ReadRequest)> = None;
-    for (order, probe) in open.iter().enumerate() {
+    for (order, &i) in open.iter().enumerate() {
+        let probe = &probes[i];
         for (k, req) in probe.plan.requests().iter().enumerate() {
             if probe.responses[k].is_some() {
                 continue;
             }
-            let needing: Vec<&&Probe> = open
+            let needs = |p: &Probe| {
+                p.plan
+                    .requests()
+                    .iter()
+                    .zip(&p.responses)
+                    .any(|(r, got)| got.is_none() && (contains(req, r) || contains(r, req)))
+            };
+            let needing: Vec<usize> = open
                 .iter()
-                .filter(|p| {
-                    p.plan
-                        .requests()
-                        .iter()
-                        .zip(&p.responses)
-                        .any(|(r, got)| got.is_none() && (contains(req, r) || contains(r, req)))
-                })
+                .copied()
+                .filter(|&j| needs(&probes[j]))
                 .collect();
             let k = needing.len();
-            let naming = needing.iter().any(|p| p.rank < NO_IDENTITY);
-            // Expected candidates settled, times n, each open candidate equally likely to be
-            // the device: when it is one of the k, a match of a naming one settles the rest;
-            // when not, the request fails for all k (and for every candidate at the unit
-            // when no answer has come from it yet).
-            let if_one = if naming { k * (n - 1) } else { 0 };
+            // Candidates that do not need the request but declare all its registers: a
+            // refusal rules them out too.
+            let covering = open
+                .iter()
+                .filter(|&&j| !needing.contains(&j) && probes[j].declares(req))
+                .count();
+            let if_match: usize = needing
+                .iter()
+                .map(|&j| {
+                    if probes[j].rank < NO_IDENTITY {
+                        n - 1
+                    } else {
+                        open.iter().filter(|&&q| independent[j][q]).count()
+                    }
+                })
+                .sum();
+            let settles = k + covering;
+            // Open candidates whose device would answer the request (those needing it among
+            // them): when it answers and is none of those needing it, the others become the
+            // unlikely ones, asked last.
+            let answering = open
+                .iter()
+                .filter(|&&j| needing.contains(&j) || touches(&probes[j].reach, req))
+                .count();
             let score = if answers.present.contains(&req.unit) {
-                if_one + (n - k) * k
+                if_match
+                    + answering.saturating_sub(k) * n.saturating_sub(answering)
+                    + n.saturating_sub(answering) * settles
             } else {
                 let m = open
                     .iter()
-                    .filter(|p| p.plan.requests().iter().any(|r| r.unit == req.unit))
+                    .filter(|&&j| probes[j].plan.requests().iter().any(|r| r.unit == req.unit))
                     .count();
-                (n - m) * m + if_one + (m - k) * k
+                (n - m) * m + if_match + m.saturating_sub(settles) * settles
             };
-            let key = (naming, score, probe.rank, req.count, order);
+            let likely = needing.iter().any(|&j| likeliest[j]);
+            let key = (likely, score, probe.rank, req.count, order);
             let better = match &best {
                 None => true,
                 Some((k0, _)) => {
@@ -838,5 +1106,71 @@ registers:
             "{:?}",
             plan.requests()
         );
+    }
+
+    const WIDE: &str = r#"
+manufacturer: Wide
+model: Meter
+connection: {unit_ids: {meter: 1}, address_base: 0}
+checks:
+  - {register: frequency, min: 45, max: 65}
+registers:
+  - {name: voltage, address: 10, table: input, type: uint16, example: 230}
+  - {name: current, address: 11, table: input, type: uint16, example: 5}
+  - {name: frequency, address: 700, table: input, type: uint16, scale: 0.1, example: 50}
+"#;
+
+    #[test]
+    fn a_refused_read_rules_out_every_map_that_declares_it_and_a_match_skips_the_unrelated() {
+        let wide = Arc::new(parse_map("wide-meter", WIDE).expect("map"));
+        let meter = Arc::new(parse_map("demo-meter", METER).expect("map"));
+        let far = Arc::new(parse_map("far-meter", FAR).expect("map"));
+        let candidates: Vec<_> = [&meter, &wide, &far]
+            .into_iter()
+            .map(|m| (Arc::clone(m), m.units()))
+            .collect();
+        // The far meter's device refuses input 10..12 (demo-meter's model), which the wide meter
+        // declares throughout.
+        let mut device = MemoryDevice::with_examples(&far).strict();
+        let result = block_on(identify(&candidates, &mut device, |_| {
+            FailureScope::Refused
+        }));
+        assert_eq!(
+            result
+                .matches()
+                .map(|v| v.map.id.as_str())
+                .collect::<Vec<_>>(),
+            ["far-meter"]
+        );
+        let wide_verdict = result
+            .verdicts
+            .iter()
+            .find(|v| v.map.id == "wide-meter")
+            .expect("wide-meter verdict");
+        let mismatch = wide_verdict.mismatch.as_ref().expect("ruled out");
+        assert!(mismatch.found.starts_with("refused"), "{mismatch:?}");
+        // Its frequency at input 700 was never asked for.
+        assert!(
+            device
+                .log
+                .iter()
+                .all(|r| format!("{r:?}").find("700").is_none()),
+            "{:?}",
+            device.log
+        );
+
+        // A plausibility match skips a candidate whose device could not have answered it.
+        let mut device = MemoryDevice::with_examples(&far).strict();
+        let only: Vec<_> = [&far, &wide]
+            .into_iter()
+            .map(|m| (Arc::clone(m), m.units()))
+            .collect();
+        let result = block_on(identify(&only, &mut device, |_| FailureScope::Refused));
+        assert_eq!(
+            result.matches().next().map(|v| v.map.id.as_str()),
+            Some("far-meter")
+        );
+        assert_eq!(result.requests, 1, "{:?}", device.log);
+        assert_eq!(result.skipped, ["wide-meter"]);
     }
 }

@@ -174,6 +174,10 @@ pub fn scope(err: &service::IoError) -> FailureScope {
             exception: Exception::GatewayPathUnavailable | Exception::GatewayTargetDevice,
             ..
         }) => FailureScope::Unit,
+        service::IoError::Modbus(E::Exception {
+            exception: Exception::IllegalFunction | Exception::IllegalDataAddress,
+            ..
+        }) => FailureScope::Refused,
         e if e.is_timeout() => FailureScope::Unit,
         _ => FailureScope::Request,
     }
