@@ -684,12 +684,20 @@ fn next_request(
     let n = open.len();
     // The device answered these reads: a candidate whose device would not have (they lie
     // outside its reach) is less likely, and the likeliest are asked first.
+    // So is one that reads nothing at a unit id that has answered (with words or an
+    // exception): one host is one device, seen at the unit ids it answers.
     let unlikely = |p: &Probe| {
-        answers
+        let outside = answers
             .answered
             .iter()
             .filter(|(r, got)| got.is_ok() && !touches(&p.reach, r))
-            .count()
+            .count();
+        let elsewhere = answers
+            .present
+            .iter()
+            .filter(|u| !p.reach.iter().any(|r| r.unit == **u))
+            .count();
+        outside + elsewhere
     };
     let least = open
         .iter()
