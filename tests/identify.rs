@@ -68,12 +68,11 @@ fn every_simulated_map_is_identified_as_itself_and_nothing_else() {
         assert_eq!(requests as usize, sim.requests(), "{id}");
         // Never more than one request per distinct check read of the library: answers are
         // shared between candidates, failed reads are not repeated, a candidate is ruled out
-        // by its first failed check, and a unit that is gone is not asked again; after a match
-        // whose checks name the device, only candidates reading its registers are probed.
-        // (Issue 17 asks for at most 10: reached by most maps whose checks name the device; a
-        // map checked only for plausibility needs every other candidate ruled out, one request
-        // per distinct check location, since reads across holes are refused by real devices
-        // and the simulators. The figures are printed for the issue's note and docs/cli.md.)
+        // by its first failed check or by a refused read it declares, and a unit that is gone
+        // is not asked again; after a match, only candidates that could be the device as well
+        // are probed. (Issue 17 asks for at most 10; the maps above that are those whose check
+        // registers lie where no other map's device answers. The figures are printed for the
+        // issue's note and docs/cli.md, and the share within 10 is held below.)
         let bound = distinct_check_reads(map.connection.transport);
         assert!(
             requests as usize <= bound,
@@ -83,6 +82,14 @@ fn every_simulated_map_is_identified_as_itself_and_nothing_else() {
     }
     budget.sort_by_key(|(_, r, _)| *r);
     eprintln!("identify (map, requests, ms) per simulated map: {budget:?}");
+    // 41 of 47 when this was written: a change to the probing that loses more than a few
+    // maps from the budget fails here.
+    let within = budget.iter().filter(|(_, r, _)| *r <= 10).count();
+    assert!(
+        within * 100 >= budget.len() * 85,
+        "only {within} of {} maps identified within 10 requests",
+        budget.len()
+    );
 }
 
 #[test]
