@@ -477,10 +477,19 @@ fn footprint(map: &DeviceMap, units: &Units) -> Vec<Run> {
         map.identify.iter().any(|h| h.register == name)
             && !map.checks.iter().any(|c| c.register == name)
     };
+    register_runs(map, units, |r| !only_hinted(&r.name))
+}
+
+/// The readable registers of `map` that `keep` keeps, one run each, sorted by address.
+fn register_runs(
+    map: &DeviceMap,
+    units: &Units,
+    keep: impl Fn(&crate::Register) -> bool,
+) -> Vec<Run> {
     let mut runs: Vec<Run> = map
         .registers
         .iter()
-        .filter(|r| r.access.readable() && !only_hinted(&r.name))
+        .filter(|r| r.access.readable() && keep(r))
         .map(|r| Run {
             unit: units.resolve(&r.unit_id),
             table: r.table,
@@ -495,17 +504,7 @@ fn footprint(map: &DeviceMap, units: &Units) -> Vec<Run> {
 /// The addresses a device of `map` may answer: every readable register, hints included, its
 /// `blocks`, and with `span_gaps` everything between its first and last register of a table.
 fn reach(map: &DeviceMap, units: &Units) -> Vec<Run> {
-    let mut runs: Vec<Run> = map
-        .registers
-        .iter()
-        .filter(|r| r.access.readable())
-        .map(|r| Run {
-            unit: units.resolve(&r.unit_id),
-            table: r.table,
-            start: u32::from(r.wire_address),
-            end: u32::from(r.wire_address) + u32::from(r.count),
-        })
-        .collect();
+    let mut runs = register_runs(map, units, |_| true);
     for b in &map.connection.blocks {
         if let Some(unit) = units.id(&b.unit) {
             runs.push(Run {
