@@ -239,7 +239,15 @@ pub async fn identify<I: RegisterIo>(
         );
     }
     // A map skipped with only a failed hint against it was not ruled out: it was not asked.
-    skipped.dedup();
+    // (The two probes of a map with hints are not next to each other: keep the first.)
+    let mut once: Vec<String> = Vec::with_capacity(skipped.len());
+    skipped.retain(|id| {
+        let first = !once.contains(id);
+        if first {
+            once.push(id.clone());
+        }
+        first
+    });
     verdicts.retain(|(v, hinted)| v.matched() || !*hinted || !skipped.contains(&v.map.id));
     skipped.retain(|id| !verdicts.iter().any(|(v, _)| v.map.id == *id));
     let mut verdicts = one_per_map(verdicts);
