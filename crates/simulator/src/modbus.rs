@@ -4,7 +4,8 @@
 //! register's example value, or with a values file ([`Values`]: YAML or JSON, by register
 //! name; `null` serves "not available" as a map's `example: null` does). Writable registers change state when written; read-only ones answer an exception;
 //! unmapped addresses answer illegal data address unless the map says the device spans gaps
-//! (then they read 0xFFFF, as an Alfen does). [`Simulator::from_bank`] serves a hand-made
+//! (then those between a table's first and last register read 0xFFFF, as an Alfen does, and
+//! the rest are still refused). [`Simulator::from_bank`] serves a hand-made
 //! [`RegisterBank`] instead; banks of several devices, each built from its own map at its own
 //! unit ids, merge with [`RegisterBank::absorb`], so one listener answers many devices as a
 //! gateway does. Optional [`Faults`] and a [`Framing`] (Modbus TCP or RTU over TCP)
@@ -273,7 +274,8 @@ impl Simulator {
     /// Starts describing a simulator of the device `map` describes: every unit id the map names
     /// (including `connection.extra_unit_ids`, such as an Alfen dual station's socket 2), every
     /// register with its example value, unmapped addresses answering illegal data address
-    /// unless the map says the device spans gaps (then they read 0xFFFF). A map whose transport
+    /// unless the map says the device spans gaps (then those between a table's first and last
+    /// register read 0xFFFF; beyond them the device still refuses). A map whose transport
     /// is RTU over TCP or serial RTU is served with RTU framing over TCP (as its gateway would).
     pub fn builder(map: &DeviceMap) -> SimulatorBuilder {
         // A device behind an RTU gateway, or on a serial line, is simulated as the gateway.

@@ -76,7 +76,7 @@ async fn writable_registers_change_and_the_others_refuse() {
 }
 
 #[tokio::test]
-async fn gaps_read_as_0xffff_where_the_map_spans_them_and_units_are_roles() {
+async fn gaps_between_registers_read_as_0xffff_where_the_map_spans_them_and_units_are_roles() {
     let map = map("station.yaml");
     let sim = Simulator::builder(&map)
         .also_main_units(&[2])
@@ -85,10 +85,16 @@ async fn gaps_read_as_0xffff_where_the_map_spans_them_and_units_are_roles() {
         .unwrap();
     let mut ctx = connect(sim.local_addr(), 200).await;
     assert_eq!(
-        read_holding(&mut ctx, 100, 5).await,
-        [0x414C, 0x465F, 0x3130, 0x3030, 0xFFFF]
+        read_holding(&mut ctx, 100, 4).await,
+        [0x414C, 0x465F, 0x3130, 0x3030]
     );
+    // Past the last register of a table the device refuses, as one without gaps does.
+    let refused = within(ctx.read_holding_registers(100, 5)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::IllegalDataAddress));
+    let refused = within(ctx.read_holding_registers(99, 1)).await.unwrap();
+    assert_eq!(refused, Err(ExceptionCode::IllegalDataAddress));
     ctx.set_slave(Slave(1));
+    // Between two registers: the gap reads as 0xFFFF.
     let words = read_holding(&mut ctx, 306, 6).await;
     assert_eq!(words, [0x4366, 0x8000, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]);
     // Socket 2 has its own state: writing socket 1 leaves it alone.

@@ -30,6 +30,11 @@ pub enum GapPolicy {
     Exception,
     /// Unmapped words read as this value (Alfen reads 0xFFFF, other devices 0).
     Fill(u16),
+    /// Unmapped words between the first and the last register of their table read as this
+    /// value; a read reaching outside that stretch answers
+    /// [`Exception::IllegalDataAddress`] (a map with `span_gaps: true`: the device reads
+    /// through the gaps between its registers, not the whole address space).
+    FillBetween(u16),
 }
 
 /// The four Modbus data spaces, as the wire addresses them.
@@ -273,7 +278,10 @@ impl RegisterBank {
                 None if self.in_block(unit, space, address + offset) => words.push(0),
                 None => match gaps {
                     GapPolicy::Exception => return Err(Exception::IllegalDataAddress),
-                    GapPolicy::Fill(fill) => {
+                    GapPolicy::FillBetween(_) if !self.between(unit, space, address + offset) => {
+                        return Err(Exception::IllegalDataAddress);
+                    }
+                    GapPolicy::Fill(fill) | GapPolicy::FillBetween(fill) => {
                         let fill = if matches!(space, Space::Coil | Space::Discrete) {
                             u16::from(fill != 0)
                         } else {
@@ -285,6 +293,19 @@ impl RegisterBank {
             }
         }
         Ok(words)
+    }
+
+    /// Whether a register of `space` at `unit` lies at or before `at` and one at or after it.
+    fn between(&self, unit: u8, space: Space, at: u16) -> bool {
+        let before = self
+            .cells
+            .range((unit, space, 0)..=(unit, space, at))
+            .next_back();
+        let after = self
+            .cells
+            .range((unit, space, at)..=(unit, space, u16::MAX))
+            .next();
+        before.is_some() && after.is_some()
     }
 
     /// Applies a write as the device would: every address mapped and writable, every register

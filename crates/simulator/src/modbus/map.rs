@@ -318,7 +318,7 @@ impl MapSource {
             }
         }
         let gaps = if map.connection.span_gaps {
-            GapPolicy::Fill(self.gap_fill)
+            GapPolicy::FillBetween(self.gap_fill)
         } else {
             GapPolicy::Exception
         };

@@ -265,6 +265,25 @@ mod tests {
     }
 
     #[test]
+    fn a_device_that_spans_gaps_fills_them_between_its_registers_only() {
+        let mut bank = RegisterBank::new();
+        bank.add_unit(3, GapPolicy::FillBetween(0xFFFF));
+        bank.insert(3, Table::Holding, 100, &[1], Access::Read)
+            .unwrap();
+        bank.insert(3, Table::Holding, 104, &[5], Access::Read)
+            .unwrap();
+        // Across the gap 101..=103: filled.
+        assert_eq!(
+            serve(&mut bank, 3, &[3, 0, 100, 0, 5], false),
+            [3, 10, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 5]
+        );
+        // Before the first register, after the last, or a table with none: refused.
+        assert_eq!(serve(&mut bank, 3, &[3, 0, 99, 0, 2], false), [0x83, 2]);
+        assert_eq!(serve(&mut bank, 3, &[3, 0, 104, 0, 2], false), [0x83, 2]);
+        assert_eq!(serve(&mut bank, 3, &[4, 0, 100, 0, 1], false), [0x84, 2]);
+    }
+
+    #[test]
     fn writes_change_state() {
         let mut bank = bank();
         assert_eq!(
