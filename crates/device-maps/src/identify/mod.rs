@@ -5,16 +5,21 @@
 //! by request rather than candidate by candidate. After every answer each open candidate is
 //! settled as far as the answers allow: a check whose registers have all been answered and
 //! that fails rules its candidate out at once (its other requests are never sent), and a
-//! candidate with every request answered gets its verdict. The next request is the one
-//! expected to settle the most open candidates, each taken as equally likely to be the device:
-//! a request that can confirm a candidate settles, when it matches, every candidate that could
-//! not be the device as well (see below); a request that fails rules out every candidate
-//! needing it or declaring all its registers; and the first request to a unit id no answer has
-//! come from yet speaks for every candidate at that unit, since a gateway's "no such unit" (or
-//! a timeout) rules the unit out as a whole. Ties go to the stronger identity
-//! ([`crate::Check::identity_rank`]: text, then a product code), then to the cheaper
-//! candidate. A candidate whose naming check has already held is asked the rest of its checks
-//! before anything else.
+//! candidate with every request answered gets its verdict.
+//!
+//! The next request is chosen for the worst case, since what a user waits for is the most
+//! requests any device takes. Besides every candidate's check requests, identify may send a
+//! shared read: one register that several candidates declare, so that one refusal rules them
+//! all out. Each read is judged by its worst outcome: refused (every candidate declaring it is
+//! out), answered (only candidates whose device answers there stay likely), or, at a unit id
+//! nothing has answered yet, "no such unit" (a gateway's answer, or a timeout, rules the unit
+//! out as a whole). The outcome costs what its remaining candidates still need to ask, and
+//! the read whose worst outcome costs least goes; ties go to the read expected to settle the
+//! most candidates, then to the stronger identity ([`crate::Check::identity_rank`]: text,
+//! then a product code), then to the cheaper candidate. A candidate whose naming check has
+//! already held is asked the rest of its checks before anything else. The choice is in
+//! `choose.rs`, the candidates' bookkeeping in `probe.rs`, what the device has said in
+//! `answers.rs`, and the address runs they all consult in `runs.rs`.
 //!
 //! A request whose registers an earlier answer already holds is answered from it, an identical
 //! request that failed is not sent again, a unit that the caller says is gone is not asked
@@ -39,16 +44,22 @@
 //! evaluated by [`DeviceMap::first_mismatch`], as every verified read evaluates them, so
 //! identification and verification cannot disagree.
 
-use std::sync::Arc;
-use std::time::SystemTime;
+mod answers;
+mod choose;
+mod probe;
+mod runs;
 
-use modbus_core::ReadRequest;
+use std::sync::Arc;
 
 use crate::check::Mismatch;
 use crate::io::RegisterIo;
 use crate::model::DeviceMap;
-use crate::read::{Missing, ReadFailure, ReadPlan};
+use crate::read::{Missing, ReadFailure};
 use crate::units::Units;
+
+use answers::{Answers, overlaps};
+use choose::{Pool, next_request};
+use probe::{Probe, independent};
 
 /// The verdict on one candidate map.
 #[derive(Debug, Clone)]
@@ -170,6 +181,8 @@ pub async fn identify<I: RegisterIo>(
     let mut skipped = Vec::new();
     // Which candidates cannot have produced each other's match ([`independent`]).
     let independent = independent(&probes);
+    // Every read that may be sent, and what each outcome would say ([`Pool`]).
+    let pool = Pool::new(&probes);
     // The first matched candidate, and whether its checks name the device.
     let mut decided: Option<(usize, bool)> = None;
     loop {
@@ -228,7 +241,7 @@ pub async fn identify<I: RegisterIo>(
                 }
             }
         }
-        let Some(req) = next_request(&probes, &answers, &independent) else {
+        let Some(req) = next_request(&probes, &answers, &independent, &pool) else {
             break;
         };
         answers.sent += 1;
@@ -296,534 +309,6 @@ fn one_per_map(all: Vec<(Verdict, bool)>) -> Vec<Verdict> {
 
 /// The rank of a candidate whose checks do not name the device.
 const NO_IDENTITY: u8 = u8::MAX;
-
-/// One candidate being probed: its plan and the answers to its requests so far.
-struct Probe {
-    plan: ReadPlan,
-    /// The checks it evaluates: the map's identity checks, then its `identify:` hints when
-    /// `hints` is not zero.
-    checks: Vec<crate::Check>,
-    /// How many of `checks` (at the end) are hints: each names the device whatever the size
-    /// of the value it expects.
-    hints: usize,
-    /// The addresses the map declares readable ([`footprint`]).
-    footprint: Vec<Run>,
-    /// The addresses its device may answer ([`reach`]).
-    reach: Vec<Run>,
-    /// Best [`crate::Check::identity_rank`] of its checks (a hint counts as a product code,
-    /// or as text when it is one), [`NO_IDENTITY`] when none names the device.
-    rank: u8,
-    responses: Vec<Option<Result<Vec<u16>, ReadFailure>>>,
-    settled: bool,
-    /// A check that names the device has held: the rest of its checks are asked first.
-    named: bool,
-}
-
-/// The stand-in for an answer not yet asked for, so a partial answer decodes.
-#[derive(Debug, thiserror::Error)]
-#[error("not asked yet")]
-struct NotAsked;
-
-impl Probe {
-    fn new(plan: ReadPlan, checks: Vec<crate::Check>, hints: usize, units: &Units) -> Self {
-        let first_hint = checks.len() - hints;
-        let footprint = footprint(plan.map(), units);
-        let reach = reach(plan.map(), units);
-        let rank = checks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match c.identity_rank() {
-                None if i >= first_hint => Some(1),
-                rank => rank,
-            })
-            .min()
-            .unwrap_or(NO_IDENTITY);
-        let responses = vec![None; plan.requests().len()];
-        Probe {
-            plan,
-            checks,
-            hints,
-            footprint,
-            reach,
-            rank,
-            responses,
-            settled: false,
-            named: false,
-        }
-    }
-
-    /// The verdict, once the answers so far decide it: every request answered, or a check
-    /// whose registers are all answered failed.
-    /// `refusals`: the requests the device refused as having no such registers; one that the
-    /// map declares throughout rules the candidate out when its checks have not.
-    fn verdict(&mut self, refusals: &[(ReadRequest, ReadFailure)]) -> Option<Verdict> {
-        let complete = self.responses.iter().all(Option::is_some);
-        let now = SystemTime::now();
-        let not_asked: ReadFailure = Arc::new(NotAsked);
-        let responses: Vec<_> = self
-            .responses
-            .iter()
-            .map(|r| {
-                (
-                    r.clone().unwrap_or_else(|| Err(Arc::clone(&not_asked))),
-                    now,
-                )
-            })
-            .collect();
-        let snapshot = self.plan.decode_at(now, &responses);
-        let map = Arc::clone(self.plan.map());
-        let value_of = |name: &str| {
-            snapshot
-                .get(name)
-                .map(|r| r.value.clone())
-                .unwrap_or(Err(Missing::NotRead))
-        };
-        // A value that waits on a request not yet sent decides nothing yet.
-        let undecided = |name: &str| match value_of(name) {
-            Ok(_) => false,
-            Err(Missing::ReadFailed(e)) => e.is::<NotAsked>(),
-            Err(Missing::ScaleFactor { .. } | Missing::Input { .. }) => !complete,
-            Err(_) => false,
-        };
-        let first_hint = self.checks.len() - self.hints;
-        let decidable: Vec<(usize, &crate::Check)> = self
-            .checks
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !undecided(&c.register))
-            .collect();
-        let listed: Vec<crate::Check> = decidable.iter().map(|(_, c)| (*c).clone()).collect();
-        let mut mismatch = map.first_mismatch_among(&listed, value_of);
-        if mismatch.is_none() {
-            mismatch = refusals
-                .iter()
-                .find(|(req, _)| self.declares(req))
-                .map(|(req, failure)| refused(&map, req, failure));
-        }
-        if !complete && mismatch.is_none() {
-            self.named = decidable
-                .iter()
-                .any(|(i, c)| *i >= first_hint || c.identifies());
-            return None;
-        }
-        let found = self
-            .checks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Found {
-                hint: i >= first_hint,
-                register: c.register.clone(),
-                value: match value_of(&c.register) {
-                    Err(_) if undecided(&c.register) => Err(Missing::NotRead),
-                    v => v,
-                },
-                expected: c.expect.to_string(),
-            })
-            .collect();
-        Some(Verdict {
-            map,
-            found,
-            mismatch,
-        })
-    }
-
-    /// Whether the map declares every address `req` reads, whole values only, and a device
-    /// of the map would answer it (within the map's request limits).
-    fn declares(&self, req: &ReadRequest) -> bool {
-        let c = &self.plan.map().connection;
-        let most = if req.table.is_bits() {
-            c.max_bits
-        } else {
-            c.max_registers
-        };
-        let end = u32::from(req.address) + u32::from(req.count);
-        let same_page = c.page_size.is_none_or(|p| {
-            let p = u32::from(p.max(1));
-            u32::from(req.address) / p == (end - 1) / p
-        });
-        if req.count == 0 || req.count > most || !same_page {
-            return false;
-        }
-        let start = u32::from(req.address);
-        let here = || {
-            self.footprint
-                .iter()
-                .filter(|r| r.unit == req.unit && r.table == req.table)
-        };
-        // A read that starts or ends inside one of its values may be refused for that alone
-        // (devices that answer only whole values): it says nothing.
-        if here().any(|r| r.start < end && start < r.end && (r.start < start || r.end > end)) {
-            return false;
-        }
-        let mut next = start;
-        for run in here() {
-            if run.start <= next && run.end > next {
-                next = run.end;
-            }
-            if next >= end {
-                return true;
-            }
-        }
-        false
-    }
-}
-
-/// A run of addresses a map declares: `start..end` of one table at one unit id.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    unit: u8,
-    table: modbus_core::Table,
-    start: u32,
-    end: u32,
-}
-
-/// Every readable register of `map` at the unit ids `units`, sorted by address, leaving out
-/// the registers only `identify:` hints read (a hint is allowed to be missing on some
-/// firmware; a map's other registers are what its device serves).
-fn footprint(map: &DeviceMap, units: &Units) -> Vec<Run> {
-    let only_hinted = |name: &str| {
-        map.identify.iter().any(|h| h.register == name)
-            && !map.checks.iter().any(|c| c.register == name)
-    };
-    register_runs(map, units, |r| !only_hinted(&r.name))
-}
-
-/// The readable registers of `map` that `keep` keeps, one run each, sorted by address.
-fn register_runs(
-    map: &DeviceMap,
-    units: &Units,
-    keep: impl Fn(&crate::Register) -> bool,
-) -> Vec<Run> {
-    let mut runs: Vec<Run> = map
-        .registers
-        .iter()
-        .filter(|r| r.access.readable() && keep(r))
-        .map(|r| Run {
-            unit: units.resolve(&r.unit_id),
-            table: r.table,
-            start: u32::from(r.wire_address),
-            end: u32::from(r.wire_address) + u32::from(r.count),
-        })
-        .collect();
-    runs.sort_by_key(|r| (r.unit, r.table as u8, r.start));
-    runs
-}
-
-/// The addresses a device of `map` may answer: every readable register, hints included, its
-/// `blocks`, and with `span_gaps` everything between its first and last register of a table.
-fn reach(map: &DeviceMap, units: &Units) -> Vec<Run> {
-    let mut runs = register_runs(map, units, |_| true);
-    for b in &map.connection.blocks {
-        if let Some(unit) = units.id(&b.unit) {
-            runs.push(Run {
-                unit,
-                table: b.table,
-                start: u32::from(b.from),
-                end: u32::from(b.to) + 1,
-            });
-        }
-    }
-    runs.sort_by_key(|r| (r.unit, r.table as u8, r.start));
-    if map.connection.span_gaps {
-        let mut hulls: Vec<Run> = Vec::new();
-        for r in runs {
-            match hulls.last_mut() {
-                Some(h) if h.unit == r.unit && h.table == r.table => h.end = h.end.max(r.end),
-                _ => hulls.push(r),
-            }
-        }
-        runs = hulls;
-    }
-    runs
-}
-
-/// Whether `req` reads an address of `runs`.
-fn touches(runs: &[Run], req: &ReadRequest) -> bool {
-    let (start, end) = (
-        u32::from(req.address),
-        u32::from(req.address) + u32::from(req.count),
-    );
-    runs.iter()
-        .any(|r| r.unit == req.unit && r.table == req.table && r.start < end && start < r.end)
-}
-
-/// `independent[p][q]`: candidate `q` cannot be the device that matched `p`'s checks, nor
-/// match on a device of `p`: its device answers none of the addresses `p`'s checks read, and
-/// its checks read none of the addresses `p`'s device answers.
-fn independent(probes: &[Probe]) -> Vec<Vec<bool>> {
-    probes
-        .iter()
-        .map(|p| {
-            probes
-                .iter()
-                .map(|q| {
-                    !std::ptr::eq(p, q)
-                        && !p.plan.requests().iter().any(|r| touches(&q.reach, r))
-                        && !q.plan.requests().iter().any(|r| touches(&p.reach, r))
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// The verdict on a candidate whose registers the device refused to serve.
-fn refused(map: &DeviceMap, req: &ReadRequest, failure: &ReadFailure) -> Mismatch {
-    let end = u32::from(req.address) + u32::from(req.count);
-    let register = map.registers.iter().find(|r| {
-        r.table == req.table
-            && u32::from(r.wire_address) < end
-            && u32::from(r.wire_address) + u32::from(r.count) > u32::from(req.address)
-    });
-    Mismatch {
-        map: map.id.clone(),
-        register: register.map(|r| r.name.clone()).unwrap_or_default(),
-        location: register
-            .map(|r| map.describe_location(r))
-            .unwrap_or_default(),
-        expected: "answered (the map declares every register of that read)".to_owned(),
-        found: format!("refused: {req}: {failure}"),
-        why: Some("the device refused a read of registers this map's device serves".to_owned()),
-    }
-}
-
-/// Everything the device has answered, and what its failures rule out.
-#[derive(Default)]
-struct Answers {
-    answered: Vec<(ReadRequest, Result<Vec<u16>, ReadFailure>)>,
-    /// Units that the device says nobody answers for (a timeout, a gateway exception).
-    gone: Vec<(u8, ReadFailure)>,
-    /// Set when the device cannot be reached at all.
-    unreachable: Option<ReadFailure>,
-    /// Units that answered at least once.
-    present: Vec<u8>,
-    /// Requests refused as reading registers the device does not have.
-    refused: Vec<(ReadRequest, ReadFailure)>,
-    sent: usize,
-}
-
-impl Answers {
-    /// The answer `req` would get without asking: words an earlier answer holds, an earlier
-    /// failure of the same request, a unit that is gone, a device that cannot be reached.
-    fn resolve(&self, req: &ReadRequest) -> Option<Result<Vec<u16>, ReadFailure>> {
-        // The request itself was answered: that answer, whatever it holds (a short answer
-        // decodes as undecodable rather than being asked for again).
-        if let Some((_, result)) = self.answered.iter().find(|(r, _)| r == req) {
-            return Some(result.clone());
-        }
-        if let Some(words) = covered(&self.answered, req) {
-            return Some(Ok(words));
-        }
-        // A refused read refuses every read that contains it (a device answers "illegal data
-        // address" for a request touching an address it does not serve).
-        if let Some((_, Err(failure))) = self
-            .answered
-            .iter()
-            .find(|(r, result)| result.is_err() && contains(req, r) && !self.unit_failure(r))
-        {
-            return Some(Err(Arc::clone(failure)));
-        }
-        if let Some((_, failure)) = self.gone.iter().find(|(u, _)| *u == req.unit) {
-            return Some(Err(Arc::clone(failure)));
-        }
-        self.unreachable.as_ref().map(|f| Err(Arc::clone(f)))
-    }
-
-    /// Whether `req` failed because its unit is gone rather than at its addresses.
-    fn unit_failure(&self, req: &ReadRequest) -> bool {
-        self.gone.iter().any(|(u, _)| *u == req.unit)
-    }
-
-    fn record(&mut self, req: ReadRequest, result: Result<Vec<u16>, (FailureScope, ReadFailure)>) {
-        let result = match result {
-            Ok(words) => {
-                if !self.present.contains(&req.unit) {
-                    self.present.push(req.unit);
-                }
-                Ok(words)
-            }
-            Err((scope, failure)) => {
-                match scope {
-                    FailureScope::Refused => {
-                        // An exception comes from someone at that unit id.
-                        if !self.present.contains(&req.unit) {
-                            self.present.push(req.unit);
-                        }
-                        self.refused.push((req, Arc::clone(&failure)));
-                    }
-                    FailureScope::Request => {}
-                    // A unit that answered before is there: this request alone failed.
-                    FailureScope::Unit if self.present.contains(&req.unit) => {}
-                    FailureScope::Unit => self.gone.push((req.unit, Arc::clone(&failure))),
-                    FailureScope::Device => self.unreachable = Some(Arc::clone(&failure)),
-                }
-                Err(failure)
-            }
-        };
-        self.answered.push((req, result));
-    }
-}
-
-/// The request to send next, or `None` when every candidate is settled: the one expected to
-/// settle the most open candidates, each taken as equally likely to be the device. When the
-/// device is one of the candidates needing the request, a match settles every candidate that
-/// could not be the device as well (all of them after a naming match, the `independent` ones
-/// after a plausibility match); when it is none of them, the request fails for all that need
-/// it or declare all its registers, and the first request to a unit id no answer has come
-/// from yet speaks for every candidate at that unit. Ties go to the strongest identity, then
-/// to the fewest registers.
-fn next_request(
-    probes: &[Probe],
-    answers: &Answers,
-    independent: &[Vec<bool>],
-) -> Option<ReadRequest> {
-    let open: Vec<usize> = (0..probes.len()).filter(|&i| !probes[i].settled).collect();
-    // A candidate the device has already answered with its name is asked the rest of its
-    // checks before anything else.
-    if let Some(named) = open.iter().map(|&i| &probes[i]).find(|p| p.named) {
-        return named
-            .plan
-            .requests()
-            .iter()
-            .zip(&named.responses)
-            .find(|(_, got)| got.is_none())
-            .map(|(r, _)| *r);
-    }
-    let n = open.len();
-    // The device answered these reads: a candidate whose device would not have (they lie
-    // outside its reach) is less likely, and the likeliest are asked first.
-    // So is one that reads nothing at a unit id that has answered (with words or an
-    // exception): one host is one device, seen at the unit ids it answers.
-    let unlikely = |p: &Probe| {
-        let outside = answers
-            .answered
-            .iter()
-            .filter(|(r, got)| got.is_ok() && !touches(&p.reach, r))
-            .count();
-        let elsewhere = answers
-            .present
-            .iter()
-            .filter(|u| !p.reach.iter().any(|r| r.unit == **u))
-            .count();
-        outside + elsewhere
-    };
-    let least = open
-        .iter()
-        .map(|&i| unlikely(&probes[i]))
-        .min()
-        .unwrap_or(0);
-    let likeliest: Vec<bool> = (0..probes.len())
-        .map(|i| !probes[i].settled && unlikely(&probes[i]) == least)
-        .collect();
-    // (needed by one of the likeliest, expected settled, identity rank, registers, order).
-    type Key = (bool, usize, u8, u16, usize);
-    let mut best: Option<(Key, ReadRequest)> = None;
-    for (order, &i) in open.iter().enumerate() {
-        let probe = &probes[i];
-        for (k, req) in probe.plan.requests().iter().enumerate() {
-            if probe.responses[k].is_some() {
-                continue;
-            }
-            let needs = |p: &Probe| {
-                p.plan
-                    .requests()
-                    .iter()
-                    .zip(&p.responses)
-                    .any(|(r, got)| got.is_none() && (contains(req, r) || contains(r, req)))
-            };
-            let needing: Vec<usize> = open
-                .iter()
-                .copied()
-                .filter(|&j| needs(&probes[j]))
-                .collect();
-            let k = needing.len();
-            // Candidates that do not need the request but declare all its registers: a
-            // refusal rules them out too.
-            let covering = open
-                .iter()
-                .filter(|&&j| !needing.contains(&j) && probes[j].declares(req))
-                .count();
-            let if_match: usize = needing
-                .iter()
-                .map(|&j| {
-                    if probes[j].rank < NO_IDENTITY {
-                        n - 1
-                    } else {
-                        open.iter().filter(|&&q| independent[j][q]).count()
-                    }
-                })
-                .sum();
-            let settles = k + covering;
-            // Open candidates whose device would answer the request (those needing it among
-            // them): when it answers and is none of those needing it, the others become the
-            // unlikely ones, asked last.
-            let answering = open
-                .iter()
-                .filter(|&&j| needing.contains(&j) || touches(&probes[j].reach, req))
-                .count();
-            let score = if answers.present.contains(&req.unit) {
-                if_match
-                    + answering.saturating_sub(k) * n.saturating_sub(answering)
-                    + n.saturating_sub(answering) * settles
-            } else {
-                let m = open
-                    .iter()
-                    .filter(|&&j| probes[j].plan.requests().iter().any(|r| r.unit == req.unit))
-                    .count();
-                (n - m) * m + if_match + m.saturating_sub(settles) * settles
-            };
-            let likely = needing.iter().any(|&j| likeliest[j]);
-            let key = (likely, score, probe.rank, req.count, order);
-            let better = match &best {
-                None => true,
-                Some((k0, _)) => {
-                    (key.0, key.1) > (k0.0, k0.1)
-                        || ((key.0, key.1) == (k0.0, k0.1)
-                            && (key.2, key.3, key.4) < (k0.2, k0.3, k0.4))
-                }
-            };
-            if better {
-                best = Some((key, *req));
-            }
-        }
-    }
-    best.map(|(_, req)| req)
-}
-
-/// Whether `outer` reads every register `inner` reads.
-fn contains(outer: &ReadRequest, inner: &ReadRequest) -> bool {
-    outer.unit == inner.unit
-        && outer.table == inner.table
-        && inner.address >= outer.address
-        && u32::from(inner.address) + u32::from(inner.count)
-            <= u32::from(outer.address) + u32::from(outer.count)
-}
-
-/// Whether two requests read a register in common.
-fn overlaps(a: &ReadRequest, b: &ReadRequest) -> bool {
-    let (a0, a1) = (
-        u32::from(a.address),
-        u32::from(a.address) + u32::from(a.count),
-    );
-    let (b0, b1) = (
-        u32::from(b.address),
-        u32::from(b.address) + u32::from(b.count),
-    );
-    a.unit == b.unit && a.table == b.table && a0 < b1 && b0 < a1
-}
-
-/// The words of `req` when an earlier successful answer of the same unit and table holds them.
-fn covered(
-    answers: &[(ReadRequest, Result<Vec<u16>, ReadFailure>)],
-    req: &ReadRequest,
-) -> Option<Vec<u16>> {
-    answers.iter().find_map(|(asked, result)| {
-        let words = result.as_ref().ok()?;
-        let same = asked.unit == req.unit && asked.table == req.table;
-        let start = usize::from(req.address.checked_sub(asked.address)?);
-        let end = start + usize::from(req.count);
-        (same && end <= words.len()).then(|| words[start..end].to_vec())
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -1187,5 +672,70 @@ registers:
         );
         assert_eq!(result.requests, 1, "{:?}", device.log);
         assert_eq!(result.skipped, ["wide-meter"]);
+    }
+
+    /// Four meters, two pairs of which share a register that none of their checks reads.
+    fn pair_meter(id: &str, check_at: u16, shared_at: u16) -> Arc<DeviceMap> {
+        let text = format!(
+            "manufacturer: Demo\nmodel: {id}\n\
+             connection: {{unit_ids: {{meter: 1}}, address_base: 0}}\n\
+             checks:\n  - {{register: model, equals: {id}}}\n\
+             registers:\n\
+             \x20 - {{name: model, address: {check_at}, type: string, count: 4, example: {id}}}\n\
+             \x20 - {{name: energy, address: {shared_at}, type: uint32, example: 7}}\n"
+        );
+        Arc::new(parse_map(id, &text).expect("map"))
+    }
+
+    #[test]
+    fn a_shared_read_rules_out_a_pair_with_one_refusal() {
+        let maps = [
+            pair_meter("PAIR-A", 10, 500),
+            pair_meter("PAIR-B", 20, 500),
+            pair_meter("PAIR-C", 30, 600),
+            pair_meter("PAIR-D", 40, 600),
+        ];
+        let candidates: Vec<_> = maps.iter().map(|m| (Arc::clone(m), m.units())).collect();
+        for device_map in &maps {
+            let mut device = MemoryDevice::with_examples(device_map).strict();
+            let result = block_on(identify(&candidates, &mut device, |_| {
+                FailureScope::Refused
+            }));
+            assert_eq!(
+                result
+                    .matches()
+                    .map(|v| v.map.id.as_str())
+                    .collect::<Vec<_>>(),
+                [device_map.id.as_str()]
+            );
+            // Checks alone cost up to four requests; one shared read of holding 500 or 600
+            // halves the candidates first.
+            assert!(result.requests <= 3, "{}: {:?}", device_map.id, device.log);
+            let first = format!("{:?}", device.log[0]);
+            assert!(
+                first.contains("address: 500") || first.contains("address: 600"),
+                "{first}"
+            );
+        }
+        // On the pair it is not, the shared read is refused and rules both out at once.
+        let mut device = MemoryDevice::with_examples(&maps[3]).strict();
+        let result = block_on(identify(&candidates, &mut device, |_| {
+            FailureScope::Refused
+        }));
+        let refused: Vec<&str> = result
+            .verdicts
+            .iter()
+            .filter(|v| {
+                v.mismatch
+                    .as_ref()
+                    .is_some_and(|m| m.found.starts_with("refused"))
+            })
+            .map(|v| v.map.id.as_str())
+            .collect();
+        assert!(
+            refused == ["PAIR-A", "PAIR-B"] || refused == ["PAIR-B", "PAIR-A"],
+            "{refused:?} {:?}",
+            device.log
+        );
     }
 }
