@@ -181,7 +181,8 @@ pub(super) fn next_request(
     let all = pending(&mut l.iter().copied());
     let worst = |c: &PoolRead| {
         // Refused: the candidates with a check request containing it, and those declaring
-        // it, are out.
+        // it, are out; one whose device would have answered all of it (a map that spans gaps
+        // there) becomes unlikely.
         let refused = pending(
             &mut l
                 .iter()
